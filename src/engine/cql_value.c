@@ -1,0 +1,645 @@
+/*
+ * cql_value.c
+ *		Constructors, equality, equivalence, ordering and output of CQL
+ *		values.
+ *
+ * FHIR primitives met here (a CK_FHIR holding a scalar) are compared through
+ * their System value, so `Patient.gender = 'female'` works whether or not the
+ * translator inserted a FHIRHelpers conversion.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "engine/cql_value.h"
+#include "engine/fhir_data.h"
+
+int			cql_default_tz_minutes = 0;
+
+CqlValue
+cql_quantity(double value, const char *unit)
+{
+	CqlValue	v = {.kind = CK_QTY};
+
+	v.u.q = palloc0(sizeof(CqlQuantity));
+	if (!cql_qty_make(value, unit ? unit : "1", v.u.q))
+	{
+		v.u.q->value = value;
+		strlcpy(v.u.q->unit, unit ? unit : "1", sizeof(v.u.q->unit));
+	}
+	return v;
+}
+
+CqlValue
+cql_code_value(const char *code, const char *system, const char *version,
+			   const char *display)
+{
+	CqlValue	v = {.kind = CK_CODE};
+
+	v.u.code = palloc(sizeof(CqlCode));
+	v.u.code->code = code;
+	v.u.code->system = system;
+	v.u.code->version = version;
+	v.u.code->display = display;
+	return v;
+}
+
+CqlValue
+cql_interval(CqlValue low, CqlValue high, bool low_closed, bool high_closed)
+{
+	CqlValue	v = {.kind = CK_INTERVAL};
+
+	v.u.iv = palloc(sizeof(CqlInterval));
+	v.u.iv->low = low;
+	v.u.iv->high = high;
+	v.u.iv->low_closed = low_closed;
+	v.u.iv->high_closed = high_closed;
+	return v;
+}
+
+CqlValue
+cql_list_new(int cap)
+{
+	CqlValue	v = {.kind = CK_LIST};
+
+	v.u.list = palloc(sizeof(CqlList));
+	v.u.list->n = 0;
+	v.u.list->cap = Max(cap, 4);
+	v.u.list->items = palloc(sizeof(CqlValue) * v.u.list->cap);
+	return v;
+}
+
+void
+cql_list_append(CqlValue *list, CqlValue item)
+{
+	CqlList    *l = list->u.list;
+
+	if (l->n == l->cap)
+	{
+		l->cap *= 2;
+		l->items = repalloc(l->items, sizeof(CqlValue) * l->cap);
+	}
+	l->items[l->n++] = item;
+}
+
+CqlValue
+cql_tuple_new(int n)
+{
+	CqlValue	v = {.kind = CK_TUPLE};
+
+	v.u.tuple = palloc(sizeof(CqlTuple));
+	v.u.tuple->n = n;
+	v.u.tuple->names = palloc0(sizeof(char *) * Max(n, 1));
+	v.u.tuple->vals = palloc0(sizeof(CqlValue) * Max(n, 1));
+	return v;
+}
+
+CqlValue
+cql_fhir_value(const char *type, const JsonbValue *jv, JsonbContainer *ext)
+{
+	CqlValue	v = {.kind = CK_FHIR};
+
+	v.u.fhir = palloc(sizeof(CqlFhir));
+	v.u.fhir->type = type;
+	v.u.fhir->jv = *jv;
+	v.u.fhir->ext = ext;
+	return v;
+}
+
+/* A FHIR primitive stands for its System value in comparisons. */
+static CqlValue
+unwrap(CqlValue v)
+{
+	if (v.kind == CK_FHIR && v.u.fhir->jv.type != jbvBinary)
+		return fhir_primitive_value(v.u.fhir);
+	if (v.kind == CK_FHIR && v.u.fhir->type != NULL)
+	{
+		/* Coding / CodeableConcept compare as Code / Concept */
+		if (strcmp(v.u.fhir->type, "Coding") == 0 ||
+			strcmp(v.u.fhir->type, "CodeableConcept") == 0 ||
+			strcmp(v.u.fhir->type, "Quantity") == 0 ||
+			fhir_type_is_a(v.u.fhir->type, "Quantity"))
+			return fhir_to_system(v);
+	}
+	return v;
+}
+
+static bool
+is_number(CqlValue v)
+{
+	return v.kind == CK_INT || v.kind == CK_DEC;
+}
+
+static double
+as_double(CqlValue v)
+{
+	return v.kind == CK_INT ? (double) v.u.i : v.u.d;
+}
+
+static bool
+is_temporal(CqlValue v)
+{
+	return v.kind == CK_DATE || v.kind == CK_DATETIME || v.kind == CK_TIME;
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static CqlTri
+tri_and(CqlTri a, CqlTri b)
+{
+	if (a == CQL_FALSE || b == CQL_FALSE)
+		return CQL_FALSE;
+	if (a == CQL_UNKNOWN || b == CQL_UNKNOWN)
+		return CQL_UNKNOWN;
+	return CQL_TRUE;
+}
+
+static CqlTri
+code_equal(const CqlCode *a, const CqlCode *b)
+{
+	return (str_eq(a->code, b->code) && str_eq(a->system, b->system) &&
+			(a->version == NULL || b->version == NULL || str_eq(a->version, b->version)))
+		? CQL_TRUE : CQL_FALSE;
+}
+
+CqlTri
+cql_equal(CqlValue a, CqlValue b)
+{
+	a = unwrap(a);
+	b = unwrap(b);
+	if (a.kind == CK_NULL || b.kind == CK_NULL)
+		return CQL_UNKNOWN;
+	if (is_number(a) && is_number(b))
+		return as_double(a) == as_double(b) ? CQL_TRUE : CQL_FALSE;
+	if (is_temporal(a) && is_temporal(b))
+		return cql_dt_equal(&a.u.dt, &b.u.dt);
+	if (a.kind != b.kind)
+	{
+		if (a.kind == CK_CODE && b.kind == CK_CONCEPT)
+			return cql_equal(b, a);
+		if (a.kind == CK_CONCEPT && b.kind == CK_CODE)
+			return (a.u.concept->ncodes == 1 &&
+					code_equal(&a.u.concept->codes[0], b.u.code) == CQL_TRUE)
+				? CQL_TRUE : CQL_FALSE;
+		return CQL_FALSE;
+	}
+	switch (a.kind)
+	{
+		case CK_BOOL:
+			return a.u.b == b.u.b ? CQL_TRUE : CQL_FALSE;
+		case CK_STR:
+			return strcmp(a.u.s, b.u.s) == 0 ? CQL_TRUE : CQL_FALSE;
+		case CK_QTY:
+			return cql_qty_equal(a.u.q, b.u.q);
+		case CK_RATIO:
+			return tri_and(cql_qty_equal(&a.u.ratio->num, &b.u.ratio->num),
+						   cql_qty_equal(&a.u.ratio->den, &b.u.ratio->den));
+		case CK_CODE:
+			return code_equal(a.u.code, b.u.code);
+		case CK_CONCEPT:
+			{
+				CqlTri		r = CQL_TRUE;
+
+				if (a.u.concept->ncodes != b.u.concept->ncodes)
+					return CQL_FALSE;
+				for (int i = 0; i < a.u.concept->ncodes; i++)
+					r = tri_and(r, code_equal(&a.u.concept->codes[i], &b.u.concept->codes[i]));
+				return r;
+			}
+		case CK_INTERVAL:
+			{
+				CqlInterval *x = a.u.iv,
+						   *y = b.u.iv;
+
+				if (x->low_closed != y->low_closed || x->high_closed != y->high_closed)
+					return CQL_FALSE;
+				return tri_and(cql_equal(x->low, y->low), cql_equal(x->high, y->high));
+			}
+		case CK_LIST:
+			{
+				CqlTri		r = CQL_TRUE;
+
+				if (a.u.list->n != b.u.list->n)
+					return CQL_FALSE;
+				for (int i = 0; i < a.u.list->n && r != CQL_FALSE; i++)
+				{
+					CqlValue	x = a.u.list->items[i],
+								y = b.u.list->items[i];
+
+					/* nulls inside lists compare equal to each other */
+					if (x.kind == CK_NULL && y.kind == CK_NULL)
+						continue;
+					r = tri_and(r, cql_equal(x, y));
+				}
+				return r;
+			}
+		case CK_TUPLE:
+			{
+				CqlTri		r = CQL_TRUE;
+
+				if (a.u.tuple->n != b.u.tuple->n)
+					return CQL_FALSE;
+				for (int i = 0; i < a.u.tuple->n && r != CQL_FALSE; i++)
+				{
+					CqlValue	x = a.u.tuple->vals[i],
+								y = b.u.tuple->vals[i];
+
+					if (!str_eq(a.u.tuple->names[i], b.u.tuple->names[i]))
+						return CQL_FALSE;
+					if (x.kind == CK_NULL && y.kind == CK_NULL)
+						continue;
+					r = tri_and(r, cql_equal(x, y));
+				}
+				return r;
+			}
+		case CK_FHIR:
+			return fhir_deep_equal(a.u.fhir, b.u.fhir) ? CQL_TRUE : CQL_FALSE;
+		case CK_VALUESET:
+			return a.u.vs == b.u.vs ? CQL_TRUE : CQL_FALSE;
+		default:
+			return CQL_FALSE;
+	}
+}
+
+static bool
+str_equiv(const char *a, const char *b)
+{
+	/* case-insensitive, all whitespace runs equal */
+	while (*a && *b)
+	{
+		if (isspace((unsigned char) *a) && isspace((unsigned char) *b))
+		{
+			while (isspace((unsigned char) *a))
+				a++;
+			while (isspace((unsigned char) *b))
+				b++;
+			continue;
+		}
+		if (pg_tolower((unsigned char) *a) != pg_tolower((unsigned char) *b))
+			return false;
+		a++;
+		b++;
+	}
+	return *a == *b;
+}
+
+static bool
+code_equiv(const CqlCode *a, const CqlCode *b)
+{
+	return str_eq(a->code, b->code) && str_eq(a->system, b->system);
+}
+
+static bool
+concept_has(const CqlConcept *c, const CqlCode *code)
+{
+	for (int i = 0; i < c->ncodes; i++)
+		if (code_equiv(&c->codes[i], code))
+			return true;
+	return false;
+}
+
+bool
+cql_equivalent(CqlValue a, CqlValue b)
+{
+	a = unwrap(a);
+	b = unwrap(b);
+	if (a.kind == CK_NULL || b.kind == CK_NULL)
+		return a.kind == b.kind;
+	if (is_number(a) && is_number(b))
+		return fabs(as_double(a) - as_double(b)) < 0.000000005;
+	if (is_temporal(a) && is_temporal(b))
+		return cql_dt_equivalent(&a.u.dt, &b.u.dt);
+	if (a.kind == CK_CODE && b.kind == CK_CONCEPT)
+		return concept_has(b.u.concept, a.u.code);
+	if (a.kind == CK_CONCEPT && b.kind == CK_CODE)
+		return concept_has(a.u.concept, b.u.code);
+	if (a.kind != b.kind)
+		return false;
+	switch (a.kind)
+	{
+		case CK_BOOL:
+			return a.u.b == b.u.b;
+		case CK_STR:
+			return str_equiv(a.u.s, b.u.s);
+		case CK_QTY:
+			return cql_qty_equivalent(a.u.q, b.u.q);
+		case CK_RATIO:
+			return cql_qty_equivalent(&a.u.ratio->num, &b.u.ratio->num) &&
+				cql_qty_equivalent(&a.u.ratio->den, &b.u.ratio->den);
+		case CK_CODE:
+			return code_equiv(a.u.code, b.u.code);
+		case CK_CONCEPT:
+			for (int i = 0; i < a.u.concept->ncodes; i++)
+				if (concept_has(b.u.concept, &a.u.concept->codes[i]))
+					return true;
+			return false;
+		case CK_INTERVAL:
+			return a.u.iv->low_closed == b.u.iv->low_closed &&
+				a.u.iv->high_closed == b.u.iv->high_closed &&
+				cql_equivalent(a.u.iv->low, b.u.iv->low) &&
+				cql_equivalent(a.u.iv->high, b.u.iv->high);
+		case CK_LIST:
+			if (a.u.list->n != b.u.list->n)
+				return false;
+			for (int i = 0; i < a.u.list->n; i++)
+				if (!cql_equivalent(a.u.list->items[i], b.u.list->items[i]))
+					return false;
+			return true;
+		case CK_TUPLE:
+			if (a.u.tuple->n != b.u.tuple->n)
+				return false;
+			for (int i = 0; i < a.u.tuple->n; i++)
+				if (!str_eq(a.u.tuple->names[i], b.u.tuple->names[i]) ||
+					!cql_equivalent(a.u.tuple->vals[i], b.u.tuple->vals[i]))
+					return false;
+			return true;
+		case CK_FHIR:
+			return fhir_deep_equal(a.u.fhir, b.u.fhir);
+		case CK_VALUESET:
+			return a.u.vs == b.u.vs;
+		default:
+			return false;
+	}
+}
+
+bool
+cql_compare(CqlValue a, CqlValue b, int prec, int *cmp)
+{
+	a = unwrap(a);
+	b = unwrap(b);
+	if (a.kind == CK_NULL || b.kind == CK_NULL)
+		return false;
+	if (is_number(a) && is_number(b))
+	{
+		double		x = as_double(a),
+					y = as_double(b);
+
+		*cmp = x < y ? -1 : (x > y ? 1 : 0);
+		return true;
+	}
+	if (is_temporal(a) && is_temporal(b))
+		return cql_dt_compare(&a.u.dt, &b.u.dt, prec, cmp) == 0;
+	if (a.kind == CK_STR && b.kind == CK_STR)
+	{
+		int			c = strcmp(a.u.s, b.u.s);
+
+		*cmp = c < 0 ? -1 : (c > 0 ? 1 : 0);
+		return true;
+	}
+	if (a.kind == CK_QTY && b.kind == CK_QTY)
+		return cql_qty_compare(a.u.q, b.u.q, cmp) != CQL_UNKNOWN;
+	if (a.kind == CK_BOOL && b.kind == CK_BOOL)
+	{
+		*cmp = (int) a.u.b - (int) b.u.b;
+		return true;
+	}
+	return false;
+}
+
+int
+cql_sort_compare(CqlValue a, CqlValue b)
+{
+	int			cmp;
+
+	a = unwrap(a);
+	b = unwrap(b);
+	if (a.kind == CK_NULL || b.kind == CK_NULL)
+		return (a.kind != CK_NULL) - (b.kind != CK_NULL);
+	if (cql_compare(a, b, CQL_PREC_ALL, &cmp))
+		return cmp;
+	if (is_temporal(a) && is_temporal(b))
+	{
+		/* uncertain: order by the earliest instant each could be */
+		CqlDateTime x,
+					y;
+
+		cql_dt_low_boundary(&a.u.dt, CQL_PREC_MILLISECOND, &x);
+		cql_dt_low_boundary(&b.u.dt, CQL_PREC_MILLISECOND, &y);
+		if (cql_dt_compare(&x, &y, CQL_PREC_ALL, &cmp) == 0 && cmp != 0)
+			return cmp;
+		return (int) a.u.dt.prec - (int) b.u.dt.prec;
+	}
+	if (a.kind != b.kind)
+		return (int) a.kind - (int) b.kind;
+	switch (a.kind)
+	{
+		case CK_CODE:
+			cmp = strcmp(a.u.code->system ? a.u.code->system : "", b.u.code->system ? b.u.code->system : "");
+			return cmp ? cmp : strcmp(a.u.code->code ? a.u.code->code : "", b.u.code->code ? b.u.code->code : "");
+		case CK_INTERVAL:
+			cmp = cql_sort_compare(a.u.iv->low, b.u.iv->low);
+			return cmp ? cmp : cql_sort_compare(a.u.iv->high, b.u.iv->high);
+		case CK_FHIR:
+			return fhir_sort_compare(a.u.fhir, b.u.fhir);
+		default:
+			return 0;
+	}
+}
+
+const char *
+cql_kind_name(CqlValue v)
+{
+	static const char *const names[] = {
+		"Null", "Boolean", "Integer", "Decimal", "String", "Date", "DateTime",
+		"Time", "Quantity", "Ratio", "Code", "Concept", "Interval", "List",
+		"Tuple", "FHIR", "ValueSet", "CodeSystem"
+	};
+
+	if (v.kind == CK_FHIR && v.u.fhir->type)
+		return v.u.fhir->type;
+	return v.kind < lengthof(names) ? names[v.kind] : "?";
+}
+
+char *
+cql_to_text(CqlValue v)
+{
+	char		buf[128];
+
+	v = unwrap(v);
+	switch (v.kind)
+	{
+		case CK_BOOL:
+			return pstrdup(v.u.b ? "true" : "false");
+		case CK_INT:
+			return psprintf(INT64_FORMAT, v.u.i);
+		case CK_DEC:
+			{
+				/* CQL decimals carry at most 8 places; trim trailing zeros */
+				char	   *s = psprintf("%.8f", v.u.d);
+				char	   *e = s + strlen(s) - 1;
+
+				while (*e == '0' && e[-1] != '.')
+					*e-- = '\0';
+				return s;
+			}
+		case CK_STR:
+			return pstrdup(v.u.s);
+		case CK_DATE:
+			cql_dt_format(&v.u.dt, 'D', buf, sizeof(buf));
+			return pstrdup(buf);
+		case CK_DATETIME:
+			cql_dt_format(&v.u.dt, 'T', buf, sizeof(buf));
+			return pstrdup(buf);
+		case CK_TIME:
+			cql_dt_format(&v.u.dt, 'H', buf, sizeof(buf));
+			return pstrdup(buf);
+		case CK_QTY:
+			cql_qty_format(v.u.q, buf, sizeof(buf));
+			return pstrdup(buf);
+		case CK_CODE:
+			return pstrdup(v.u.code->code ? v.u.code->code : "");
+		default:
+			return NULL;
+	}
+}
+
+/* ---- JSON output ------------------------------------------------------ */
+
+static void
+json_value(StringInfo out, CqlValue v)
+{
+	char	   *t;
+
+	if (v.kind == CK_FHIR)
+	{
+		if (v.u.fhir->jv.type == jbvBinary)
+		{
+			(void) JsonbToCString(out, v.u.fhir->jv.val.binary.data,
+								  v.u.fhir->jv.val.binary.len);
+			return;
+		}
+		v = unwrap(v);
+	}
+	switch (v.kind)
+	{
+		case CK_NULL:
+			appendStringInfoString(out, "null");
+			return;
+		case CK_BOOL:
+		case CK_INT:
+		case CK_DEC:
+			t = cql_to_text(v);
+			appendStringInfoString(out, t);
+			return;
+		case CK_STR:
+		case CK_DATE:
+		case CK_DATETIME:
+		case CK_TIME:
+			t = cql_to_text(v);
+			escape_json(out, t);
+			return;
+		case CK_QTY:
+			appendStringInfo(out, "{\"value\": %s, \"unit\": ", cql_to_text(cql_dec(v.u.q->value)));
+			escape_json(out, v.u.q->unit);
+			appendStringInfoChar(out, '}');
+			return;
+		case CK_RATIO:
+			appendStringInfoString(out, "{\"numerator\": ");
+			json_value(out, cql_quantity(v.u.ratio->num.value, v.u.ratio->num.unit));
+			appendStringInfoString(out, ", \"denominator\": ");
+			json_value(out, cql_quantity(v.u.ratio->den.value, v.u.ratio->den.unit));
+			appendStringInfoChar(out, '}');
+			return;
+		case CK_CODE:
+			appendStringInfoString(out, "{\"code\": ");
+			escape_json(out, v.u.code->code ? v.u.code->code : "");
+			if (v.u.code->system)
+			{
+				appendStringInfoString(out, ", \"system\": ");
+				escape_json(out, v.u.code->system);
+			}
+			if (v.u.code->display)
+			{
+				appendStringInfoString(out, ", \"display\": ");
+				escape_json(out, v.u.code->display);
+			}
+			appendStringInfoChar(out, '}');
+			return;
+		case CK_CONCEPT:
+			appendStringInfoString(out, "{\"codes\": [");
+			for (int i = 0; i < v.u.concept->ncodes; i++)
+			{
+				CqlValue	c = {.kind = CK_CODE};
+
+				c.u.code = &v.u.concept->codes[i];
+				if (i)
+					appendStringInfoString(out, ", ");
+				json_value(out, c);
+			}
+			appendStringInfoChar(out, ']');
+			if (v.u.concept->display)
+			{
+				appendStringInfoString(out, ", \"display\": ");
+				escape_json(out, v.u.concept->display);
+			}
+			appendStringInfoChar(out, '}');
+			return;
+		case CK_INTERVAL:
+			appendStringInfoString(out, "{\"low\": ");
+			json_value(out, v.u.iv->low);
+			appendStringInfo(out, ", \"lowClosed\": %s, \"high\": ",
+							 v.u.iv->low_closed ? "true" : "false");
+			json_value(out, v.u.iv->high);
+			appendStringInfo(out, ", \"highClosed\": %s}",
+							 v.u.iv->high_closed ? "true" : "false");
+			return;
+		case CK_LIST:
+			appendStringInfoChar(out, '[');
+			for (int i = 0; i < v.u.list->n; i++)
+			{
+				if (i)
+					appendStringInfoString(out, ", ");
+				json_value(out, v.u.list->items[i]);
+			}
+			appendStringInfoChar(out, ']');
+			return;
+		case CK_TUPLE:
+			appendStringInfoChar(out, '{');
+			for (int i = 0; i < v.u.tuple->n; i++)
+			{
+				if (i)
+					appendStringInfoString(out, ", ");
+				escape_json(out, v.u.tuple->names[i]);
+				appendStringInfoString(out, ": ");
+				json_value(out, v.u.tuple->vals[i]);
+			}
+			appendStringInfoChar(out, '}');
+			return;
+		case CK_VALUESET:
+			appendStringInfoString(out, "{\"valueset\": ");
+			escape_json(out, v.u.vs->url);
+			appendStringInfoChar(out, '}');
+			return;
+		default:
+			appendStringInfoString(out, "null");
+			return;
+	}
+}
+
+char *
+cql_to_json_text(CqlValue v)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	json_value(&out, v);
+	return out.data;
+}
+
+Jsonb *
+cql_to_jsonb(CqlValue v)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in,
+											  CStringGetDatum(cql_to_json_text(v))));
+}

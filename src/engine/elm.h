@@ -1,0 +1,279 @@
+/*
+ * elm.h
+ *		Compiled ELM: libraries, definitions, expression nodes, and the
+ *		evaluation context the nodes run in.
+ *
+ * A Library's ELM JSON is compiled once per backend into a tree of ElmNode,
+ * each carrying the C function that evaluates it, with every reference
+ * (definitions, functions, included libraries, aliases, operands, value sets,
+ * codes) resolved at compile time.  Per-patient results of expression
+ * definitions are cached in the definition itself, tagged with the epoch of
+ * the evaluation that computed them, so one patient's evaluation computes
+ * each definition at most once and the next patient starts clean without
+ * touching the cache.
+ */
+#ifndef ELM_H
+#define ELM_H
+
+#include "engine/cql_value.h"
+
+typedef struct EvalCtx EvalCtx;
+typedef struct ElmNode ElmNode;
+typedef struct ElmLibrary ElmLibrary;
+
+typedef CqlValue (*ElmEvalFn) (EvalCtx *cx, const ElmNode *n);
+
+/* type specifiers (As, Is, operand types) */
+typedef enum ElmTypeKind
+{
+	ETS_NAMED,
+	ETS_LIST,
+	ETS_INTERVAL,
+	ETS_CHOICE,
+	ETS_TUPLE
+} ElmTypeKind;
+
+typedef struct ElmTypeSpec
+{
+	ElmTypeKind kind;
+	bool		is_system;		/* namespace urn:hl7-org:elm-types:r1 */
+	const char *name;			/* local name: "DateTime", "Encounter" */
+	struct ElmTypeSpec *elem;	/* list element / interval point */
+	int			nchoices;
+	struct ElmTypeSpec **choices;
+} ElmTypeSpec;
+
+typedef struct ElmDef
+{
+	const char *name;
+	ElmLibrary *lib;
+	ElmNode    *expr;
+	int			nslots;			/* variable slots its expression needs */
+	bool		patient_context;
+	/* per-evaluation cache */
+	uint64		cache_epoch;
+	bool		evaluating;		/* recursion guard */
+	CqlValue	cached;
+} ElmDef;
+
+typedef struct ElmFunction
+{
+	const char *name;
+	ElmLibrary *lib;
+	int			noperands;
+	const char **operand_names;
+	ElmTypeSpec **operand_types;
+	ElmNode    *body;			/* NULL for external functions */
+	int			nslots;
+} ElmFunction;
+
+typedef struct ElmValueSet
+{
+	const char *name;
+	const char *url;
+	const char *version;		/* NULL: any */
+	/* membership, loaded on first use: sorted "system|code" strings */
+	uint64		loaded_generation;
+	int			ncodes;
+	char	  **codes;
+} ElmValueSet;
+
+typedef struct ElmCodeSystem
+{
+	const char *name;
+	const char *url;
+	const char *version;
+} ElmCodeSystem;
+
+typedef struct ElmCodeDef
+{
+	const char *name;
+	CqlCode		code;
+} ElmCodeDef;
+
+typedef struct ElmConceptDef
+{
+	const char *name;
+	CqlConcept	concept;
+} ElmConceptDef;
+
+typedef struct ElmParameter
+{
+	const char *name;
+	ElmNode    *default_expr;
+	uint64		cache_epoch;
+	CqlValue	cached;
+} ElmParameter;
+
+typedef struct ElmInclude
+{
+	const char *local_name;
+	ElmLibrary *lib;
+} ElmInclude;
+
+struct ElmLibrary
+{
+	const char *name;
+	const char *version;
+	const char *url;
+	int			ndefs;
+	ElmDef	   *defs;
+	int			nfuncs;
+	ElmFunction *funcs;
+	int			nincludes;
+	ElmInclude *includes;
+	int			nvaluesets;
+	ElmValueSet *valuesets;
+	int			ncodesystems;
+	ElmCodeSystem *codesystems;
+	int			ncodes;
+	ElmCodeDef *codes;
+	int			nconcepts;
+	ElmConceptDef *concepts;
+	int			nparams;
+	ElmParameter *params;
+};
+
+/* ---- expression nodes ------------------------------------------------- */
+
+typedef struct ElmSortItem
+{
+	bool		desc;
+	const char *path;			/* ByColumn */
+	ElmNode    *expr;			/* ByExpression (evaluated with `this` bound) */
+} ElmSortItem;
+
+typedef struct ElmQuery
+{
+	int			nsources;
+	int		   *source_slots;
+	ElmNode   **sources;
+	int			nlets;
+	int		   *let_slots;
+	ElmNode   **lets;
+	int			nrels;
+	bool	   *rel_without;
+	int		   *rel_slots;
+	ElmNode   **rel_sources;
+	ElmNode   **rel_such_that;
+	ElmNode    *where;
+	ElmNode    *ret;
+	bool		ret_distinct;
+	const char **source_aliases;
+	/* aggregate clause */
+	ElmNode    *agg_expr;
+	ElmNode    *agg_start;
+	int			agg_slot;
+	bool		agg_distinct;
+	/* sort */
+	int			nsort;
+	ElmSortItem *sort;
+	int			this_slot;		/* slot for ByExpression/IdentifierRef */
+} ElmQuery;
+
+typedef struct ElmRetrieve
+{
+	const char *data_type;		/* FHIR resource type */
+	const char *template_id;
+	const char *code_property;
+	const char *code_comparator;
+	ElmNode    *codes;
+	const char *date_property;
+	ElmNode    *date_range;
+	int			profile;		/* index into the profile-criteria table, -1 none */
+} ElmRetrieve;
+
+struct ElmNode
+{
+	ElmEvalFn	eval;
+	const char *type;			/* ELM node type, for messages */
+	const char *locator;
+	int			nargs;
+	ElmNode   **args;
+	/* node-specific */
+	CqlValue	lit;			/* Literal */
+	int			slot;			/* OperandRef, AliasRef, QueryLetRef */
+	int			prec;			/* temporal precision or CQL_PREC_ALL */
+	const char *str;			/* Property path, Tuple/Instance names... */
+	const char **strs;
+	ElmNode    *source;			/* Property source */
+	ElmTypeSpec *ts;			/* As/Is/Instance target type */
+	bool		flag;			/* As strict, Interval lowClosed, ... */
+	bool		flag2;			/* Interval highClosed */
+	void	   *ref;			/* ElmDef/ElmParameter/ElmValueSet/... */
+	ElmFunction **overloads;	/* FunctionRef candidates */
+	int			noverloads;
+	ElmQuery   *query;
+	ElmRetrieve *retrieve;
+	/* FunctionRef overload chosen for the last argument type seen */
+	const char *cache_type;
+	ElmFunction *cache_fn;
+};
+
+/* ---- evaluation context ------------------------------------------------ */
+
+#define ELM_MAX_SLOTS 8192
+
+typedef struct PatientData PatientData;
+
+struct EvalCtx
+{
+	uint64		epoch;
+	MemoryContext mcxt;			/* per-evaluation values */
+	CqlValue   *slots;
+	int			frame_base;
+	int			frame_top;
+	int			depth;
+	PatientData *patient;		/* NULL: no patient context */
+	CqlValue	measurement_period; /* CK_NULL: use the parameter default */
+	CqlDateTime now;
+	/* evidence: FHIR ids behind the definitions evaluated */
+	bool		collect_evidence;
+};
+
+/* ---- compile (elm_compile.c) ------------------------------------------ */
+
+/*
+ * The compiled library for (name-or-url, version), compiling it and all it
+ * includes on first use; cached for the backend until the knowledge store
+ * changes.  version may be NULL (newest).
+ */
+extern ElmLibrary *elm_library_get(const char *name_or_url, const char *version);
+extern void elm_cache_reset(void);
+extern void elm_cache_check_generation(void);
+extern uint64 elm_knowledge_generation(void);
+/* changes whenever compiled libraries are dropped */
+extern uint64 elm_cache_current_version(void);
+extern MemoryContext elm_cache_context(void);
+
+extern ElmDef *elm_library_find_def(ElmLibrary *lib, const char *name);
+
+/* ---- evaluate (elm_eval.c) -------------------------------------------- */
+
+extern void elm_ctx_init(EvalCtx *cx, MemoryContext mcxt);
+extern CqlValue elm_eval_def(EvalCtx *cx, ElmDef *def);
+
+static inline CqlValue
+elm_eval(EvalCtx *cx, const ElmNode *n)
+{
+	return n->eval(cx, n);
+}
+
+extern void elm_error_at(const ElmNode *n, const char *fmt,...) pg_attribute_printf(2, 3) pg_attribute_noreturn();
+
+/* compile-time registry: ELM type name -> evaluation function + arity */
+typedef struct ElmOpInfo
+{
+	const char *type;
+	ElmEvalFn	eval;
+} ElmOpInfo;
+
+extern const ElmOpInfo *elm_op_lookup(const char *type);
+
+/* evaluation helpers shared by the operator files */
+extern bool elm_truthy(CqlValue v);
+extern CqlValue elm_eval_bool_arg(EvalCtx *cx, const ElmNode *n, int i);
+extern bool elm_type_matches(CqlValue v, const ElmTypeSpec *ts);
+extern CqlValue elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *args);
+
+#endif							/* ELM_H */

@@ -1,0 +1,1109 @@
+/*
+ * elm_eval.c
+ *		The evaluator core: references, functions, variables, properties,
+ *		types, conditionals, selectors, queries and retrieves.
+ *
+ * Operators on values (arithmetic, comparison, temporal, interval, list,
+ * string) live in elm_ops.c; both register their node types in the table
+ * at the end of elm_ops.c.
+ *
+ * Variables (function operands, query aliases, lets) are slots in a frame
+ * on cx->slots; compilation numbered them, so a reference is an array index.
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+
+#include "engine/elm.h"
+#include "engine/elm_ops.h"
+#include "engine/fhir_data.h"
+
+void
+elm_error_at(const ElmNode *n, const char *fmt,...)
+{
+	char		buf[1024];
+	va_list		ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("%s", buf),
+			 errdetail("ELM node %s at %s", n ? n->type : "?",
+					   n && n->locator ? n->locator : "(no locator)")));
+}
+
+void
+elm_ctx_init(EvalCtx *cx, MemoryContext mcxt)
+{
+	memset(cx, 0, sizeof(EvalCtx));
+	cx->mcxt = mcxt;
+	cx->slots = MemoryContextAllocZero(mcxt, sizeof(CqlValue) * ELM_MAX_SLOTS);
+	cx->measurement_period = CQL_NULL_VALUE;
+}
+
+bool
+elm_truthy(CqlValue v)
+{
+	return v.kind == CK_BOOL && v.u.b;
+}
+
+CqlValue
+elm_eval_bool_arg(EvalCtx *cx, const ElmNode *n, int i)
+{
+	CqlValue	v = elm_eval(cx, n->args[i]);
+
+	if (v.kind == CK_FHIR)
+		v = fhir_primitive_value(v.u.fhir);
+	return v;
+}
+
+static void
+frame_push(EvalCtx *cx, const ElmNode *n, int nslots, int *saved_base)
+{
+	check_stack_depth();
+	CHECK_FOR_INTERRUPTS();
+	if (cx->frame_top + nslots >= ELM_MAX_SLOTS || ++cx->depth > 400)
+		elm_error_at(n, "evaluation nests too deeply");
+	*saved_base = cx->frame_base;
+	cx->frame_base = cx->frame_top;
+	cx->frame_top += nslots;
+}
+
+static void
+frame_pop(EvalCtx *cx, int nslots, int saved_base)
+{
+	cx->frame_top -= nslots;
+	cx->frame_base = saved_base;
+	cx->depth--;
+}
+
+/* ---- definitions, parameters, functions ------------------------------ */
+
+CqlValue
+elm_eval_def(EvalCtx *cx, ElmDef *def)
+{
+	int			saved;
+	CqlValue	v;
+
+	if (def->cache_epoch == cx->epoch)
+		return def->cached;
+	if (def->evaluating)
+		elm_error_at(def->expr, "expression \"%s\" refers to itself", def->name);
+	def->evaluating = true;
+	PG_TRY();
+	{
+		frame_push(cx, def->expr, def->nslots, &saved);
+		v = elm_eval(cx, def->expr);
+		frame_pop(cx, def->nslots, saved);
+	}
+	PG_FINALLY();
+	{
+		def->evaluating = false;
+	}
+	PG_END_TRY();
+	def->cached = v;
+	def->cache_epoch = cx->epoch;
+	return v;
+}
+
+static CqlValue
+eval_expression_ref(EvalCtx *cx, const ElmNode *n)
+{
+	return elm_eval_def(cx, (ElmDef *) n->ref);
+}
+
+static CqlValue
+eval_parameter_ref(EvalCtx *cx, const ElmNode *n)
+{
+	ElmParameter *p = (ElmParameter *) n->ref;
+	CqlValue	v;
+
+	/* the measurement period given to the evaluation overrides the default */
+	if (strcmp(p->name, "Measurement Period") == 0 &&
+		cx->measurement_period.kind != CK_NULL)
+		return cx->measurement_period;
+	if (p->cache_epoch == cx->epoch)
+		return p->cached;
+	v = p->default_expr ? elm_eval(cx, p->default_expr) : CQL_NULL_VALUE;
+	p->cached = v;
+	p->cache_epoch = cx->epoch;
+	return v;
+}
+
+/* runtime type name used to choose among overloads */
+static const char *
+arg_type_key(CqlValue v)
+{
+	if (v.kind == CK_FHIR)
+		return v.u.fhir->type ? v.u.fhir->type : "?";
+	return cql_kind_name(v);
+}
+
+static int
+overload_score(ElmFunction *f, CqlValue *args)
+{
+	int			score = 0;
+
+	for (int i = 0; i < f->noperands; i++)
+	{
+		ElmTypeSpec *t = f->operand_types[i];
+		CqlValue	a = args[i];
+
+		if (a.kind == CK_NULL || t == NULL)
+			continue;
+		if (!elm_type_matches(a, t))
+			return -1;
+		/* exact FHIR type beats an ancestor */
+		if (a.kind == CK_FHIR && t->kind == ETS_NAMED && a.u.fhir->type &&
+			strcmp(a.u.fhir->type, t->name) == 0)
+			score += 2;
+		else
+			score += 1;
+	}
+	return score;
+}
+
+static ElmFunction *
+choose_overload(const ElmNode *n, CqlValue *args)
+{
+	ElmNode    *mn = (ElmNode *) n;	/* the per-node choice cache */
+	const char *key;
+	ElmFunction *best = NULL;
+	int			best_score = -1;
+
+	if (n->noverloads == 1)
+		return n->overloads[0];
+	key = n->nargs > 0 ? arg_type_key(args[0]) : "";
+	if (mn->cache_fn && mn->cache_type == key && n->nargs == 1)
+		return mn->cache_fn;
+	for (int i = 0; i < n->noverloads; i++)
+	{
+		int			s = overload_score(n->overloads[i], args);
+
+		if (s > best_score)
+		{
+			best = n->overloads[i];
+			best_score = s;
+		}
+	}
+	if (best == NULL)
+		elm_error_at(n, "no overload of function \"%s\" accepts %s", n->str,
+					 n->nargs > 0 ? cql_kind_name(args[0]) : "no arguments");
+	if (n->nargs == 1 && args[0].kind != CK_NULL)
+	{
+		mn->cache_type = key;
+		mn->cache_fn = best;
+	}
+	return best;
+}
+
+CqlValue
+elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *args)
+{
+	int			saved;
+	CqlValue	v;
+
+	if (f->body == NULL)
+		elm_error_at(call, "external function \"%s\" is not available", f->name);
+	frame_push(cx, call, f->nslots, &saved);
+	for (int i = 0; i < f->noperands; i++)
+	{
+		CqlValue	a = args[i];
+		ElmTypeSpec *t = f->operand_types[i];
+
+		/* an untyped FHIR element takes the type the function declares */
+		if (a.kind == CK_FHIR && a.u.fhir->type == NULL && t && t->kind == ETS_NAMED && !t->is_system)
+			a = cql_fhir_value(fhir_type_intern(t->name), &a.u.fhir->jv, a.u.fhir->ext);
+		cx->slots[cx->frame_base + i] = a;
+	}
+	v = elm_eval(cx, f->body);
+	frame_pop(cx, f->nslots, saved);
+	return v;
+}
+
+static CqlValue
+eval_function_ref(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	args[16];
+
+	if (n->nargs > lengthof(args))
+		elm_error_at(n, "function \"%s\" has too many arguments", n->str);
+	for (int i = 0; i < n->nargs; i++)
+		args[i] = elm_eval(cx, n->args[i]);
+	return elm_call_function(cx, n, choose_overload(n, args), args);
+}
+
+static CqlValue
+eval_slot(EvalCtx *cx, const ElmNode *n)
+{
+	return cx->slots[cx->frame_base + n->slot];
+}
+
+/* ---- properties ------------------------------------------------------- */
+
+static CqlValue property_step(CqlValue src, const char *name);
+
+static CqlValue
+property_of_list(CqlList *l, const char *name)
+{
+	CqlValue	out = cql_list_new(l->n);
+
+	for (int i = 0; i < l->n; i++)
+	{
+		CqlValue	v = property_step(l->items[i], name);
+
+		if (v.kind == CK_LIST)
+			for (int k = 0; k < v.u.list->n; k++)
+				cql_list_append(&out, v.u.list->items[k]);
+		else if (v.kind != CK_NULL)
+			cql_list_append(&out, v);
+	}
+	return out;
+}
+
+static CqlValue
+property_step(CqlValue src, const char *name)
+{
+	switch (src.kind)
+	{
+		case CK_NULL:
+			return src;
+		case CK_FHIR:
+			return fhir_property(src, name);
+		case CK_LIST:
+			return property_of_list(src.u.list, name);
+		case CK_TUPLE:
+			for (int i = 0; i < src.u.tuple->n; i++)
+				if (strcmp(src.u.tuple->names[i], name) == 0)
+					return src.u.tuple->vals[i];
+			return CQL_NULL_VALUE;
+		case CK_INTERVAL:
+			if (strcmp(name, "low") == 0)
+				return src.u.iv->low;
+			if (strcmp(name, "high") == 0)
+				return src.u.iv->high;
+			if (strcmp(name, "lowClosed") == 0)
+				return cql_bool(src.u.iv->low_closed);
+			if (strcmp(name, "highClosed") == 0)
+				return cql_bool(src.u.iv->high_closed);
+			return CQL_NULL_VALUE;
+		case CK_CODE:
+			if (strcmp(name, "code") == 0)
+				return src.u.code->code ? cql_str(src.u.code->code) : CQL_NULL_VALUE;
+			if (strcmp(name, "system") == 0)
+				return src.u.code->system ? cql_str(src.u.code->system) : CQL_NULL_VALUE;
+			if (strcmp(name, "version") == 0)
+				return src.u.code->version ? cql_str(src.u.code->version) : CQL_NULL_VALUE;
+			if (strcmp(name, "display") == 0)
+				return src.u.code->display ? cql_str(src.u.code->display) : CQL_NULL_VALUE;
+			return CQL_NULL_VALUE;
+		case CK_CONCEPT:
+			if (strcmp(name, "codes") == 0)
+			{
+				CqlValue	out = cql_list_new(src.u.concept->ncodes);
+
+				for (int i = 0; i < src.u.concept->ncodes; i++)
+				{
+					CqlValue	c = {.kind = CK_CODE};
+
+					c.u.code = &src.u.concept->codes[i];
+					cql_list_append(&out, c);
+				}
+				return out;
+			}
+			if (strcmp(name, "display") == 0)
+				return src.u.concept->display ? cql_str(src.u.concept->display) : CQL_NULL_VALUE;
+			return CQL_NULL_VALUE;
+		case CK_QTY:
+			if (strcmp(name, "value") == 0)
+				return cql_dec(src.u.q->value);
+			if (strcmp(name, "unit") == 0)
+				return cql_str(pstrdup(src.u.q->unit));
+			return CQL_NULL_VALUE;
+		case CK_RATIO:
+			if (strcmp(name, "numerator") == 0)
+				return cql_quantity(src.u.ratio->num.value, src.u.ratio->num.unit);
+			if (strcmp(name, "denominator") == 0)
+				return cql_quantity(src.u.ratio->den.value, src.u.ratio->den.unit);
+			return CQL_NULL_VALUE;
+		default:
+			return CQL_NULL_VALUE;
+	}
+}
+
+static CqlValue
+eval_property(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	v = n->source ? elm_eval(cx, n->source) : cx->slots[cx->frame_base + n->slot];
+	const char *path = n->str;
+	const char *dot;
+
+	/* dotted paths ("value.value") step segment by segment */
+	while ((dot = strchr(path, '.')) != NULL)
+	{
+		char		seg[NAMEDATALEN];
+
+		strlcpy(seg, path, Min(sizeof(seg), (size_t) (dot - path + 1)));
+		v = property_step(v, seg);
+		path = dot + 1;
+	}
+	return property_step(v, path);
+}
+
+static CqlValue
+eval_identifier_ref(EvalCtx *cx, const ElmNode *n)
+{
+	return property_step(cx->slots[cx->frame_base + n->slot], n->str);
+}
+
+/* ---- types ------------------------------------------------------------ */
+
+static bool
+system_type_matches(CqlValue v, const char *name)
+{
+	switch (v.kind)
+	{
+		case CK_BOOL:
+			return strcmp(name, "Boolean") == 0;
+		case CK_INT:
+			return strcmp(name, "Integer") == 0 || strcmp(name, "Long") == 0;
+		case CK_DEC:
+			return strcmp(name, "Decimal") == 0;
+		case CK_STR:
+			return strcmp(name, "String") == 0;
+		case CK_DATE:
+			return strcmp(name, "Date") == 0;
+		case CK_DATETIME:
+			return strcmp(name, "DateTime") == 0;
+		case CK_TIME:
+			return strcmp(name, "Time") == 0;
+		case CK_QTY:
+			return strcmp(name, "Quantity") == 0;
+		case CK_RATIO:
+			return strcmp(name, "Ratio") == 0;
+		case CK_CODE:
+			return strcmp(name, "Code") == 0;
+		case CK_CONCEPT:
+			return strcmp(name, "Concept") == 0;
+		case CK_VALUESET:
+			return strcmp(name, "ValueSet") == 0 || strcmp(name, "Vocabulary") == 0;
+		case CK_TUPLE:
+			return strcmp(name, "Tuple") == 0;
+		default:
+			return false;
+	}
+}
+
+bool
+elm_type_matches(CqlValue v, const ElmTypeSpec *ts)
+{
+	if (v.kind == CK_NULL)
+		return false;
+	switch (ts->kind)
+	{
+		case ETS_NAMED:
+			if (strcmp(ts->name, "Any") == 0)
+				return true;
+			if (v.kind == CK_FHIR)
+			{
+				if (ts->is_system)
+					return false;
+				if (v.u.fhir->type == NULL)
+					return true;	/* untyped: accept, the function types it */
+				return fhir_type_is_a(v.u.fhir->type, ts->name);
+			}
+			return ts->is_system ? system_type_matches(v, ts->name) : false;
+		case ETS_LIST:
+			return v.kind == CK_LIST;
+		case ETS_INTERVAL:
+			if (v.kind != CK_INTERVAL)
+				return false;
+			if (ts->elem == NULL)
+				return true;
+			if (v.u.iv->low.kind != CK_NULL)
+				return elm_type_matches(v.u.iv->low, ts->elem);
+			if (v.u.iv->high.kind != CK_NULL)
+				return elm_type_matches(v.u.iv->high, ts->elem);
+			return true;
+		case ETS_CHOICE:
+			for (int i = 0; i < ts->nchoices; i++)
+				if (elm_type_matches(v, ts->choices[i]))
+					return true;
+			return false;
+		case ETS_TUPLE:
+			return v.kind == CK_TUPLE;
+	}
+	return false;
+}
+
+static CqlValue
+eval_as(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	v = elm_eval(cx, n->args[0]);
+
+	if (v.kind == CK_NULL)
+		return v;
+	if (n->ts == NULL)
+		return v;
+	if (v.kind == CK_FHIR && v.u.fhir->type == NULL && n->ts->kind == ETS_NAMED && !n->ts->is_system)
+		return cql_fhir_value(fhir_type_intern(n->ts->name), &v.u.fhir->jv, v.u.fhir->ext);
+	if (elm_type_matches(v, n->ts))
+		return v;
+	/* casting a FHIR primitive to its System type */
+	if (v.kind == CK_FHIR && n->ts->kind == ETS_NAMED && n->ts->is_system)
+	{
+		CqlValue	s = fhir_to_system(v);
+
+		if (elm_type_matches(s, n->ts))
+			return s;
+	}
+	if (n->flag)
+		elm_error_at(n, "cannot cast a %s to %s", cql_kind_name(v), n->ts->name ? n->ts->name : "that type");
+	return CQL_NULL_VALUE;
+}
+
+static CqlValue
+eval_is(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	v = elm_eval(cx, n->args[0]);
+
+	if (v.kind == CK_FHIR && v.u.fhir->type == NULL)
+		return cql_bool(false);
+	return cql_bool(elm_type_matches(v, n->ts));
+}
+
+/* ---- conditionals and logic ------------------------------------------ */
+
+static CqlValue
+eval_if(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	c = elm_eval_bool_arg(cx, n, 0);
+
+	if (elm_truthy(c))
+		return elm_eval(cx, n->args[1]);
+	return n->args[2] ? elm_eval(cx, n->args[2]) : CQL_NULL_VALUE;
+}
+
+static CqlValue
+eval_case(EvalCtx *cx, const ElmNode *n)
+{
+	int			nitems = (n->nargs - 2) / 2;
+
+	if (n->args[0])
+	{
+		CqlValue	comparand = elm_eval(cx, n->args[0]);
+
+		for (int i = 0; i < nitems; i++)
+			if (cql_equal(comparand, elm_eval(cx, n->args[2 + 2 * i])) == CQL_TRUE)
+				return elm_eval(cx, n->args[3 + 2 * i]);
+	}
+	else
+	{
+		for (int i = 0; i < nitems; i++)
+			if (elm_truthy(elm_eval_bool_arg(cx, n, 2 + 2 * i)))
+				return elm_eval(cx, n->args[3 + 2 * i]);
+	}
+	return n->args[1] ? elm_eval(cx, n->args[1]) : CQL_NULL_VALUE;
+}
+
+static CqlValue
+eval_and(EvalCtx *cx, const ElmNode *n)
+{
+	bool		unknown = false;
+
+	for (int i = 0; i < n->nargs; i++)
+	{
+		CqlValue	v = elm_eval_bool_arg(cx, n, i);
+
+		if (v.kind == CK_BOOL && !v.u.b)
+			return cql_bool(false);
+		if (v.kind != CK_BOOL)
+			unknown = true;
+	}
+	return unknown ? CQL_NULL_VALUE : cql_bool(true);
+}
+
+static CqlValue
+eval_or(EvalCtx *cx, const ElmNode *n)
+{
+	bool		unknown = false;
+
+	for (int i = 0; i < n->nargs; i++)
+	{
+		CqlValue	v = elm_eval_bool_arg(cx, n, i);
+
+		if (v.kind == CK_BOOL && v.u.b)
+			return cql_bool(true);
+		if (v.kind != CK_BOOL)
+			unknown = true;
+	}
+	return unknown ? CQL_NULL_VALUE : cql_bool(false);
+}
+
+static CqlValue
+eval_xor(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	a = elm_eval_bool_arg(cx, n, 0);
+	CqlValue	b = elm_eval_bool_arg(cx, n, 1);
+
+	if (a.kind != CK_BOOL || b.kind != CK_BOOL)
+		return CQL_NULL_VALUE;
+	return cql_bool(a.u.b != b.u.b);
+}
+
+static CqlValue
+eval_implies(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	a = elm_eval_bool_arg(cx, n, 0);
+	CqlValue	b;
+
+	if (a.kind == CK_BOOL && !a.u.b)
+		return cql_bool(true);
+	b = elm_eval_bool_arg(cx, n, 1);
+	if (b.kind == CK_BOOL && b.u.b)
+		return cql_bool(true);
+	if (a.kind == CK_BOOL && b.kind == CK_BOOL)
+		return cql_bool(false);
+	return CQL_NULL_VALUE;
+}
+
+static CqlValue
+eval_not(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	v = elm_eval_bool_arg(cx, n, 0);
+
+	return v.kind == CK_BOOL ? cql_bool(!v.u.b) : CQL_NULL_VALUE;
+}
+
+static CqlValue
+eval_is_null(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	v = elm_eval(cx, n->args[0]);
+
+	if (v.kind == CK_FHIR && v.u.fhir->jv.type == jbvNull)
+		return cql_bool(true);
+	return cql_bool(v.kind == CK_NULL);
+}
+
+static CqlValue
+eval_is_true(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	v = elm_eval_bool_arg(cx, n, 0);
+
+	return cql_bool(v.kind == CK_BOOL && v.u.b);
+}
+
+static CqlValue
+eval_is_false(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	v = elm_eval_bool_arg(cx, n, 0);
+
+	return cql_bool(v.kind == CK_BOOL && !v.u.b);
+}
+
+static CqlValue
+eval_coalesce(EvalCtx *cx, const ElmNode *n)
+{
+	for (int i = 0; i < n->nargs; i++)
+	{
+		CqlValue	v = elm_eval(cx, n->args[i]);
+
+		/* Coalesce over a single list operand takes its first non-null */
+		if (n->nargs == 1 && v.kind == CK_LIST)
+		{
+			for (int k = 0; k < v.u.list->n; k++)
+				if (v.u.list->items[k].kind != CK_NULL)
+					return v.u.list->items[k];
+			return CQL_NULL_VALUE;
+		}
+		if (v.kind != CK_NULL)
+			return v;
+	}
+	return CQL_NULL_VALUE;
+}
+
+/* ---- selectors -------------------------------------------------------- */
+
+static CqlValue
+eval_literal(EvalCtx *cx, const ElmNode *n)
+{
+	return n->lit;
+}
+
+static CqlValue
+eval_interval(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	low = n->args[0] ? elm_eval(cx, n->args[0]) : CQL_NULL_VALUE;
+	CqlValue	high = n->args[1] ? elm_eval(cx, n->args[1]) : CQL_NULL_VALUE;
+	bool		lc = n->flag,
+				hc = n->flag2;
+
+	if (n->args[2])
+		lc = elm_truthy(elm_eval_bool_arg(cx, n, 2));
+	if (n->args[3])
+		hc = elm_truthy(elm_eval_bool_arg(cx, n, 3));
+	if (low.kind == CK_FHIR)
+		low = fhir_to_system(low);
+	if (high.kind == CK_FHIR)
+		high = fhir_to_system(high);
+	return cql_interval(low, high, lc, hc);
+}
+
+static CqlValue
+eval_list(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	out = cql_list_new(n->nargs);
+
+	for (int i = 0; i < n->nargs; i++)
+		cql_list_append(&out, elm_eval(cx, n->args[i]));
+	return out;
+}
+
+static CqlValue
+eval_tuple(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	t = cql_tuple_new(n->nargs);
+
+	for (int i = 0; i < n->nargs; i++)
+	{
+		t.u.tuple->names[i] = n->strs[i];
+		t.u.tuple->vals[i] = n->args[i] ? elm_eval(cx, n->args[i]) : CQL_NULL_VALUE;
+	}
+	return t;
+}
+
+static CqlValue
+tuple_get(CqlValue t, const char *name)
+{
+	for (int i = 0; i < t.u.tuple->n; i++)
+		if (strcmp(t.u.tuple->names[i], name) == 0)
+			return t.u.tuple->vals[i];
+	return CQL_NULL_VALUE;
+}
+
+static const char *
+opt_str(CqlValue v)
+{
+	if (v.kind == CK_FHIR)
+		v = fhir_primitive_value(v.u.fhir);
+	return v.kind == CK_STR ? v.u.s : NULL;
+}
+
+static CqlValue
+eval_instance(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	t = eval_tuple(cx, n);
+	const char *cls = n->ts ? n->ts->name : NULL;
+
+	if (cls && n->ts->is_system)
+	{
+		if (strcmp(cls, "Code") == 0)
+			return cql_code_value(opt_str(tuple_get(t, "code")), opt_str(tuple_get(t, "system")),
+								  opt_str(tuple_get(t, "version")), opt_str(tuple_get(t, "display")));
+		if (strcmp(cls, "Concept") == 0)
+		{
+			CqlValue	codes = tuple_get(t, "codes");
+			CqlValue	c = {.kind = CK_CONCEPT};
+
+			c.u.concept = palloc0(sizeof(CqlConcept));
+			c.u.concept->display = opt_str(tuple_get(t, "display"));
+			if (codes.kind == CK_LIST)
+			{
+				c.u.concept->codes = palloc0(sizeof(CqlCode) * Max(codes.u.list->n, 1));
+				for (int i = 0; i < codes.u.list->n; i++)
+					if (codes.u.list->items[i].kind == CK_CODE)
+						c.u.concept->codes[c.u.concept->ncodes++] = *codes.u.list->items[i].u.code;
+			}
+			return c;
+		}
+		if (strcmp(cls, "Quantity") == 0)
+		{
+			CqlValue	val = tuple_get(t, "value");
+
+			if (val.kind == CK_FHIR)
+				val = fhir_primitive_value(val.u.fhir);
+			if (val.kind == CK_NULL)
+				return cql_quantity(0, opt_str(tuple_get(t, "unit")));
+			return cql_quantity(val.kind == CK_INT ? (double) val.u.i : val.u.d,
+								opt_str(tuple_get(t, "unit")));
+		}
+		if (strcmp(cls, "Ratio") == 0)
+		{
+			CqlValue	num = tuple_get(t, "numerator");
+			CqlValue	den = tuple_get(t, "denominator");
+			CqlValue	r = {.kind = CK_RATIO};
+
+			if (num.kind != CK_QTY || den.kind != CK_QTY)
+				return CQL_NULL_VALUE;
+			r.u.ratio = palloc(sizeof(CqlRatio));
+			r.u.ratio->num = *num.u.q;
+			r.u.ratio->den = *den.u.q;
+			return r;
+		}
+	}
+	/* other classes (FHIR types, tuples of a named type): a tuple suffices */
+	return t;
+}
+
+static CqlValue
+eval_valueset_ref(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	v = {.kind = CK_VALUESET};
+
+	v.u.vs = (ElmValueSet *) n->ref;
+	return v;
+}
+
+static CqlValue
+eval_code_ref(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	v = {.kind = CK_CODE};
+
+	v.u.code = &((ElmCodeDef *) n->ref)->code;
+	return v;
+}
+
+static CqlValue
+eval_concept_ref(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	v = {.kind = CK_CONCEPT};
+
+	v.u.concept = &((ElmConceptDef *) n->ref)->concept;
+	return v;
+}
+
+static CqlValue
+eval_codesystem_ref(EvalCtx *cx, const ElmNode *n)
+{
+	ElmCodeSystem *cs = (ElmCodeSystem *) n->ref;
+
+	return cql_str(cs->url);
+}
+
+static CqlValue
+eval_message(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue	src = elm_eval(cx, n->args[0]);
+	CqlValue	cond = n->args[1] ? elm_eval_bool_arg(cx, n, 1) : cql_bool(false);
+
+	if (elm_truthy(cond))
+	{
+		CqlValue	sev = n->args[3] ? elm_eval(cx, n->args[3]) : CQL_NULL_VALUE;
+		CqlValue	msg = n->args[4] ? elm_eval(cx, n->args[4]) : CQL_NULL_VALUE;
+		const char *s = opt_str(sev);
+
+		if (s && pg_strcasecmp(s, "error") == 0)
+			elm_error_at(n, "%s", opt_str(msg) ? opt_str(msg) : "error raised by Message");
+		/* no patient data in the server log: messages go to the client only */
+		ereport(DEBUG1,
+				(errmsg_internal("CQL message: %s", opt_str(msg) ? opt_str(msg) : ""),
+				 errhidestmt(true)));
+	}
+	return src;
+}
+
+/* ---- queries ---------------------------------------------------------- */
+
+typedef struct QueryState
+{
+	EvalCtx    *cx;
+	const ElmQuery *q;
+	CqlValue   *src_values;		/* per source: a list */
+	CqlValue	out;			/* results */
+	CqlValue	acc;			/* aggregate accumulator */
+	bool		singleton;
+} QueryState;
+
+static bool
+query_relationships_hold(QueryState *qs)
+{
+	EvalCtx    *cx = qs->cx;
+	const ElmQuery *q = qs->q;
+
+	for (int r = 0; r < q->nrels; r++)
+	{
+		CqlValue	rs = elm_eval(cx, q->rel_sources[r]);
+		bool		found = false;
+		int			n = rs.kind == CK_LIST ? rs.u.list->n : (rs.kind == CK_NULL ? 0 : 1);
+
+		for (int i = 0; i < n && !found; i++)
+		{
+			cx->slots[cx->frame_base + q->rel_slots[r]] =
+				rs.kind == CK_LIST ? rs.u.list->items[i] : rs;
+			if (q->rel_such_that[r] == NULL ||
+				elm_truthy(elm_eval(cx, q->rel_such_that[r])))
+				found = true;
+		}
+		if (found == q->rel_without[r])
+			return false;
+	}
+	return true;
+}
+
+static void
+query_emit(QueryState *qs)
+{
+	EvalCtx    *cx = qs->cx;
+	const ElmQuery *q = qs->q;
+	CqlValue	v;
+
+	for (int i = 0; i < q->nlets; i++)
+		cx->slots[cx->frame_base + q->let_slots[i]] = elm_eval(cx, q->lets[i]);
+	if (q->nrels > 0 && !query_relationships_hold(qs))
+		return;
+	if (q->where)
+	{
+		CqlValue	w = elm_eval(cx, q->where);
+
+		if (w.kind == CK_FHIR)
+			w = fhir_primitive_value(w.u.fhir);
+		if (!elm_truthy(w))
+			return;
+	}
+	if (q->agg_expr)
+	{
+		cx->slots[cx->frame_base + q->agg_slot] = qs->acc;
+		qs->acc = elm_eval(cx, q->agg_expr);
+		return;
+	}
+	if (q->ret)
+		v = elm_eval(cx, q->ret);
+	else if (q->nsources == 1)
+		v = cx->slots[cx->frame_base + q->source_slots[0]];
+	else
+	{
+		v = cql_tuple_new(q->nsources);
+		for (int i = 0; i < q->nsources; i++)
+		{
+			v.u.tuple->names[i] = q->source_aliases[i];
+			v.u.tuple->vals[i] = cx->slots[cx->frame_base + q->source_slots[i]];
+		}
+	}
+	cql_list_append(&qs->out, v);
+}
+
+static void
+query_iterate(QueryState *qs, int src)
+{
+	CqlList    *l;
+
+	if (src == qs->q->nsources)
+	{
+		query_emit(qs);
+		return;
+	}
+	l = qs->src_values[src].u.list;
+	for (int i = 0; i < l->n; i++)
+	{
+		qs->cx->slots[qs->cx->frame_base + qs->q->source_slots[src]] = l->items[i];
+		query_iterate(qs, src + 1);
+	}
+}
+
+/* de-duplicate in place, keeping first occurrences */
+CqlValue
+elm_list_distinct(CqlValue list)
+{
+	CqlValue	out;
+
+	if (list.kind != CK_LIST || list.u.list->n < 2)
+		return list;
+	out = cql_list_new(list.u.list->n);
+	for (int i = 0; i < list.u.list->n; i++)
+	{
+		CqlValue	v = list.u.list->items[i];
+		bool		dup = false;
+
+		for (int k = 0; k < out.u.list->n && !dup; k++)
+		{
+			CqlValue	w = out.u.list->items[k];
+
+			if (v.kind == CK_NULL && w.kind == CK_NULL)
+				dup = true;
+			else if (v.kind == CK_FHIR && w.kind == CK_FHIR &&
+					 v.u.fhir->jv.type == jbvBinary && w.u.fhir->jv.type == jbvBinary)
+				dup = v.u.fhir->jv.val.binary.data == w.u.fhir->jv.val.binary.data ||
+					fhir_deep_equal(v.u.fhir, w.u.fhir);
+			else
+				dup = cql_equal(v, w) == CQL_TRUE;
+		}
+		if (!dup)
+			cql_list_append(&out, v);
+	}
+	return out;
+}
+
+typedef struct SortCtx
+{
+	EvalCtx    *cx;
+	const ElmQuery *q;
+	CqlValue   *keys;			/* nitems * nsort */
+	int			nsort;
+} SortCtx;
+
+static SortCtx *sort_ctx_current;
+
+static int
+sort_cmp_indexes(const void *a, const void *b)
+{
+	int			ia = *(const int *) a,
+				ib = *(const int *) b;
+	SortCtx    *sc = sort_ctx_current;
+
+	for (int k = 0; k < sc->nsort; k++)
+	{
+		int			c = cql_sort_compare(sc->keys[ia * sc->nsort + k], sc->keys[ib * sc->nsort + k]);
+
+		if (c != 0)
+			return sc->q->sort[k].desc ? -c : c;
+	}
+	return ia - ib;				/* stable */
+}
+
+static CqlValue
+query_sort(EvalCtx *cx, const ElmQuery *q, CqlValue list)
+{
+	int			n = list.u.list->n;
+	SortCtx		sc;
+	int		   *idx;
+	CqlValue	out;
+	SortCtx    *saved = sort_ctx_current;
+
+	if (n < 2)
+		return list;
+	sc.cx = cx;
+	sc.q = q;
+	sc.nsort = q->nsort;
+	sc.keys = palloc(sizeof(CqlValue) * n * q->nsort);
+	idx = palloc(sizeof(int) * n);
+	for (int i = 0; i < n; i++)
+	{
+		CqlValue	item = list.u.list->items[i];
+
+		idx[i] = i;
+		for (int k = 0; k < q->nsort; k++)
+		{
+			CqlValue	key = item;
+
+			if (q->sort[k].path)
+				key = property_step(item, q->sort[k].path);
+			else if (q->sort[k].expr)
+			{
+				cx->slots[cx->frame_base + q->this_slot] = item;
+				key = elm_eval(cx, q->sort[k].expr);
+			}
+			if (key.kind == CK_FHIR)
+				key = fhir_to_system(key);
+			sc.keys[i * q->nsort + k] = key;
+		}
+	}
+	sort_ctx_current = &sc;
+	qsort(idx, n, sizeof(int), sort_cmp_indexes);
+	sort_ctx_current = saved;
+	out = cql_list_new(n);
+	for (int i = 0; i < n; i++)
+		cql_list_append(&out, list.u.list->items[idx[i]]);
+	return out;
+}
+
+static CqlValue
+eval_query(EvalCtx *cx, const ElmNode *n)
+{
+	const ElmQuery *q = n->query;
+	QueryState	qs;
+	CqlValue	srcbuf[8];
+
+	if (q->nsources > lengthof(srcbuf))
+		elm_error_at(n, "query has too many sources");
+	qs.cx = cx;
+	qs.q = q;
+	qs.src_values = srcbuf;
+	qs.singleton = false;
+	for (int i = 0; i < q->nsources; i++)
+	{
+		CqlValue	v = elm_eval(cx, q->sources[i]);
+
+		if (v.kind != CK_LIST)
+		{
+			/* a query over one item returns one item (or null) */
+			if (q->nsources == 1)
+			{
+				if (v.kind == CK_NULL)
+					return CQL_NULL_VALUE;
+				qs.singleton = true;
+			}
+			{
+				CqlValue	l = cql_list_new(1);
+
+				if (v.kind != CK_NULL)
+					cql_list_append(&l, v);
+				v = l;
+			}
+		}
+		srcbuf[i] = v;
+	}
+	qs.out = cql_list_new(srcbuf[0].u.list->n);
+	qs.acc = q->agg_start ? elm_eval(cx, q->agg_start) : CQL_NULL_VALUE;
+	if (q->agg_expr && q->agg_distinct)
+		srcbuf[0] = elm_list_distinct(srcbuf[0]);
+	query_iterate(&qs, 0);
+	if (q->agg_expr)
+		return qs.acc;
+	if (q->ret && q->ret_distinct)
+		qs.out = elm_list_distinct(qs.out);
+	if (q->nsort > 0)
+		qs.out = query_sort(cx, q, qs.out);
+	if (qs.singleton)
+		return qs.out.u.list->n > 0 ? qs.out.u.list->items[0] : CQL_NULL_VALUE;
+	return qs.out;
+}
+
+static CqlValue
+eval_retrieve(EvalCtx *cx, const ElmNode *n)
+{
+	return fhir_retrieve(cx, n->retrieve, n);
+}
+
+/* ---- registration ----------------------------------------------------- */
+
+const ElmOpInfo elm_core_ops[] = {
+	{"AliasRef", eval_slot},
+	{"And", eval_and},
+	{"As", eval_as},
+	{"Case", eval_case},
+	{"Code", eval_literal},
+	{"CodeRef", eval_code_ref},
+	{"CodeSystemRef", eval_codesystem_ref},
+	{"Coalesce", eval_coalesce},
+	{"ConceptRef", eval_concept_ref},
+	{"ExpressionRef", eval_expression_ref},
+	{"FunctionRef", eval_function_ref},
+	{"IdentifierRef", eval_identifier_ref},
+	{"If", eval_if},
+	{"Implies", eval_implies},
+	{"Instance", eval_instance},
+	{"Interval", eval_interval},
+	{"Is", eval_is},
+	{"IsFalse", eval_is_false},
+	{"IsNull", eval_is_null},
+	{"IsTrue", eval_is_true},
+	{"List", eval_list},
+	{"Literal", eval_literal},
+	{"Message", eval_message},
+	{"Not", eval_not},
+	{"Null", eval_literal},
+	{"OperandRef", eval_slot},
+	{"Or", eval_or},
+	{"ParameterRef", eval_parameter_ref},
+	{"Property", eval_property},
+	{"Quantity", eval_literal},
+	{"Query", eval_query},
+	{"QueryLetRef", eval_slot},
+	{"Retrieve", eval_retrieve},
+	{"Tuple", eval_tuple},
+	{"ValueSetRef", eval_valueset_ref},
+	{"Xor", eval_xor},
+	{NULL, NULL}
+};

@@ -1,0 +1,208 @@
+/*
+ * engine_sql.c
+ *		SQL entry points of the measure engine and its C interface for the
+ *		rest of the extension (hedis_engine.h).  Only fmgr glue, memory and
+ *		SPI bracketing live here; the logic is in measure.c and elm_*.c.
+ */
+#include "postgres.h"
+
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "common/hedis_init.h"
+#include "engine/elm_ops.h"
+#include "engine/fhir_data.h"
+#include "engine/hedis_engine.h"
+#include "engine/measure.h"
+
+extern bool hedis_enforce_profiles;
+
+void
+hedis_engine_init(void)
+{
+	DefineCustomBoolVariable("hedis.enforce_profiles",
+							 "Apply QI-Core profile criteria (category, status, doNotPerform) in retrieves.",
+							 "Off by default, as the reference engines retrieve by resource type only.",
+							 &hedis_enforce_profiles, false, PGC_USERSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("hedis.timezone_offset",
+							"Timezone offset, in minutes, given to date-times that carry none.",
+							NULL, &cql_default_tz_minutes, 0, -14 * 60, 14 * 60,
+							PGC_USERSET, 0, NULL, NULL, NULL);
+}
+
+static Jsonb *
+text_to_jsonb(const char *s)
+{
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(s)));
+}
+
+/*
+ * Evaluate a measure for a patient; returns the compact result or the
+ * MeasureReport, as text in the caller's context.
+ */
+static char *
+evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient_id,
+				 DateADT start, DateADT end, bool report)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext eval_cxt;
+	char	   *volatile result = NULL;
+
+	eval_cxt = AllocSetContextCreate(caller, "hedis evaluation", ALLOCSET_DEFAULT_SIZES);
+	SPI_connect();
+	PG_TRY();
+	{
+		MeasureDef *m = measure_get(measure_ref);
+		MemoryContext old = MemoryContextSwitchTo(eval_cxt);
+		PatientData *pd;
+		EvalCtx		cx;
+		GroupResult *results;
+		char	   *json;
+		int64		key = patient_key >= 0 ? patient_key : fhir_patient_key(patient_id, false);
+
+		pd = fhir_patient_load(key);
+		if (pd->patient.kind == CK_NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_NO_DATA_FOUND),
+					 errmsg("patient with key " INT64_FORMAT " has no Patient resource", key)));
+		measure_ctx_begin(&cx, eval_cxt, pd, start, end);
+		results = palloc0(sizeof(GroupResult) * m->ngroups);
+		for (int g = 0; g < m->ngroups; g++)
+			measure_eval_group(&cx, &m->groups[g], &results[g]);
+		json = report ? measure_report_json(&cx, m, pd->fhir_id, start, end, results)
+			: measure_result_json(m, pd->fhir_id, results);
+		MemoryContextSwitchTo(caller);
+		result = pstrdup(json);
+		MemoryContextSwitchTo(old);
+	}
+	PG_FINALLY();
+	{
+		SPI_finish();
+		MemoryContextDelete(eval_cxt);
+	}
+	PG_END_TRY();
+	return result;
+}
+
+Jsonb *
+hedis_measure_evaluate_patient(const char *measure_ref, int64 patient_key,
+							   DateADT period_start, DateADT period_end)
+{
+	return text_to_jsonb(evaluate_measure(measure_ref, patient_key, NULL,
+										  period_start, period_end, false));
+}
+
+void
+hedis_engine_reset_caches(void)
+{
+	elm_cache_reset();
+}
+
+PG_FUNCTION_INFO_V1(hedis_evaluate);
+Datum
+hedis_evaluate(PG_FUNCTION_ARGS)
+{
+	char	   *measure = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *patient = text_to_cstring(PG_GETARG_TEXT_PP(1));
+
+	PG_RETURN_JSONB_P(text_to_jsonb(evaluate_measure(measure, -1, patient,
+													 PG_GETARG_DATEADT(2),
+													 PG_GETARG_DATEADT(3), true)));
+}
+
+PG_FUNCTION_INFO_V1(hedis_evaluate_patient_result);
+Datum
+hedis_evaluate_patient_result(PG_FUNCTION_ARGS)
+{
+	char	   *measure = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+	PG_RETURN_JSONB_P(hedis_measure_evaluate_patient(measure, PG_GETARG_INT64(1),
+													 PG_GETARG_DATEADT(2),
+													 PG_GETARG_DATEADT(3)));
+}
+
+PG_FUNCTION_INFO_V1(hedis_evaluate_expression);
+Datum
+hedis_evaluate_expression(PG_FUNCTION_ARGS)
+{
+	char	   *library = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	char	   *expression = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	char	   *patient = text_to_cstring(PG_GETARG_TEXT_PP(2));
+	DateADT		start = PG_GETARG_DATEADT(3);
+	DateADT		end = PG_GETARG_DATEADT(4);
+	MemoryContext caller = CurrentMemoryContext;
+	MemoryContext eval_cxt = AllocSetContextCreate(caller, "hedis evaluation", ALLOCSET_DEFAULT_SIZES);
+	char	   *volatile result = NULL;
+
+	SPI_connect();
+	PG_TRY();
+	{
+		ElmLibrary *lib = elm_library_get(library, NULL);
+		ElmDef	   *def = elm_library_find_def(lib, expression);
+		MemoryContext old;
+		EvalCtx		cx;
+		PatientData *pd;
+		char	   *json;
+
+		if (def == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("library \"%s\" has no definition \"%s\"", lib->name, expression)));
+		old = MemoryContextSwitchTo(eval_cxt);
+		pd = fhir_patient_load(fhir_patient_key(patient, false));
+		measure_ctx_begin(&cx, eval_cxt, pd, start, end);
+		json = cql_to_json_text(elm_eval_def(&cx, def));
+		MemoryContextSwitchTo(caller);
+		result = pstrdup(json);
+		MemoryContextSwitchTo(old);
+	}
+	PG_FINALLY();
+	{
+		SPI_finish();
+		MemoryContextDelete(eval_cxt);
+	}
+	PG_END_TRY();
+	PG_RETURN_JSONB_P(text_to_jsonb(result));
+}
+
+/* Compile a library (and what it includes): errors name what is unsupported. */
+PG_FUNCTION_INFO_V1(hedis_compile_library);
+Datum
+hedis_compile_library(PG_FUNCTION_ARGS)
+{
+	char	   *library = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ElmLibrary *lib;
+	int			ndefs;
+
+	SPI_connect();
+	lib = elm_library_get(library, PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	ndefs = lib->ndefs + lib->nfuncs;
+	SPI_finish();
+	PG_RETURN_INT32(ndefs);
+}
+
+/* The ELM node types the engine evaluates (docs/elm-coverage.md is made from this). */
+PG_FUNCTION_INFO_V1(hedis_elm_supported_nodes);
+Datum
+hedis_elm_supported_nodes(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	const ElmOpInfo *tables[] = {elm_core_ops, elm_value_ops, elm_interval_ops, elm_list_ops};
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int t = 0; t < lengthof(tables); t++)
+		for (const ElmOpInfo *op = tables[t]; op->type; op++)
+		{
+			Datum		values[1];
+			bool		nulls[1] = {false};
+
+			values[0] = CStringGetTextDatum(op->type);
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		}
+	return (Datum) 0;
+}

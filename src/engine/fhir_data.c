@@ -1,0 +1,758 @@
+/*
+ * fhir_data.c
+ *		The engine's side of the data store: one patient's resources read
+ *		once, retrieves filtered by code before any property is touched,
+ *		navigation of FHIR JSON (choice types, primitive extensions), and
+ *		value-set membership from the terminology index.
+ *
+ * Resources stay in their stored jsonb form; a CK_FHIR value is a pointer
+ * into it plus the FHIR type, so reading `Encounter.period.start` is three
+ * binary searches in the jsonb, with no parsing.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+
+#include "engine/elm_ops.h"
+#include "engine/fhir_data.h"
+
+/* ---- navigation ------------------------------------------------------- */
+
+static const char *
+primitive_system_type_of(const CqlFhir *f)
+{
+	const char *st = fhir_primitive_system_type(f->type);
+
+	if (st)
+		return st;
+	switch (f->jv.type)
+	{
+		case jbvBool:
+			return "Boolean";
+		case jbvNumeric:
+			return "Decimal";
+		default:
+			return "String";
+	}
+}
+
+CqlValue
+fhir_primitive_value(const CqlFhir *f)
+{
+	const char *st;
+	CqlDateTime dt;
+	char	   *s;
+
+	if (f->jv.type == jbvNull || f->jv.type == jbvBinary)
+		return CQL_NULL_VALUE;
+	st = primitive_system_type_of(f);
+	if (f->jv.type == jbvBool)
+		return cql_bool(f->jv.val.boolean);
+	if (f->jv.type == jbvNumeric)
+	{
+		if (strcmp(st, "Integer") == 0)
+			return cql_int(DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(f->jv.val.numeric))));
+		return cql_dec(DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(f->jv.val.numeric))));
+	}
+	/* jbvString */
+	if (strcmp(st, "DateTime") == 0)
+	{
+		if (cql_dt_parse_datetime(f->jv.val.string.val, f->jv.val.string.len, &dt))
+		{
+			cql_dt_apply_default_tz(&dt, (int16_t) cql_default_tz_minutes);
+			return cql_temporal(CK_DATETIME, &dt);
+		}
+		return CQL_NULL_VALUE;
+	}
+	if (strcmp(st, "Date") == 0)
+		return cql_dt_parse_date(f->jv.val.string.val, f->jv.val.string.len, &dt)
+			? cql_temporal(CK_DATE, &dt) : CQL_NULL_VALUE;
+	if (strcmp(st, "Time") == 0)
+		return cql_dt_parse_time(f->jv.val.string.val, f->jv.val.string.len, &dt)
+			? cql_temporal(CK_TIME, &dt) : CQL_NULL_VALUE;
+	s = pnstrdup(f->jv.val.string.val, f->jv.val.string.len);
+	if (strcmp(st, "Integer") == 0)
+		return cql_int(strtoll(s, NULL, 10));
+	if (strcmp(st, "Decimal") == 0)
+		return cql_dec(strtod(s, NULL));
+	if (strcmp(st, "Boolean") == 0)
+		return cql_bool(strcmp(s, "true") == 0);
+	return cql_str(s);
+}
+
+static bool
+obj_get(const CqlFhir *f, const char *key, int keylen, JsonbValue *out)
+{
+	if (f->jv.type != jbvBinary || !JsonContainerIsObject(f->jv.val.binary.data))
+		return false;
+	return getKeyJsonValueFromContainer(f->jv.val.binary.data, key, keylen, out) != NULL;
+}
+
+static const char *
+jv_string(const JsonbValue *v)
+{
+	return v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
+}
+
+/* Coding -> Code, CodeableConcept -> Concept, Quantity -> Quantity, primitive -> value */
+CqlValue
+fhir_to_system(CqlValue v)
+{
+	CqlFhir    *f;
+	JsonbValue	jv;
+
+	if (v.kind == CK_LIST)
+	{
+		CqlValue	out = cql_list_new(v.u.list->n);
+
+		for (int i = 0; i < v.u.list->n; i++)
+			cql_list_append(&out, fhir_to_system(v.u.list->items[i]));
+		return out;
+	}
+	if (v.kind != CK_FHIR)
+		return v;
+	f = v.u.fhir;
+	if (f->jv.type != jbvBinary)
+		return fhir_primitive_value(f);
+	if (f->type == NULL)
+		return v;
+	if (strcmp(f->type, "Coding") == 0)
+	{
+		const char *code = obj_get(f, "code", 4, &jv) ? jv_string(&jv) : NULL;
+		const char *system = obj_get(f, "system", 6, &jv) ? jv_string(&jv) : NULL;
+		const char *version = obj_get(f, "version", 7, &jv) ? jv_string(&jv) : NULL;
+		const char *display = obj_get(f, "display", 7, &jv) ? jv_string(&jv) : NULL;
+
+		return cql_code_value(code, system, version, display);
+	}
+	if (strcmp(f->type, "CodeableConcept") == 0)
+	{
+		CqlValue	c = {.kind = CK_CONCEPT};
+		CqlValue	codings = fhir_property(v, "coding");
+
+		c.u.concept = palloc0(sizeof(CqlConcept));
+		c.u.concept->codes = palloc0(sizeof(CqlCode) * Max(cql_list_len(codings), 1));
+		for (int i = 0; i < cql_list_len(codings); i++)
+		{
+			CqlValue	code = fhir_to_system(codings.u.list->items[i]);
+
+			if (code.kind == CK_CODE)
+				c.u.concept->codes[c.u.concept->ncodes++] = *code.u.code;
+		}
+		c.u.concept->display = obj_get(f, "text", 4, &jv) ? jv_string(&jv) : NULL;
+		return c;
+	}
+	if (fhir_type_is_a(f->type, "Quantity"))
+	{
+		CqlValue	val = fhir_to_system(fhir_property(v, "value"));
+		const char *unit = obj_get(f, "code", 4, &jv) ? jv_string(&jv) : NULL;
+
+		if (unit == NULL && obj_get(f, "unit", 4, &jv))
+			unit = jv_string(&jv);
+		if (val.kind == CK_NULL)
+			return CQL_NULL_VALUE;
+		return cql_quantity(val.kind == CK_INT ? (double) val.u.i : val.u.d, unit ? unit : "1");
+	}
+	if (strcmp(f->type, "Period") == 0)
+	{
+		CqlValue	s = fhir_to_system(fhir_property(v, "start"));
+		CqlValue	e = fhir_to_system(fhir_property(v, "end"));
+
+		return cql_interval(s, e, s.kind != CK_NULL || e.kind == CK_NULL, true);
+	}
+	return v;
+}
+
+/* "valueQuantity" -> "Quantity", "effectiveDateTime" -> "dateTime" */
+static const char *
+choice_suffix_type(const char *suffix, int len)
+{
+	char		buf[NAMEDATALEN];
+	const char *t;
+
+	if (len <= 0 || len >= NAMEDATALEN)
+		return NULL;
+	memcpy(buf, suffix, len);
+	buf[len] = '\0';
+	buf[0] = pg_tolower((unsigned char) buf[0]);
+	if ((t = fhir_type_intern(buf)) != NULL)
+		return t;
+	buf[0] = suffix[0];
+	return fhir_type_intern(buf);
+}
+
+/* find "<name><Type>" among the object's keys */
+static bool
+find_choice(const CqlFhir *f, const char *name, JsonbValue *out, const char **type, char *keybuf)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	size_t		nlen = strlen(name);
+	int			level = 0;
+
+	if (f->jv.type != jbvBinary || !JsonContainerIsObject(f->jv.val.binary.data))
+		return false;
+	it = JsonbIteratorInit(f->jv.val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_BEGIN_OBJECT)
+		{
+			level++;
+			continue;
+		}
+		if (tok == WJB_KEY && level == 1 && v.val.string.len > (int) nlen &&
+			memcmp(v.val.string.val, name, nlen) == 0 &&
+			v.val.string.val[nlen] >= 'A' && v.val.string.val[nlen] <= 'Z')
+		{
+			const char *t = choice_suffix_type(v.val.string.val + nlen, v.val.string.len - nlen);
+			int			klen = Min(v.val.string.len, NAMEDATALEN - 1);
+
+			memcpy(keybuf, v.val.string.val, klen);
+			keybuf[klen] = '\0';
+			*type = t;
+			return obj_get(f, keybuf, klen, out);
+		}
+	}
+	return false;
+}
+
+static CqlValue
+wrap_element(const char *type, JsonbValue *jv, JsonbValue *ext, bool have_ext)
+{
+	if (jv->type == jbvBinary && JsonContainerIsArray(jv->val.binary.data))
+	{
+		JsonbContainer *arr = jv->val.binary.data;
+		int			n = JsonContainerSize(arr);
+		CqlValue	out = cql_list_new(n);
+		JsonbContainer *extarr = (have_ext && ext->type == jbvBinary &&
+								  JsonContainerIsArray(ext->val.binary.data)) ? ext->val.binary.data : NULL;
+
+		for (int i = 0; i < n; i++)
+		{
+			JsonbValue *item = getIthJsonbValueFromContainer(arr, i);
+			JsonbContainer *ic = NULL;
+
+			if (extarr && i < (int) JsonContainerSize(extarr))
+			{
+				JsonbValue *e = getIthJsonbValueFromContainer(extarr, i);
+
+				if (e && e->type == jbvBinary)
+					ic = e->val.binary.data;
+			}
+			if (item && item->type != jbvNull)
+				cql_list_append(&out, cql_fhir_value(type, item, ic));
+		}
+		return out;
+	}
+	return cql_fhir_value(type, jv,
+						  (have_ext && ext->type == jbvBinary) ? ext->val.binary.data : NULL);
+}
+
+static CqlValue
+fhir_property_one(CqlValue src, const char *name)
+{
+	CqlFhir    *f = src.u.fhir;
+	const FhirElementInfo *e;
+	JsonbValue	jv,
+				ext;
+	const char *type = NULL;
+	char		keybuf[NAMEDATALEN];
+	bool		found,
+				have_ext;
+	size_t		nlen = strlen(name);
+
+	/* a primitive: its value, or the id/extension kept in "_name" */
+	if (f->jv.type != jbvBinary)
+	{
+		if (strcmp(name, "value") == 0)
+			return fhir_primitive_value(f);
+		if (f->ext)
+		{
+			CqlFhir		holder = {NULL, {.type = jbvBinary}, NULL};
+
+			holder.jv.val.binary.data = f->ext;
+			holder.jv.val.binary.len = VARSIZE_ANY(f->ext);
+			if (obj_get(&holder, name, nlen, &jv))
+				return wrap_element(strcmp(name, "extension") == 0 ? "Extension" : "string", &jv, &ext, false);
+		}
+		return strcmp(name, "extension") == 0 ? cql_list_new(0) : CQL_NULL_VALUE;
+	}
+
+	e = f->type ? fhir_element_lookup(f->type, name) : NULL;
+	if (e && !e->is_choice)
+	{
+		found = obj_get(f, name, nlen, &jv);
+		type = e->elem_type[0] ? fhir_type_intern(e->elem_type) : NULL;
+		if (type == NULL && e->elem_type[0])
+			type = e->elem_type;	/* nested types interned by the table */
+		strlcpy(keybuf, name, sizeof(keybuf));
+	}
+	else
+	{
+		found = obj_get(f, name, nlen, &jv);
+		if (found)
+			strlcpy(keybuf, name, sizeof(keybuf));
+		else
+			found = find_choice(f, name, &jv, &type, keybuf);
+	}
+	if (!found)
+	{
+		/* a primitive with only an extension ("_birthDate") */
+		char		extkey[NAMEDATALEN + 1];
+
+		snprintf(extkey, sizeof(extkey), "_%s", name);
+		if (obj_get(f, extkey, strlen(extkey), &ext) && ext.type == jbvBinary)
+		{
+			JsonbValue	nullv = {.type = jbvNull};
+
+			return cql_fhir_value(type, &nullv, ext.val.binary.data);
+		}
+		if (e && e->is_list)
+			return cql_list_new(0);
+		return CQL_NULL_VALUE;
+	}
+	if (jv.type == jbvNull)
+		return CQL_NULL_VALUE;
+	{
+		char		extkey[NAMEDATALEN + 1];
+
+		snprintf(extkey, sizeof(extkey), "_%s", keybuf);
+		have_ext = obj_get(f, extkey, strlen(extkey), &ext);
+	}
+	return wrap_element(type, &jv, &ext, have_ext);
+}
+
+CqlValue
+fhir_property(CqlValue src, const char *name)
+{
+	if (src.kind == CK_LIST)
+	{
+		CqlValue	out = cql_list_new(src.u.list->n);
+
+		for (int i = 0; i < src.u.list->n; i++)
+		{
+			CqlValue	v = fhir_property(src.u.list->items[i], name);
+
+			if (v.kind == CK_LIST)
+				for (int k = 0; k < v.u.list->n; k++)
+					cql_list_append(&out, v.u.list->items[k]);
+			else if (v.kind != CK_NULL)
+				cql_list_append(&out, v);
+		}
+		return out;
+	}
+	if (src.kind != CK_FHIR)
+		return CQL_NULL_VALUE;
+	return fhir_property_one(src, name);
+}
+
+bool
+fhir_deep_equal(const CqlFhir *a, const CqlFhir *b)
+{
+	if (a->jv.type == jbvBinary && b->jv.type == jbvBinary)
+	{
+		if (a->jv.val.binary.data == b->jv.val.binary.data)
+			return true;
+		return compareJsonbContainers(a->jv.val.binary.data, b->jv.val.binary.data) == 0;
+	}
+	if (a->jv.type != jbvBinary && b->jv.type != jbvBinary)
+		return cql_equal(fhir_primitive_value(a), fhir_primitive_value(b)) == CQL_TRUE;
+	return false;
+}
+
+int
+fhir_sort_compare(const CqlFhir *a, const CqlFhir *b)
+{
+	if (a->jv.type == jbvBinary && b->jv.type == jbvBinary)
+		return compareJsonbContainers(a->jv.val.binary.data, b->jv.val.binary.data);
+	return (a->jv.type == jbvBinary) - (b->jv.type == jbvBinary);
+}
+
+const char *
+fhir_resource_id(const CqlFhir *f)
+{
+	JsonbValue	jv;
+
+	if (obj_get(f, "id", 2, &jv) && jv.type == jbvString)
+		return pnstrdup(jv.val.string.val, jv.val.string.len);
+	return NULL;
+}
+
+const char *
+fhir_value_type(CqlValue v)
+{
+	return v.kind == CK_FHIR ? v.u.fhir->type : NULL;
+}
+
+/* ---- terminology ------------------------------------------------------ */
+
+static int
+cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+static void
+valueset_load(ElmValueSet *vs)
+{
+	/* the codes live as long as the compiled library that owns vs */
+	MemoryContext owner = GetMemoryChunkContext(vs);
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	int			rc;
+	MemoryContext old;
+
+	args[0] = CStringGetTextDatum(vs->url);
+	rc = SPI_execute_with_args(
+							   "SELECT DISTINCT system || '|' || code FROM hedis.valueset_code "
+							   "WHERE valueset_url = $1",
+							   1, argtypes, args, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read hedis.valueset_code: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+	{
+		bool		exists;
+
+		rc = SPI_execute_with_args("SELECT 1 FROM hedis.valueset WHERE url = $1",
+								   1, argtypes, args, NULL, true, 1);
+		exists = rc == SPI_OK_SELECT && SPI_processed > 0;
+		if (!exists)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("value set \"%s\" (%s) is not loaded", vs->name, vs->url),
+					 errhint("Load the measure's ValueSet resources with hedis.load_bundle().")));
+	}
+	old = MemoryContextSwitchTo(owner);
+	vs->ncodes = (int) SPI_processed;
+	vs->codes = palloc(sizeof(char *) * Max(vs->ncodes, 1));
+	for (int i = 0; i < vs->ncodes; i++)
+		vs->codes[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+	MemoryContextSwitchTo(old);
+	qsort(vs->codes, vs->ncodes, sizeof(char *), cmp_cstr);
+	vs->loaded_generation = 1;
+}
+
+bool
+terminology_contains(ElmValueSet *vs, const char *system, const char *code)
+{
+	char		key[512];
+	char	   *kp = key;
+
+	if (vs->loaded_generation == 0)
+		valueset_load(vs);
+	if (system == NULL || code == NULL)
+		return false;
+	if (snprintf(key, sizeof(key), "%s|%s", system, code) >= (int) sizeof(key))
+		return false;
+	return bsearch(&kp, vs->codes, vs->ncodes, sizeof(char *), cmp_cstr) != NULL;
+}
+
+static bool
+code_in(const CqlCode *c, ElmValueSet *vs)
+{
+	return terminology_contains(vs, c->system, c->code);
+}
+
+CqlTri
+terminology_value_in(CqlValue v, ElmValueSet *vs)
+{
+	v = fhir_to_system(v);
+	switch (v.kind)
+	{
+		case CK_NULL:
+			return CQL_FALSE;
+		case CK_CODE:
+			return code_in(v.u.code, vs) ? CQL_TRUE : CQL_FALSE;
+		case CK_CONCEPT:
+			for (int i = 0; i < v.u.concept->ncodes; i++)
+				if (code_in(&v.u.concept->codes[i], vs))
+					return CQL_TRUE;
+			return CQL_FALSE;
+		case CK_LIST:
+			for (int i = 0; i < v.u.list->n; i++)
+				if (terminology_value_in(v.u.list->items[i], vs) == CQL_TRUE)
+					return CQL_TRUE;
+			return CQL_FALSE;
+		case CK_STR:
+			/* a bare code string matches a code of any system */
+			if (vs->loaded_generation == 0)
+				valueset_load(vs);
+			for (int i = 0; i < vs->ncodes; i++)
+			{
+				const char *bar = strrchr(vs->codes[i], '|');
+
+				if (bar && strcmp(bar + 1, v.u.s) == 0)
+					return CQL_TRUE;
+			}
+			return CQL_FALSE;
+		default:
+			return CQL_UNKNOWN;
+	}
+}
+
+/* ---- profiles --------------------------------------------------------- */
+
+/*
+ * QI-Core profiles whose definition adds a criterion a retrieve must apply.
+ * Model data (the QI-Core 6 profile definitions), not measure logic.
+ */
+typedef struct ProfileCriterion
+{
+	const char *suffix;			/* template id ends with this */
+	const char *element;		/* element tested */
+	const char *const *values;	/* acceptable codes (CodeableConcept/code) */
+	bool		boolean_true;	/* element must be boolean true */
+} ProfileCriterion;
+
+static const char *const encounter_dx[] = {"encounter-diagnosis", NULL};
+static const char *const problem_list[] = {"problem-list-item", "health-concern", NULL};
+static const char *const not_done[] = {"not-done", NULL};
+static const char *const cancelled[] = {"cancelled", NULL};
+
+static const ProfileCriterion profile_criteria[] = {
+	{"qicore-condition-encounter-diagnosis", "category", encounter_dx, false},
+	{"qicore-condition-problems-health-concerns", "category", problem_list, false},
+	{"qicore-procedurenotdone", "status", not_done, false},
+	{"qicore-observationnotdone", "status", cancelled, false},
+	{"qicore-observationcancelled", "status", cancelled, false},
+	{"qicore-medicationnotrequested", "doNotPerform", NULL, true},
+	{"qicore-servicenotrequested", "doNotPerform", NULL, true},
+	{"qicore-devicenotrequested", "doNotPerform", NULL, true},
+};
+
+/* GUC: apply profile criteria in retrieves */
+bool		hedis_enforce_profiles = false;
+
+int
+fhir_profile_lookup(const char *template_id)
+{
+	size_t		tl = strlen(template_id);
+
+	for (int i = 0; i < lengthof(profile_criteria); i++)
+	{
+		size_t		sl = strlen(profile_criteria[i].suffix);
+
+		if (tl >= sl && strcmp(template_id + tl - sl, profile_criteria[i].suffix) == 0)
+			return i;
+	}
+	return -1;
+}
+
+static bool
+value_has_code(CqlValue v, const char *const *values)
+{
+	v = fhir_to_system(v);
+	if (v.kind == CK_LIST)
+	{
+		for (int i = 0; i < v.u.list->n; i++)
+			if (value_has_code(v.u.list->items[i], values))
+				return true;
+		return false;
+	}
+	for (const char *const *p = values; *p; p++)
+	{
+		if (v.kind == CK_STR && strcmp(v.u.s, *p) == 0)
+			return true;
+		if (v.kind == CK_CODE && v.u.code->code && strcmp(v.u.code->code, *p) == 0)
+			return true;
+		if (v.kind == CK_CONCEPT)
+			for (int i = 0; i < v.u.concept->ncodes; i++)
+				if (v.u.concept->codes[i].code && strcmp(v.u.concept->codes[i].code, *p) == 0)
+					return true;
+	}
+	return false;
+}
+
+static bool
+profile_accepts(int profile, CqlValue resource)
+{
+	const ProfileCriterion *pc = &profile_criteria[profile];
+	CqlValue	v = fhir_property(resource, pc->element);
+
+	if (pc->boolean_true)
+	{
+		v = fhir_to_system(v);
+		return v.kind == CK_BOOL && v.u.b;
+	}
+	return value_has_code(v, pc->values);
+}
+
+/* ---- patient data and retrieve --------------------------------------- */
+
+static SPIPlanPtr patient_plan = NULL;
+
+PatientData *
+fhir_patient_load(int64 patient_key)
+{
+	PatientData *pd;
+	Datum		args[1];
+	int			rc;
+	uint64		n;
+	int			g = -1;
+
+	if (patient_plan == NULL)
+	{
+		Oid			argtypes[1] = {INT8OID};
+		SPIPlanPtr	p = SPI_prepare("SELECT resource_type, fhir_id, resource FROM hedis.resource "
+									"WHERE patient_key = $1 ORDER BY resource_type, fhir_id",
+									1, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare the patient query: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		patient_plan = p;
+	}
+	args[0] = Int64GetDatum(patient_key);
+	rc = SPI_execute_plan(patient_plan, args, NULL, true, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read hedis.resource: %s", SPI_result_code_string(rc));
+	n = SPI_processed;
+	pd = palloc0(sizeof(PatientData));
+	pd->patient_key = patient_key;
+	pd->patient = CQL_NULL_VALUE;
+	pd->groups = palloc0(sizeof(PatientTypeGroup) * Max(n, 1));
+	for (uint64 i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		bool		isnull;
+		char	   *type = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		Jsonb	   *jb = DatumGetJsonbPCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		JsonbValue	jv;
+		const char *itype = fhir_type_intern(type);
+		CqlValue	r;
+
+		jv.type = jbvBinary;
+		jv.val.binary.data = &jb->root;
+		jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+		r = cql_fhir_value(itype ? itype : type, &jv, NULL);
+		if (g < 0 || strcmp(pd->groups[g].type, type) != 0)
+		{
+			g = pd->ngroups++;
+			pd->groups[g].type = type;
+			pd->groups[g].resources = palloc(sizeof(CqlValue) * (n - i));
+		}
+		pd->groups[g].resources[pd->groups[g].n++] = r;
+		if (strcmp(type, "Patient") == 0)
+		{
+			pd->patient = r;
+			pd->fhir_id = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+		}
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return pd;
+}
+
+int64
+fhir_patient_key(const char *fhir_id, bool missing_ok)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	int			rc;
+	bool		isnull;
+
+	args[0] = CStringGetTextDatum(fhir_id);
+	rc = SPI_execute_with_args("SELECT patient_key FROM hedis.patient WHERE fhir_id = $1",
+							   1, argtypes, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read hedis.patient: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+	{
+		if (missing_ok)
+			return -1;
+		ereport(ERROR,
+				(errcode(ERRCODE_NO_DATA_FOUND),
+				 errmsg("patient \"%s\" is not loaded", fhir_id)));
+	}
+	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+}
+
+static bool
+codes_match(CqlValue codeval, CqlValue filter, const char *comparator)
+{
+	if (filter.kind == CK_VALUESET)
+		return terminology_value_in(codeval, filter.u.vs) == CQL_TRUE;
+	/* a code, concept or list of codes: any equivalent coding matches */
+	codeval = fhir_to_system(codeval);
+	if (filter.kind == CK_LIST)
+	{
+		for (int i = 0; i < filter.u.list->n; i++)
+			if (codes_match(codeval, filter.u.list->items[i], comparator))
+				return true;
+		return false;
+	}
+	if (codeval.kind == CK_LIST)
+	{
+		for (int i = 0; i < codeval.u.list->n; i++)
+			if (codes_match(codeval.u.list->items[i], filter, comparator))
+				return true;
+		return false;
+	}
+	return cql_equivalent(codeval, filter);
+}
+
+CqlValue
+fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *node)
+{
+	PatientData *pd = cx->patient;
+	PatientTypeGroup *grp = NULL;
+	CqlValue	out;
+	CqlValue	filter = CQL_NULL_VALUE;
+	CqlValue	range = CQL_NULL_VALUE;
+
+	if (pd == NULL)
+		elm_error_at(node, "a retrieve needs a patient context");
+	for (int i = 0; i < pd->ngroups; i++)
+		if (strcmp(pd->groups[i].type, r->data_type) == 0)
+			grp = &pd->groups[i];
+	out = cql_list_new(grp ? grp->n : 0);
+	if (grp == NULL)
+		return out;
+	if (r->codes)
+	{
+		filter = elm_eval(cx, r->codes);
+		if (filter.kind == CK_NULL)
+			return out;
+	}
+	if (r->date_range)
+		range = elm_eval(cx, r->date_range);
+	for (int i = 0; i < grp->n; i++)
+	{
+		CqlValue	res = grp->resources[i];
+
+		if (r->codes && !codes_match(fhir_property(res, r->code_property), filter, r->code_comparator))
+			continue;
+		if (hedis_enforce_profiles && r->profile >= 0 && !profile_accepts(r->profile, res))
+			continue;
+		if (r->date_range && r->date_property && range.kind == CK_INTERVAL)
+		{
+			CqlValue	d = fhir_to_system(fhir_property(res, r->date_property));
+			CqlValue	ok;
+
+			if (d.kind == CK_NULL)
+				continue;
+			if (d.kind == CK_INTERVAL)
+			{
+				CqlValue	lst = cql_list_new(2);
+
+				(void) lst;
+				ok = elm_interval_before_after(d, range, CQL_PREC_ALL, '=');
+				/* overlap test: not after and not before */
+				ok = cql_bool(!elm_truthy(elm_interval_before_after(d, range, CQL_PREC_ALL, '<')) &&
+							  !elm_truthy(elm_interval_before_after(d, range, CQL_PREC_ALL, '>')));
+			}
+			else
+				ok = cql_bool(!elm_truthy(elm_interval_before_after(d, range, CQL_PREC_ALL, '<')) &&
+							  !elm_truthy(elm_interval_before_after(d, range, CQL_PREC_ALL, '>')));
+			if (!elm_truthy(ok))
+				continue;
+		}
+		cql_list_append(&out, res);
+	}
+	return out;
+}

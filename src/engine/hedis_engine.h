@@ -1,0 +1,44 @@
+/*
+ * hedis_engine.h
+ *		The measure engine's C interface for the rest of the extension.
+ *
+ * Owner: the measure engine (src/engine).  Population runs (src/runs) and the
+ * SQL entry points call only what is declared here; everything else in
+ * src/engine is private to the engine.
+ */
+#ifndef HEDIS_ENGINE_H
+#define HEDIS_ENGINE_H
+
+#include "postgres.h"
+#include "utils/date.h"
+#include "utils/jsonb.h"
+
+/*
+ * Evaluate one measure for one patient (by internal patient_key) over the
+ * measurement period [period_start, period_end] (whole days, inclusive).
+ *
+ * measure_ref is the Measure's canonical url (optionally "url|version") or its
+ * name.  The result is a compact jsonb, allocated in CurrentMemoryContext:
+ *
+ *   {"patient": "<FHIR id>",
+ *    "groups": [ {"id": "<group id or index>",
+ *                 "populations": {"initial-population": 1, "denominator": 1,
+ *                                 "denominator-exclusion": 0, "numerator": 1, ...},
+ *                 "stratifiers": [ {"id": "<stratifier id>", "value": <jsonb>}, ... ] } ] }
+ *
+ * Population values are counts: 0/1 for patient-based measures, the number of
+ * episodes for episode-based ones.  Must be called inside a transaction; uses
+ * SPI internally.  Raises ERROR (with errcode) for an unknown measure.
+ */
+extern Jsonb *hedis_measure_evaluate_patient(const char *measure_ref,
+											 int64 patient_key,
+											 DateADT period_start,
+											 DateADT period_end);
+
+/*
+ * Release the per-backend caches (compiled libraries, value sets).  Called by
+ * long-running workers between runs; harmless at any time.
+ */
+extern void hedis_engine_reset_caches(void);
+
+#endif							/* HEDIS_ENGINE_H */

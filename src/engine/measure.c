@@ -1,0 +1,717 @@
+/*
+ * measure.c
+ *		FHIR Measure evaluation: population criteria with the dependencies
+ *		FHIR proportion scoring defines, patient- and episode-based groups,
+ *		stratifiers, and the results as a compact jsonb (for population runs)
+ *		or a FHIR MeasureReport of type individual (with evidence).
+ *
+ * A Measure is compiled once per backend: its library is compiled and each
+ * population's criteria resolved to an expression definition.  Nothing here
+ * knows any particular measure; everything comes from the Measure resource.
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/datetime.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "access/xact.h"
+#include "utils/memutils.h"
+
+#include "engine/elm_ops.h"
+#include "engine/fhir_data.h"
+#include "engine/hedis_engine.h"
+#include "engine/measure.h"
+
+static const char *const population_codes[HEDIS_NPOP] = {
+	"initial-population", "denominator", "denominator-exclusion",
+	"denominator-exception", "numerator", "numerator-exclusion",
+	"measure-population", "measure-population-exclusion", "measure-observation"
+};
+
+const char *
+measure_population_code(int i)
+{
+	return population_codes[i];
+}
+
+typedef struct CachedMeasure
+{
+	char	   *ref;
+	MeasureDef *m;
+	struct CachedMeasure *next;
+} CachedMeasure;
+
+static CachedMeasure *measure_cache = NULL;
+static uint64 measure_cache_version = 0;
+static uint64 evaluation_epoch = 0;
+
+/* ---- jsonb helpers (Measure resource) -------------------------------- */
+
+static JsonbContainer *
+jc(JsonbContainer *c, const char *key)
+{
+	JsonbValue	v;
+
+	if (c == NULL || !JsonContainerIsObject(c) ||
+		getKeyJsonValueFromContainer(c, key, strlen(key), &v) == NULL ||
+		v.type != jbvBinary)
+		return NULL;
+	return v.val.binary.data;
+}
+
+static char *
+js(JsonbContainer *c, const char *key)
+{
+	JsonbValue	v;
+
+	if (c == NULL || !JsonContainerIsObject(c) ||
+		getKeyJsonValueFromContainer(c, key, strlen(key), &v) == NULL ||
+		v.type != jbvString)
+		return NULL;
+	return pnstrdup(v.val.string.val, v.val.string.len);
+}
+
+static int
+jlen(JsonbContainer *a)
+{
+	return (a && JsonContainerIsArray(a)) ? JsonContainerSize(a) : 0;
+}
+
+static JsonbContainer *
+jat(JsonbContainer *a, int i)
+{
+	JsonbValue *v = getIthJsonbValueFromContainer(a, i);
+
+	return (v && v->type == jbvBinary) ? v->val.binary.data : NULL;
+}
+
+/* value of the extension with this url (string/code), or NULL */
+static char *
+extension_code(JsonbContainer *obj, const char *url_suffix)
+{
+	JsonbContainer *exts = jc(obj, "extension");
+
+	for (int i = 0; i < jlen(exts); i++)
+	{
+		JsonbContainer *e = jat(exts, i);
+		char	   *url = js(e, "url");
+
+		if (url && strlen(url) >= strlen(url_suffix) &&
+			strcmp(url + strlen(url) - strlen(url_suffix), url_suffix) == 0)
+		{
+			char	   *code = js(e, "valueCode");
+			JsonbContainer *cc;
+
+			if (code)
+				return code;
+			cc = jc(e, "valueCodeableConcept");
+			if (cc && jlen(jc(cc, "coding")) > 0)
+				return js(jat(jc(cc, "coding"), 0), "code");
+		}
+	}
+	return NULL;
+}
+
+static char *
+concept_code(JsonbContainer *cc)
+{
+	JsonbContainer *coding = jc(cc, "coding");
+
+	return jlen(coding) > 0 ? js(jat(coding, 0), "code") : NULL;
+}
+
+static ElmDef *
+criteria_def(MeasureDef *m, JsonbContainer *criteria, const char *what)
+{
+	char	   *expr = js(criteria, "expression");
+	ElmDef	   *def;
+
+	if (expr == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("measure \"%s\": %s has no criteria expression", m->name, what)));
+	def = elm_library_find_def(m->lib, expr);
+	if (def == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("measure \"%s\": %s names \"%s\", which library \"%s\" does not define",
+						m->name, what, expr, m->lib->name)));
+	return def;
+}
+
+static int
+population_index(const char *code)
+{
+	for (int i = 0; i < HEDIS_NPOP; i++)
+		if (code && strcmp(population_codes[i], code) == 0)
+			return i;
+	return -1;
+}
+
+static MeasureDef *
+measure_compile(const char *ref, Jsonb *resource)
+{
+	JsonbContainer *root = &resource->root;
+	JsonbContainer *libs = jc(root, "library");
+	JsonbContainer *groups = jc(root, "group");
+	JsonbContainer *sdes = jc(root, "supplementalData");
+	MeasureDef *m = palloc0(sizeof(MeasureDef));
+	JsonbValue *lv;
+	char	   *measure_scoring;
+	char	   *measure_basis;
+
+	m->url = js(root, "url");
+	m->version = js(root, "version");
+	m->name = js(root, "name");
+	if (m->name == NULL)
+		m->name = m->url ? m->url : pstrdup(ref);
+	if (jlen(libs) < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("measure \"%s\" names no library", m->name)));
+	lv = getIthJsonbValueFromContainer(libs, 0);
+	if (lv == NULL || lv->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("measure \"%s\": library[0] is not a canonical url", m->name)));
+	{
+		char	   *canon = pnstrdup(lv->val.string.val, lv->val.string.len);
+		char	   *bar = strchr(canon, '|');
+
+		if (bar)
+			*bar++ = '\0';
+		m->lib = elm_library_get(canon, bar);
+	}
+	measure_scoring = concept_code(jc(root, "scoring"));
+	measure_basis = extension_code(root, "cqfm-populationBasis");
+
+	m->ngroups = jlen(groups);
+	if (m->ngroups == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("measure \"%s\" has no group", m->name)));
+	m->groups = palloc0(sizeof(MeasureGroup) * m->ngroups);
+	for (int g = 0; g < m->ngroups; g++)
+	{
+		JsonbContainer *grp = jat(groups, g);
+		MeasureGroup *mg = &m->groups[g];
+		JsonbContainer *pops = jc(grp, "population");
+		JsonbContainer *strats = jc(grp, "stratifier");
+		char	   *basis = extension_code(grp, "cqfm-populationBasis");
+		char	   *scoring = extension_code(grp, "cqfm-scoring");
+
+		mg->id = js(grp, "id");
+		if (mg->id == NULL)
+			mg->id = psprintf("group-%d", g + 1);
+		mg->scoring = scoring ? scoring : (measure_scoring ? measure_scoring : "proportion");
+		if (basis == NULL)
+			basis = measure_basis;
+		mg->patient_based = basis == NULL || strcmp(basis, "boolean") == 0;
+		for (int p = 0; p < jlen(pops); p++)
+		{
+			JsonbContainer *pop = jat(pops, p);
+			char	   *code = concept_code(jc(pop, "code"));
+			int			idx = population_index(code);
+
+			if (idx < 0)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("measure \"%s\": unknown population code \"%s\"", m->name,
+								code ? code : "(none)")));
+			mg->pop[idx] = criteria_def(m, jc(pop, "criteria"), code);
+			mg->pop_id[idx] = js(pop, "id");
+		}
+		if (mg->pop[HEDIS_POP_IP] == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("measure \"%s\" group \"%s\" has no initial-population", m->name, mg->id)));
+		mg->nstrat = jlen(strats);
+		mg->strat = palloc0(sizeof(MeasureStratifier) * Max(mg->nstrat, 1));
+		for (int s = 0; s < mg->nstrat; s++)
+		{
+			JsonbContainer *st = jat(strats, s);
+
+			mg->strat[s].id = js(st, "id");
+			if (mg->strat[s].id == NULL)
+				mg->strat[s].id = psprintf("stratifier-%d", s + 1);
+			mg->strat[s].def = criteria_def(m, jc(st, "criteria"), "stratifier");
+		}
+	}
+	m->nsde = jlen(sdes);
+	m->sde = palloc0(sizeof(MeasureStratifier) * Max(m->nsde, 1));
+	for (int s = 0; s < m->nsde; s++)
+	{
+		JsonbContainer *sd = jat(sdes, s);
+
+		m->sde[s].id = js(sd, "id");
+		m->sde[s].def = criteria_def(m, jc(sd, "criteria"), "supplemental data");
+	}
+	return m;
+}
+
+/* Call inside SPI. */
+MeasureDef *
+measure_get(const char *ref)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		args[1];
+	int			rc;
+	CachedMeasure *cm;
+	MeasureDef *m;
+	MemoryContext old;
+	Jsonb	   *res;
+	bool		isnull;
+
+	elm_cache_check_generation();
+	if (measure_cache_version != elm_cache_current_version())
+	{
+		measure_cache = NULL;	/* its memory went with the library cache */
+		measure_cache_version = elm_cache_current_version();
+	}
+	for (cm = measure_cache; cm; cm = cm->next)
+		if (strcmp(cm->ref, ref) == 0)
+			return cm->m;
+
+	args[0] = CStringGetTextDatum(ref);
+	rc = SPI_execute_with_args("SELECT resource FROM hedis.measure "
+							   "WHERE url = $1 OR name = $1 OR url || '|' || version = $1 "
+							   "ORDER BY (url || '|' || version = $1) DESC, (url = $1) DESC, version DESC LIMIT 1",
+							   1, argtypes, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read hedis.measure: %s", SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("measure \"%s\" is not loaded", ref),
+				 errhint("Load the Measure resource with hedis.load_bundle(); name it by canonical url or name.")));
+	old = MemoryContextSwitchTo(elm_cache_context());
+	res = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	MemoryContextSwitchTo(old);
+
+	m = NULL;
+	PG_TRY();
+	{
+		old = MemoryContextSwitchTo(elm_cache_context());
+		m = measure_compile(ref, res);
+		cm = palloc0(sizeof(CachedMeasure));
+		cm->ref = pstrdup(ref);
+		cm->m = m;
+		cm->next = measure_cache;
+		measure_cache = cm;
+		MemoryContextSwitchTo(old);
+	}
+	PG_CATCH();
+	{
+		elm_cache_reset();
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return m;
+}
+
+/* ---- evaluation -------------------------------------------------------- */
+
+static CqlValue
+period_interval(DateADT start, DateADT end)
+{
+	int			y,
+				mo,
+				d;
+	int			comps[7];
+	CqlDateTime lo,
+				hi;
+
+	j2date(start + POSTGRES_EPOCH_JDATE, &y, &mo, &d);
+	comps[0] = y;
+	comps[1] = mo;
+	comps[2] = d;
+	comps[3] = comps[4] = comps[5] = comps[6] = 0;
+	cql_dt_from_components('T', comps, 7, true, cql_default_tz_minutes, &lo);
+	j2date(end + POSTGRES_EPOCH_JDATE, &y, &mo, &d);
+	comps[0] = y;
+	comps[1] = mo;
+	comps[2] = d;
+	comps[3] = 23;
+	comps[4] = 59;
+	comps[5] = 59;
+	comps[6] = 999;
+	cql_dt_from_components('T', comps, 7, true, cql_default_tz_minutes, &hi);
+	return cql_interval(cql_temporal(CK_DATETIME, &lo), cql_temporal(CK_DATETIME, &hi), true, true);
+}
+
+void
+measure_ctx_begin(EvalCtx *cx, MemoryContext mcxt, PatientData *pd,
+				  DateADT period_start, DateADT period_end)
+{
+	MemoryContext old = MemoryContextSwitchTo(mcxt);
+
+	if (period_end < period_start)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("measurement period ends before it starts")));
+	elm_ctx_init(cx, mcxt);
+	cx->epoch = ++evaluation_epoch;
+	cx->patient = pd;
+	cx->measurement_period = period_interval(period_start, period_end);
+	{
+		/* Now() is the evaluation's start, as the CQL specification asks */
+		TimestampTz now = GetCurrentTransactionStartTimestamp();
+		struct pg_tm tm;
+		fsec_t		fsec;
+		int			comps[7];
+
+		if (timestamp2tm(now, NULL, &tm, &fsec, NULL, NULL) == 0)
+		{
+			comps[0] = tm.tm_year;
+			comps[1] = tm.tm_mon;
+			comps[2] = tm.tm_mday;
+			comps[3] = tm.tm_hour;
+			comps[4] = tm.tm_min;
+			comps[5] = tm.tm_sec;
+			comps[6] = fsec / 1000;
+			cql_dt_from_components('T', comps, 7, true, 0, &cx->now);
+		}
+	}
+	MemoryContextSwitchTo(old);
+}
+
+static bool
+truthy_def(EvalCtx *cx, ElmDef *def)
+{
+	CqlValue	v;
+
+	if (def == NULL)
+		return false;
+	v = elm_system_value(elm_eval_def(cx, def));
+	if (v.kind == CK_BOOL)
+		return v.u.b;
+	if (v.kind == CK_LIST)
+		return v.u.list->n > 0;
+	return v.kind != CK_NULL;
+}
+
+/* episodes of a population: its definition's list, kept to those also in `within` */
+static CqlValue
+episodes(EvalCtx *cx, ElmDef *def, CqlValue within)
+{
+	CqlValue	v,
+				out;
+
+	if (def == NULL)
+		return cql_list_new(0);
+	v = elm_eval_def(cx, def);
+	if (v.kind != CK_LIST)
+	{
+		CqlValue	l = cql_list_new(1);
+
+		if (v.kind != CK_NULL && !(v.kind == CK_BOOL && !v.u.b))
+			cql_list_append(&l, v);
+		v = l;
+	}
+	v = elm_list_distinct(v);
+	if (within.kind != CK_LIST)
+		return v;
+	out = cql_list_new(v.u.list->n);
+	for (int i = 0; i < v.u.list->n; i++)
+		for (int k = 0; k < within.u.list->n; k++)
+			if (cql_equal(v.u.list->items[i], within.u.list->items[k]) == CQL_TRUE)
+			{
+				cql_list_append(&out, v.u.list->items[i]);
+				break;
+			}
+	return out;
+}
+
+static CqlValue
+list_minus(CqlValue a, CqlValue b)
+{
+	CqlValue	out = cql_list_new(a.u.list->n);
+
+	for (int i = 0; i < a.u.list->n; i++)
+	{
+		bool		found = false;
+
+		for (int k = 0; k < b.u.list->n && !found; k++)
+			found = cql_equal(a.u.list->items[i], b.u.list->items[k]) == CQL_TRUE;
+		if (!found)
+			cql_list_append(&out, a.u.list->items[i]);
+	}
+	return out;
+}
+
+/*
+ * Populations of one group for the patient in cx, as FHIR proportion
+ * scoring defines their dependencies: denominator within initial
+ * population; exclusions and numerator within the denominator; numerator
+ * only for those not excluded; exceptions only for those neither excluded
+ * nor in the numerator.
+ */
+void
+measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
+{
+	memset(r, 0, sizeof(GroupResult));
+	if (g->patient_based)
+	{
+		bool		ip = truthy_def(cx, g->pop[HEDIS_POP_IP]);
+		bool		den = ip && (g->pop[HEDIS_POP_DEN] == NULL || truthy_def(cx, g->pop[HEDIS_POP_DEN]));
+		bool		denex = den && truthy_def(cx, g->pop[HEDIS_POP_DENEX]);
+		bool		numer = den && !denex && truthy_def(cx, g->pop[HEDIS_POP_NUMER]);
+		bool		numex = numer && truthy_def(cx, g->pop[HEDIS_POP_NUMEX]);
+		bool		denexcep = den && !denex && !numer && truthy_def(cx, g->pop[HEDIS_POP_DENEXCEP]);
+		bool		mpop = ip && truthy_def(cx, g->pop[HEDIS_POP_MPOP]);
+		bool		mpopex = mpop && truthy_def(cx, g->pop[HEDIS_POP_MPOPEX]);
+
+		r->count[HEDIS_POP_IP] = ip;
+		r->count[HEDIS_POP_DEN] = den;
+		r->count[HEDIS_POP_DENEX] = denex;
+		r->count[HEDIS_POP_NUMER] = numer;
+		r->count[HEDIS_POP_NUMEX] = numex;
+		r->count[HEDIS_POP_DENEXCEP] = denexcep;
+		r->count[HEDIS_POP_MPOP] = mpop;
+		r->count[HEDIS_POP_MPOPEX] = mpopex;
+	}
+	else
+	{
+		CqlValue	none = CQL_NULL_VALUE;
+		CqlValue	ip = episodes(cx, g->pop[HEDIS_POP_IP], none);
+		CqlValue	den = g->pop[HEDIS_POP_DEN] ? episodes(cx, g->pop[HEDIS_POP_DEN], ip) : ip;
+		CqlValue	denex = episodes(cx, g->pop[HEDIS_POP_DENEX], den);
+		CqlValue	eligible = list_minus(den, denex);
+		CqlValue	numer = episodes(cx, g->pop[HEDIS_POP_NUMER], eligible);
+		CqlValue	numex = episodes(cx, g->pop[HEDIS_POP_NUMEX], numer);
+		CqlValue	denexcep = episodes(cx, g->pop[HEDIS_POP_DENEXCEP], list_minus(eligible, numer));
+		CqlValue	mpop = episodes(cx, g->pop[HEDIS_POP_MPOP], ip);
+		CqlValue	mpopex = episodes(cx, g->pop[HEDIS_POP_MPOPEX], mpop);
+
+		r->count[HEDIS_POP_IP] = ip.u.list->n;
+		r->count[HEDIS_POP_DEN] = den.u.list->n;
+		r->count[HEDIS_POP_DENEX] = denex.u.list->n;
+		r->count[HEDIS_POP_NUMER] = numer.u.list->n;
+		r->count[HEDIS_POP_NUMEX] = numex.u.list->n;
+		r->count[HEDIS_POP_DENEXCEP] = denexcep.u.list->n;
+		r->count[HEDIS_POP_MPOP] = mpop.u.list->n;
+		r->count[HEDIS_POP_MPOPEX] = mpopex.u.list->n;
+	}
+	r->strat_values = palloc0(sizeof(CqlValue) * Max(g->nstrat, 1));
+	/* a stratifier only means something for patients in the initial population */
+	for (int s = 0; s < g->nstrat; s++)
+		r->strat_values[s] = r->count[HEDIS_POP_IP] > 0
+			? elm_eval_def(cx, g->strat[s].def) : CQL_NULL_VALUE;
+}
+
+/* ---- results ----------------------------------------------------------- */
+
+static void
+append_json_str(StringInfo out, const char *s)
+{
+	escape_json(out, s ? s : "");
+}
+
+/* compact per-patient result (see hedis_engine.h) */
+char *
+measure_result_json(MeasureDef *m, const char *patient_id, GroupResult *results)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"patient\": ");
+	append_json_str(&out, patient_id);
+	appendStringInfoString(&out, ", \"groups\": [");
+	for (int g = 0; g < m->ngroups; g++)
+	{
+		MeasureGroup *mg = &m->groups[g];
+		bool		first = true;
+
+		if (g)
+			appendStringInfoString(&out, ", ");
+		appendStringInfoString(&out, "{\"id\": ");
+		append_json_str(&out, mg->id);
+		appendStringInfoString(&out, ", \"populations\": {");
+		for (int p = 0; p < HEDIS_NPOP; p++)
+		{
+			if (mg->pop[p] == NULL)
+				continue;
+			appendStringInfo(&out, "%s\"%s\": %d", first ? "" : ", ", population_codes[p],
+							 results[g].count[p]);
+			first = false;
+		}
+		appendStringInfoString(&out, "}, \"stratifiers\": [");
+		for (int s = 0; s < mg->nstrat; s++)
+		{
+			if (s)
+				appendStringInfoString(&out, ", ");
+			appendStringInfoString(&out, "{\"id\": ");
+			append_json_str(&out, mg->strat[s].id);
+			appendStringInfoString(&out, ", \"value\": ");
+			appendStringInfoString(&out, cql_to_json_text(elm_system_value(results[g].strat_values[s])));
+			appendStringInfoChar(&out, '}');
+		}
+		appendStringInfoString(&out, "]}");
+	}
+	appendStringInfoString(&out, "]}");
+	return out.data;
+}
+
+/* "Type/id" references of the FHIR resources in a value (one level of lists) */
+static void
+collect_refs(CqlValue v, StringInfo out, bool *first, int depth)
+{
+	if (depth > 2)
+		return;
+	if (v.kind == CK_LIST)
+	{
+		for (int i = 0; i < v.u.list->n; i++)
+			collect_refs(v.u.list->items[i], out, first, depth + 1);
+		return;
+	}
+	if (v.kind == CK_TUPLE)
+	{
+		for (int i = 0; i < v.u.tuple->n; i++)
+			collect_refs(v.u.tuple->vals[i], out, first, depth + 1);
+		return;
+	}
+	if (v.kind == CK_FHIR && v.u.fhir->jv.type == jbvBinary && v.u.fhir->type)
+	{
+		const char *id = fhir_resource_id(v.u.fhir);
+		const FhirElementInfo *e = fhir_element_lookup(v.u.fhir->type, "id");
+
+		/* only whole resources: their type derives from Resource */
+		if (id && e && fhir_type_is_a(v.u.fhir->type, "Resource"))
+		{
+			appendStringInfoString(out, *first ? "" : ", ");
+			appendStringInfoString(out, "{\"reference\": ");
+			escape_json(out, psprintf("%s/%s", v.u.fhir->type, id));
+			appendStringInfoChar(out, '}');
+			*first = false;
+		}
+	}
+}
+
+static const char *
+value_summary(CqlValue v)
+{
+	v = elm_system_value(v);
+	if (v.kind == CK_BOOL)
+		return v.u.b ? "true" : "false";
+	if (v.kind == CK_NULL)
+		return "null";
+	if (v.kind == CK_LIST)
+		return psprintf("list of %d", v.u.list->n);
+	return cql_kind_name(v);
+}
+
+/* FHIR MeasureReport (individual) with the evidence behind it */
+char *
+measure_report_json(EvalCtx *cx, MeasureDef *m, const char *patient_id,
+					DateADT period_start, DateADT period_end, GroupResult *results)
+{
+	StringInfoData out;
+	ElmLibrary *lib = m->lib;
+	bool		first = true;
+
+	initStringInfo(&out);
+	appendStringInfoString(&out, "{\"resourceType\": \"MeasureReport\", \"status\": \"complete\", "
+						   "\"type\": \"individual\", \"measure\": ");
+	append_json_str(&out, m->version ? psprintf("%s|%s", m->url, m->version) : m->url);
+	appendStringInfoString(&out, ", \"subject\": {\"reference\": ");
+	append_json_str(&out, psprintf("Patient/%s", patient_id));
+	appendStringInfo(&out, "}, \"period\": {\"start\": \"%s\", \"end\": \"%s\"}, \"group\": [",
+					 DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(period_start))),
+					 DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(period_end))));
+	for (int g = 0; g < m->ngroups; g++)
+	{
+		MeasureGroup *mg = &m->groups[g];
+		bool		pfirst = true;
+
+		if (g)
+			appendStringInfoString(&out, ", ");
+		appendStringInfoString(&out, "{\"id\": ");
+		append_json_str(&out, mg->id);
+		appendStringInfoString(&out, ", \"population\": [");
+		for (int p = 0; p < HEDIS_NPOP; p++)
+		{
+			if (mg->pop[p] == NULL)
+				continue;
+			appendStringInfoString(&out, pfirst ? "{" : ", {");
+			if (mg->pop_id[p])
+			{
+				appendStringInfoString(&out, "\"id\": ");
+				append_json_str(&out, mg->pop_id[p]);
+				appendStringInfoString(&out, ", ");
+			}
+			appendStringInfo(&out, "\"code\": {\"coding\": [{\"system\": "
+							 "\"http://terminology.hl7.org/CodeSystem/measure-population\", "
+							 "\"code\": \"%s\"}]}, \"count\": %d}",
+							 population_codes[p], results[g].count[p]);
+			pfirst = false;
+		}
+		appendStringInfoChar(&out, ']');
+		if (mg->nstrat > 0)
+		{
+			appendStringInfoString(&out, ", \"stratifier\": [");
+			for (int s = 0; s < mg->nstrat; s++)
+			{
+				char	   *val = cql_to_text(elm_system_value(results[g].strat_values[s]));
+
+				if (s)
+					appendStringInfoString(&out, ", ");
+				appendStringInfoString(&out, "{\"id\": ");
+				append_json_str(&out, mg->strat[s].id);
+				appendStringInfoString(&out, ", \"stratum\": [{\"value\": {\"text\": ");
+				append_json_str(&out, val ? val : "null");
+				appendStringInfoString(&out, "}}]}");
+			}
+			appendStringInfoChar(&out, ']');
+		}
+		appendStringInfoChar(&out, '}');
+	}
+	appendStringInfoString(&out, "], \"evaluatedResource\": [");
+	/* evidence: every definition of the measure's library evaluated for this patient */
+	for (int d = 0; d < lib->ndefs; d++)
+		if (lib->defs[d].cache_epoch == cx->epoch)
+			collect_refs(lib->defs[d].cached, &out, &first, 0);
+	appendStringInfoString(&out, "], \"extension\": [");
+	first = true;
+	for (int d = 0; d < lib->ndefs; d++)
+	{
+		ElmDef	   *def = &lib->defs[d];
+		bool		rfirst = true;
+		StringInfoData refs;
+
+		if (def->cache_epoch != cx->epoch || strcmp(def->name, "Patient") == 0)
+			continue;
+		initStringInfo(&refs);
+		collect_refs(def->cached, &refs, &rfirst, 0);
+		appendStringInfoString(&out, first ? "" : ", ");
+		appendStringInfoString(&out, "{\"url\": \"" HEDIS_EVIDENCE_URL "\", \"extension\": "
+							   "[{\"url\": \"definition\", \"valueString\": ");
+		append_json_str(&out, def->name);
+		appendStringInfoString(&out, "}, {\"url\": \"result\", \"valueString\": ");
+		append_json_str(&out, value_summary(def->cached));
+		appendStringInfoChar(&out, '}');
+		if (!rfirst)
+		{
+			/* one reference per extension, as FHIR requires */
+			char	   *p = refs.data;
+
+			while ((p = strstr(p, "{\"reference\": ")) != NULL)
+			{
+				char	   *end = strchr(p, '}');
+
+				appendStringInfoString(&out, ", {\"url\": \"resource\", \"valueReference\": ");
+				appendBinaryStringInfo(&out, p, end - p + 1);
+				appendStringInfoChar(&out, '}');
+				p = end + 1;
+			}
+		}
+		appendStringInfoString(&out, "]}");
+		first = false;
+	}
+	appendStringInfoString(&out, "]}");
+	return out.data;
+}

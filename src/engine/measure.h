@@ -1,0 +1,70 @@
+/*
+ * measure.h
+ *		Compiled FHIR Measures and their per-patient evaluation.
+ */
+#ifndef MEASURE_H
+#define MEASURE_H
+
+#include "utils/date.h"
+
+#include "engine/elm.h"
+
+#define HEDIS_POP_IP		0
+#define HEDIS_POP_DEN		1
+#define HEDIS_POP_DENEX		2
+#define HEDIS_POP_DENEXCEP	3
+#define HEDIS_POP_NUMER		4
+#define HEDIS_POP_NUMEX		5
+#define HEDIS_POP_MPOP		6
+#define HEDIS_POP_MPOPEX	7
+#define HEDIS_POP_MOBS		8
+#define HEDIS_NPOP			9
+
+#define HEDIS_EVIDENCE_URL "https://pg-hedis.dev/fhir/StructureDefinition/definition-result"
+
+typedef struct MeasureStratifier
+{
+	const char *id;
+	ElmDef	   *def;
+} MeasureStratifier;
+
+typedef struct MeasureGroup
+{
+	const char *id;
+	const char *scoring;
+	bool		patient_based;
+	ElmDef	   *pop[HEDIS_NPOP];	/* NULL where the group has no such population */
+	const char *pop_id[HEDIS_NPOP];
+	int			nstrat;
+	MeasureStratifier *strat;
+} MeasureGroup;
+
+typedef struct MeasureDef
+{
+	const char *url;
+	const char *version;
+	const char *name;
+	ElmLibrary *lib;
+	int			ngroups;
+	MeasureGroup *groups;
+	int			nsde;
+	MeasureStratifier *sde;
+} MeasureDef;
+
+typedef struct GroupResult
+{
+	int			count[HEDIS_NPOP];
+	CqlValue   *strat_values;
+} GroupResult;
+
+extern MeasureDef *measure_get(const char *ref);
+extern const char *measure_population_code(int i);
+extern void measure_ctx_begin(EvalCtx *cx, MemoryContext mcxt, PatientData *pd,
+							  DateADT period_start, DateADT period_end);
+extern void measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r);
+extern char *measure_result_json(MeasureDef *m, const char *patient_id, GroupResult *results);
+extern char *measure_report_json(EvalCtx *cx, MeasureDef *m, const char *patient_id,
+								 DateADT period_start, DateADT period_end,
+								 GroupResult *results);
+
+#endif							/* MEASURE_H */

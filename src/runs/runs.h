@@ -1,0 +1,72 @@
+/*
+ * runs.h
+ *		Population runs: declarations shared by the files of src/runs.
+ *
+ * Owner: runs (src/runs).  Private to src/runs; the rest of the extension
+ * sees only SQL functions.  Measure logic is reached only through
+ * engine/hedis_engine.h.
+ */
+#ifndef HEDIS_RUNS_H
+#define HEDIS_RUNS_H
+
+#include "postgres.h"
+
+#include "utils/date.h"
+
+/* GUCs (runs_launcher.c) */
+extern int	hedis_runs_max_workers;
+extern int	hedis_runs_batch_size;
+extern int	hedis_runs_naptime_ms;
+extern bool hedis_runs_preloaded;
+
+/* What a run evaluates: read from hedis.run */
+typedef struct RunSpec
+{
+	int64		run_id;
+	int32		attempt;
+	char	   *measure_ref;
+	DateADT		period_start;
+	DateADT		period_end;
+	int64		max_patient_key;
+} RunSpec;
+
+/* Outcome of one batch */
+typedef struct RunBatchOutcome
+{
+	int			patients;		/* patients evaluated (0: no more patients) */
+	int			failed;			/* of which raised an error */
+	bool		run_still_active;	/* false: run cancelled or superseded */
+} RunBatchOutcome;
+
+/*
+ * Evaluate and store the next batch of this worker's share of the run:
+ * patients with key > *last_key, key % n_workers == worker, no result yet.
+ * Must run inside a transaction with SPI connected.  Evaluation errors are
+ * caught per patient and stored as that patient's error.  Advances *last_key.
+ */
+extern RunBatchOutcome runs_process_batch(const RunSpec *spec, int worker,
+										  int n_workers, int64 *last_key,
+										  int batch_size);
+
+/* Read the run's spec (SPI connected); false if the run does not exist. */
+extern bool runs_read_spec(int64 run_id, RunSpec *spec, char **status);
+
+/* Shared memory and wake-up of the launcher (runs_launcher.c) */
+extern void runs_request_launcher_wake(Oid dboid);
+
+/* Background worker entry points (exported for the postmaster) */
+extern PGDLLEXPORT void hedis_runs_launcher_main(Datum arg);
+extern PGDLLEXPORT void hedis_runs_scheduler_main(Datum arg);
+extern PGDLLEXPORT void hedis_runs_worker_main(Datum arg);
+
+/* Arguments of a run worker, passed in bgw_extra */
+typedef struct RunWorkerArgs
+{
+	Oid			dboid;
+	Oid			roleoid;
+	int32		worker;
+	int32		n_workers;
+	int32		attempt;
+} RunWorkerArgs;
+
+#endif							/* HEDIS_RUNS_H */

@@ -1,0 +1,356 @@
+/*
+ * runs_exec.c
+ *		Evaluate one batch of a population run and store it.
+ *
+ * Owner: runs.  Shared by the background run workers (one transaction per
+ * batch) and hedis.run_now() (every batch in the caller's transaction).  A
+ * batch stores, in this order: the run's progress (which also locks the run
+ * row, so a cancelled or restarted run is noticed and concurrent workers
+ * write their counts one after the other), the per-patient results, and the
+ * batch's summary counts.  Memory: one context per patient, reset after
+ * each, and one per batch, so nothing grows with the population size.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
+
+#include "engine/hedis_engine.h"
+#include "runs/runs.h"
+
+/*
+ * Weak until src/engine defines it, so that pg_hedis loads (and everything
+ * but evaluation works) in a build without the engine.
+ */
+extern Jsonb *hedis_measure_evaluate_patient(const char *measure_ref, int64 patient_key,
+											 DateADT period_start, DateADT period_end)
+			__attribute__((weak));
+
+static const char *const batch_keys_sql =
+"SELECT p.patient_key, p.fhir_id"
+"  FROM hedis.patient p"
+" WHERE p.patient_key > $1 AND p.patient_key <= $2"
+"   AND p.patient_key % $3 = $4"
+"   AND NOT EXISTS (SELECT 1 FROM hedis.run_result r"
+"                    WHERE r.run_id = $5 AND r.patient_key = p.patient_key)"
+" ORDER BY p.patient_key"
+" LIMIT $6";
+
+static const char *const batch_progress_sql =
+"UPDATE hedis.run"
+"   SET patients_done = patients_done + $3,"
+"       patients_failed = patients_failed + $4,"
+"       updated_at = clock_timestamp()"
+" WHERE run_id = $1 AND attempt = $2 AND status = 'running'";
+
+static const char *const batch_results_sql =
+"INSERT INTO hedis.run_result (run_id, attempt, patient_key, patient_id, result, error)"
+"SELECT $1, $2, u.k, u.i, u.r, u.e"
+"  FROM unnest($3::bigint[], $4::text[], $5::jsonb[], $6::text[]) AS u(k, i, r, e)";
+
+/*
+ * Summary counts of the batch's patients, added to the run's counts.  Rows
+ * are produced in key order so that two workers lock summary rows in the
+ * same order (they are also serialised by the run row lock taken before).
+ */
+static const char *const batch_summary_sql =
+"INSERT INTO hedis.run_summary AS s"
+"       (run_id, group_index, group_id, stratifier, stratum, population, count, patients)"
+"SELECT $1, x.group_index, min(x.group_id), x.stratifier, x.stratum, x.population,"
+"       sum(x.n), count(*) FILTER (WHERE x.n > 0)"
+"  FROM (SELECT (g.idx - 1)::int AS group_index,"
+"               coalesce(g.grp ->> 'id', (g.idx - 1)::text) AS group_id,"
+"               ''::text AS stratifier, ''::text AS stratum,"
+"               p.key AS population, p.value::numeric::bigint AS n"
+"          FROM hedis.run_result rr"
+"         CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')"
+"                    WITH ORDINALITY AS g(grp, idx)"
+"         CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)"
+"         WHERE rr.run_id = $1 AND rr.patient_key = ANY ($2) AND rr.result IS NOT NULL"
+"        UNION ALL"
+"        SELECT (g.idx - 1)::int,"
+"               coalesce(g.grp ->> 'id', (g.idx - 1)::text),"
+"               coalesce(st.s ->> 'id', (st.sidx - 1)::text),"
+"               coalesce(st.s -> 'value', 'null'::jsonb)::text,"
+"               p.key, p.value::numeric::bigint"
+"          FROM hedis.run_result rr"
+"         CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')"
+"                    WITH ORDINALITY AS g(grp, idx)"
+"         CROSS JOIN LATERAL jsonb_array_elements(coalesce(g.grp -> 'stratifiers', '[]'))"
+"                    WITH ORDINALITY AS st(s, sidx)"
+"         CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)"
+"         WHERE rr.run_id = $1 AND rr.patient_key = ANY ($2) AND rr.result IS NOT NULL) x"
+" GROUP BY x.group_index, x.stratifier, x.stratum, x.population"
+" ORDER BY x.group_index, x.stratifier, x.stratum, x.population"
+" ON CONFLICT (run_id, group_index, stratifier, stratum, population)"
+" DO UPDATE SET count = s.count + excluded.count, patients = s.patients + excluded.patients";
+
+/* Memory contexts reused by every batch of this backend's current run */
+static MemoryContext batch_cxt = NULL;
+static MemoryContext patient_cxt = NULL;
+
+static void
+runs_ensure_contexts(void)
+{
+	if (batch_cxt == NULL)
+	{
+		batch_cxt = AllocSetContextCreate(TopMemoryContext, "hedis run batch",
+										  ALLOCSET_DEFAULT_SIZES);
+		patient_cxt = AllocSetContextCreate(TopMemoryContext, "hedis run patient",
+											ALLOCSET_DEFAULT_SIZES);
+	}
+}
+
+/*
+ * Evaluate one patient inside an internal subtransaction, so that an error
+ * raised by the engine becomes this patient's error and the batch goes on.
+ * On success *result is a copy in batch_cxt; on error *error is.
+ */
+static void
+runs_evaluate_patient(const RunSpec *spec, int64 patient_key,
+					  Jsonb **result, char **error)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	*result = NULL;
+	*error = NULL;
+
+	BeginInternalSubTransaction(NULL);
+	MemoryContextSwitchTo(patient_cxt);
+
+	PG_TRY();
+	{
+		Jsonb	   *res;
+
+		res = hedis_measure_evaluate_patient(spec->measure_ref, patient_key,
+											 spec->period_start, spec->period_end);
+		if (res == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("the engine returned no result for patient %lld",
+							(long long) patient_key)));
+		*result = (Jsonb *) MemoryContextAlloc(batch_cxt, VARSIZE(res));
+		memcpy(*result, res, VARSIZE(res));
+
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(batch_cxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+
+		/* query cancel and termination must stop the run, not a patient */
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+
+		*error = MemoryContextStrdup(batch_cxt,
+									 psprintf("%s: %s",
+											  unpack_sql_state(edata->sqlerrcode),
+											  edata->message ? edata->message : "unknown error"));
+	}
+	PG_END_TRY();
+
+	MemoryContextReset(patient_cxt);
+}
+
+bool
+runs_read_spec(int64 run_id, RunSpec *spec, char **status)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(run_id)};
+	HeapTuple	tup;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		d;
+	int			rc;
+
+	rc = SPI_execute_with_args("SELECT attempt, measure_ref, period_start, period_end,"
+							   "       coalesce(max_patient_key, 0), status"
+							   "  FROM hedis.run WHERE run_id = $1",
+							   1, argtypes, args, NULL, false, 1);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read run %lld: %s", (long long) run_id,
+			 SPI_result_code_string(rc));
+	if (SPI_processed == 0)
+		return false;
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	spec->run_id = run_id;
+	spec->attempt = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
+	spec->measure_ref = SPI_getvalue(tup, desc, 2);
+	spec->period_start = DatumGetDateADT(SPI_getbinval(tup, desc, 3, &isnull));
+	spec->period_end = DatumGetDateADT(SPI_getbinval(tup, desc, 4, &isnull));
+	d = SPI_getbinval(tup, desc, 5, &isnull);
+	spec->max_patient_key = DatumGetInt64(d);
+	if (status)
+		*status = SPI_getvalue(tup, desc, 6);
+	return true;
+}
+
+RunBatchOutcome
+runs_process_batch(const RunSpec *spec, int worker, int n_workers,
+				   int64 *last_key, int batch_size)
+{
+	RunBatchOutcome out = {0, 0, true};
+	MemoryContext oldcxt;
+	int64	   *keys;
+	Datum	   *key_datums;
+	Datum	   *id_datums;
+	Datum	   *result_datums;
+	Datum	   *error_datums;
+	bool	   *result_nulls;
+	bool	   *error_nulls;
+	int			n;
+	int			i;
+	int			rc;
+
+	if (hedis_measure_evaluate_patient == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("this build of pg_hedis has no measure engine"),
+				 errhint("Build pg_hedis with src/engine.")));
+
+	runs_ensure_contexts();
+	MemoryContextReset(batch_cxt);
+
+	/* the patients of this batch */
+	{
+		Oid			argtypes[6] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID};
+		Datum		args[6];
+
+		args[0] = Int64GetDatum(*last_key);
+		args[1] = Int64GetDatum(spec->max_patient_key);
+		args[2] = Int64GetDatum((int64) n_workers);
+		args[3] = Int64GetDatum((int64) worker);
+		args[4] = Int64GetDatum(spec->run_id);
+		args[5] = Int32GetDatum(batch_size);
+		rc = SPI_execute_with_args(batch_keys_sql, 6, argtypes, args, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not select the patients of run %lld: %s",
+				 (long long) spec->run_id, SPI_result_code_string(rc));
+	}
+	n = (int) SPI_processed;
+	if (n == 0)
+		return out;
+
+	oldcxt = MemoryContextSwitchTo(batch_cxt);
+	keys = palloc(sizeof(int64) * n);
+	key_datums = palloc(sizeof(Datum) * n);
+	id_datums = palloc(sizeof(Datum) * n);
+	result_datums = palloc(sizeof(Datum) * n);
+	error_datums = palloc(sizeof(Datum) * n);
+	result_nulls = palloc(sizeof(bool) * n);
+	error_nulls = palloc(sizeof(bool) * n);
+	for (i = 0; i < n; i++)
+	{
+		bool		isnull;
+		HeapTuple	tup = SPI_tuptable->vals[i];
+
+		keys[i] = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		key_datums[i] = Int64GetDatum(keys[i]);
+		id_datums[i] = PointerGetDatum(cstring_to_text(SPI_getvalue(tup, SPI_tuptable->tupdesc, 2)));
+	}
+	MemoryContextSwitchTo(oldcxt);
+	SPI_freetuptable(SPI_tuptable);
+
+	for (i = 0; i < n; i++)
+	{
+		Jsonb	   *res;
+		char	   *err;
+
+		CHECK_FOR_INTERRUPTS();
+		runs_evaluate_patient(spec, keys[i], &res, &err);
+		result_nulls[i] = (res == NULL);
+		result_datums[i] = res ? JsonbPGetDatum(res) : (Datum) 0;
+		error_nulls[i] = (err == NULL);
+		error_datums[i] = (Datum) 0;
+		if (err)
+		{
+			oldcxt = MemoryContextSwitchTo(batch_cxt);
+			error_datums[i] = PointerGetDatum(cstring_to_text(err));
+			MemoryContextSwitchTo(oldcxt);
+			out.failed++;
+		}
+	}
+	out.patients = n;
+	*last_key = keys[n - 1];
+
+	/* progress first: locks the run row and checks that the run is still ours */
+	{
+		Oid			argtypes[4] = {INT8OID, INT4OID, INT8OID, INT8OID};
+		Datum		args[4];
+
+		args[0] = Int64GetDatum(spec->run_id);
+		args[1] = Int32GetDatum(spec->attempt);
+		args[2] = Int64GetDatum((int64) n);
+		args[3] = Int64GetDatum((int64) out.failed);
+		rc = SPI_execute_with_args(batch_progress_sql, 4, argtypes, args, NULL, false, 0);
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "could not update the progress of run %lld: %s",
+				 (long long) spec->run_id, SPI_result_code_string(rc));
+		if (SPI_processed == 0)
+		{
+			out.run_still_active = false;
+			return out;
+		}
+	}
+
+	{
+		Oid			argtypes[6] = {INT8OID, INT4OID, INT8ARRAYOID, TEXTARRAYOID,
+		JSONBARRAYOID, TEXTARRAYOID};
+		Datum		args[6];
+		int			dims[1] = {n};
+		int			lbs[1] = {1};
+		ArrayType  *key_array;
+
+		oldcxt = MemoryContextSwitchTo(batch_cxt);
+		key_array = construct_array(key_datums, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+		args[0] = Int64GetDatum(spec->run_id);
+		args[1] = Int32GetDatum(spec->attempt);
+		args[2] = PointerGetDatum(key_array);
+		args[3] = PointerGetDatum(construct_array(id_datums, n, TEXTOID, -1, false, TYPALIGN_INT));
+		args[4] = PointerGetDatum(construct_md_array(result_datums, result_nulls, 1, dims, lbs,
+													 JSONBOID, -1, false, TYPALIGN_INT));
+		args[5] = PointerGetDatum(construct_md_array(error_datums, error_nulls, 1, dims, lbs,
+													 TEXTOID, -1, false, TYPALIGN_INT));
+		MemoryContextSwitchTo(oldcxt);
+
+		rc = SPI_execute_with_args(batch_results_sql, 6, argtypes, args, NULL, false, 0);
+		if (rc != SPI_OK_INSERT)
+			elog(ERROR, "could not store the results of run %lld: %s",
+				 (long long) spec->run_id, SPI_result_code_string(rc));
+
+		{
+			Oid			sargtypes[2] = {INT8OID, INT8ARRAYOID};
+			Datum		sargs[2];
+
+			sargs[0] = Int64GetDatum(spec->run_id);
+			sargs[1] = PointerGetDatum(key_array);
+			rc = SPI_execute_with_args(batch_summary_sql, 2, sargtypes, sargs, NULL, false, 0);
+			if (rc != SPI_OK_INSERT)
+				elog(ERROR, "could not store the summary of run %lld: %s",
+					 (long long) spec->run_id, SPI_result_code_string(rc));
+		}
+	}
+
+	return out;
+}

@@ -1,0 +1,127 @@
+/*
+ * runs_worker.c
+ *		A background worker evaluating its share of one population run.
+ *
+ * Owner: runs.  Started by the scheduler (runs_launcher.c) with the run id
+ * and (database, role, worker number, number of workers, attempt).  One
+ * transaction per batch; stops as soon as the run is no longer 'running' in
+ * the attempt it was started for (cancelled, interrupted, restarted).  The
+ * last worker to finish marks the run done.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "tcop/tcopprot.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/snapmgr.h"
+
+#include "runs/runs.h"
+
+/* Mark this worker's share finished; the last one marks the run done. */
+static void
+runs_worker_finish(const RunSpec *spec, int worker)
+{
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		values[3];
+	int			rc;
+
+	values[0] = Int64GetDatum(spec->run_id);
+	values[1] = Int32GetDatum(worker);
+	values[2] = Int32GetDatum(spec->attempt);
+
+	/* the run row lock serialises finishing workers: the last sees all others */
+	rc = SPI_execute_with_args("SELECT 1 FROM hedis.run WHERE run_id = $1 FOR UPDATE",
+							   1, types, values, NULL, false, 0);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not lock run %lld", (long long) spec->run_id);
+	rc = SPI_execute_with_args("UPDATE hedis.run_worker SET finished_at = clock_timestamp()"
+							   " WHERE run_id = $1 AND worker = $2",
+							   2, types, values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not finish worker %d of run %lld", worker, (long long) spec->run_id);
+	rc = SPI_execute_with_args("UPDATE hedis.run"
+							   "   SET status = 'done', finished_at = clock_timestamp(),"
+							   "       updated_at = clock_timestamp()"
+							   " WHERE run_id = $1 AND attempt = $3 AND status = 'running'"
+							   "   AND NOT EXISTS (SELECT 1 FROM hedis.run_worker w"
+							   "                    WHERE w.run_id = $1 AND w.finished_at IS NULL)",
+							   3, types, values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not complete run %lld", (long long) spec->run_id);
+	if (SPI_processed > 0)
+		ereport(LOG, (errmsg("pg_hedis run %lld done", (long long) spec->run_id)));
+}
+
+void
+hedis_runs_worker_main(Datum arg)
+{
+	int64		run_id = DatumGetInt64(arg);
+	RunWorkerArgs args;
+	int64		last_key = 0;
+	char		appname[NAMEDATALEN];
+
+	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(args.dboid, args.roleoid, 0);
+
+	snprintf(appname, sizeof(appname), "pg_hedis run %lld worker %d/%d",
+			 (long long) run_id, args.worker, args.n_workers);
+	pgstat_report_appname(appname);
+
+	for (;;)
+	{
+		RunSpec		spec;
+		char	   *status = NULL;
+		RunBatchOutcome outcome;
+		bool		stop = false;
+
+		CHECK_FOR_INTERRUPTS();
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		SPI_connect();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		pgstat_report_activity(STATE_RUNNING, appname);
+
+		if (!runs_read_spec(run_id, &spec, &status) ||
+			strcmp(status, "running") != 0 || spec.attempt != args.attempt)
+			stop = true;
+		else
+		{
+			outcome = runs_process_batch(&spec, args.worker, args.n_workers,
+										 &last_key, hedis_runs_batch_size);
+			if (outcome.patients == 0)
+			{
+				runs_worker_finish(&spec, args.worker);
+				stop = true;
+			}
+			else if (!outcome.run_still_active)
+				stop = true;
+		}
+
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_stat(false);
+		pgstat_report_activity(STATE_IDLE, NULL);
+		if (stop)
+			break;
+	}
+	proc_exit(0);
+}

@@ -1,0 +1,420 @@
+-- 60_runs.sql — population runs: queue, per-patient results, summaries,
+-- MeasureReport (owner: runs).  See docs/runs.md.
+--
+-- A run evaluates one Measure for every patient of hedis.patient over one
+-- measurement period.  hedis.run() queues it for the background workers
+-- (shared_preload_libraries = pg_hedis); hedis.run_now() evaluates it in the
+-- calling backend.  Both write the same tables.
+--
+-- Attempts.  A run's results always come from one attempt: hedis.resume_run()
+-- either continues the current attempt (only when the measure logic and
+-- value sets have not changed since it started: same knowledge generation)
+-- or starts attempt + 1 after deleting every result and count of the run.
+-- Results are written one batch per transaction together with the batch's
+-- summary counts and progress, so a crash never leaves a half-written batch.
+
+CREATE TABLE hedis.run (
+    run_id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    measure         text NOT NULL,            -- as given by the caller
+    measure_ref     text NOT NULL,            -- resolved 'url|version' handed to the engine
+    period_start    date NOT NULL,
+    period_end      date NOT NULL,
+    priority        int NOT NULL DEFAULT 0,   -- higher runs first
+    mode            text NOT NULL DEFAULT 'background'
+                    CHECK (mode IN ('background', 'sync')),
+    status          text NOT NULL DEFAULT 'queued'
+                    CHECK (status IN ('queued', 'running', 'done', 'cancelled', 'interrupted')),
+    attempt         int NOT NULL DEFAULT 1,
+    knowledge_generation bigint,              -- hedis.knowledge_state.generation when the attempt started
+    max_patient_key bigint,                   -- patients with a larger key (loaded later) are not in the run
+    workers         int,                      -- number of workers of the current dispatch
+    patients_total  bigint,
+    patients_done   bigint NOT NULL DEFAULT 0,   -- evaluated, errors included
+    patients_failed bigint NOT NULL DEFAULT 0,   -- evaluation raised an error
+    done_at_dispatch bigint NOT NULL DEFAULT 0,  -- patients_done when the current dispatch started (ETA)
+    queued_by       oid NOT NULL DEFAULT (pg_catalog.quote_ident(session_user)::regrole)::oid,  -- role the workers run as
+    queued_at       timestamptz NOT NULL DEFAULT clock_timestamp(),
+    started_at      timestamptz,              -- first dispatch of the current attempt
+    dispatched_at   timestamptz,              -- latest dispatch (start or resume)
+    updated_at      timestamptz,
+    finished_at     timestamptz,
+    message         text,                     -- why a run was interrupted
+    CHECK (period_start <= period_end)
+);
+CREATE INDEX run_queue_idx ON hedis.run (priority DESC, run_id) WHERE status = 'queued';
+COMMENT ON TABLE hedis.run IS
+    'population runs: one Measure over every patient for one period (see docs/runs.md)';
+
+-- One row per patient evaluated in the run's current attempt.
+CREATE TABLE hedis.run_result (
+    run_id      bigint NOT NULL REFERENCES hedis.run ON DELETE CASCADE,
+    patient_key bigint NOT NULL,              -- no foreign key: results outlive deleted patients
+    attempt     int NOT NULL,
+    patient_id  text NOT NULL,                -- FHIR id of the patient
+    result      jsonb,                        -- the engine's compact result; NULL when error
+    error       text,                         -- the error the evaluation raised
+    evaluated_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (run_id, patient_key),
+    CHECK ((result IS NULL) <> (error IS NULL))
+);
+COMMENT ON TABLE hedis.run_result IS
+    'per-patient results of a run (all from the run''s current attempt)';
+
+-- Counts per group and population, and per stratum.  stratifier = '' and
+-- stratum = '' is the whole group; otherwise stratum is the stratifier value
+-- as jsonb text.  count sums the population counts (episodes for
+-- episode-based measures); patients counts patients with a count > 0.
+CREATE TABLE hedis.run_summary (
+    run_id      bigint NOT NULL REFERENCES hedis.run ON DELETE CASCADE,
+    group_index int NOT NULL,
+    group_id    text NOT NULL,
+    stratifier  text NOT NULL,
+    stratum     text NOT NULL,
+    population  text NOT NULL,
+    count       bigint NOT NULL,
+    patients    bigint NOT NULL,
+    PRIMARY KEY (run_id, group_index, stratifier, stratum, population)
+);
+
+-- Workers of the current dispatch of a background run.
+CREATE TABLE hedis.run_worker (
+    run_id      bigint NOT NULL REFERENCES hedis.run ON DELETE CASCADE,
+    worker      int NOT NULL,
+    pid         int,
+    started_at  timestamptz,
+    finished_at timestamptz,
+    PRIMARY KEY (run_id, worker)
+);
+
+GRANT SELECT ON hedis.run, hedis.run_result, hedis.run_summary, hedis.run_worker TO hedis_reader;
+GRANT INSERT, UPDATE, DELETE ON hedis.run, hedis.run_result, hedis.run_summary, hedis.run_worker
+    TO hedis_reader;
+
+-- Wakes the background launcher when the calling transaction commits, and
+-- warns when no background workers are running.  (C: src/runs/runs_sql.c)
+CREATE FUNCTION hedis._runs_wake_on_commit() RETURNS void
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'hedis_runs_wake_on_commit';
+
+-- Measure reference as the engine receives it: 'url|version' of a loaded
+-- Measure given by url, 'url|version' or name; the newest version when none
+-- is given.
+CREATE FUNCTION hedis._runs_resolve_measure(measure text) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ref text;
+BEGIN
+    SELECT m.url || CASE WHEN m.version = '' THEN '' ELSE '|' || m.version END
+      INTO ref
+      FROM hedis.measure m
+     WHERE (m.url = split_part(measure, '|', 1)
+            AND (strpos(measure, '|') = 0 OR m.version = split_part(measure, '|', 2)))
+        OR m.name = measure
+     ORDER BY (m.url = split_part(measure, '|', 1)) DESC, m.version DESC
+     LIMIT 1;
+    IF ref IS NULL THEN
+        RAISE EXCEPTION 'measure "%" is not loaded', measure
+              USING ERRCODE = 'undefined_object',
+                    HINT = 'Load the measure package first; hedis.measure lists the loaded measures.';
+    END IF;
+    RETURN ref;
+END
+$$;
+
+CREATE FUNCTION hedis.run(measure text, period_start date, period_end date,
+                          priority int DEFAULT 0)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    id bigint;
+BEGIN
+    IF period_start IS NULL OR period_end IS NULL OR period_start > period_end THEN
+        RAISE EXCEPTION 'invalid measurement period [%, %]', period_start, period_end
+              USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    INSERT INTO hedis.run (measure, measure_ref, period_start, period_end, priority)
+    VALUES (measure, hedis._runs_resolve_measure(measure), period_start, period_end,
+            coalesce(priority, 0))
+    RETURNING run_id INTO id;
+    PERFORM hedis._runs_wake_on_commit();
+    RETURN id;
+END
+$$;
+COMMENT ON FUNCTION hedis.run(text, date, date, int) IS
+    'queue a population run for the background workers; returns its id';
+
+-- Synchronous run in the calling backend (C: src/runs/runs_sql.c).
+CREATE FUNCTION hedis.run_now(measure text, period_start date, period_end date)
+RETURNS bigint
+LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'hedis_run_now';
+COMMENT ON FUNCTION hedis.run_now(text, date, date) IS
+    'evaluate a population run in this backend (small populations); returns its id';
+
+CREATE FUNCTION hedis.cancel_run(run bigint) RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+BEGIN
+    UPDATE hedis.run r
+       SET status = 'cancelled', finished_at = clock_timestamp(), updated_at = clock_timestamp()
+     WHERE r.run_id = run AND r.status IN ('queued', 'running', 'interrupted');
+    IF FOUND THEN
+        RETURN true;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM hedis.run r WHERE r.run_id = run) THEN
+        RAISE EXCEPTION 'run % does not exist', run USING ERRCODE = 'undefined_object';
+    END IF;
+    RETURN false;
+END
+$$;
+
+-- Queue an interrupted or cancelled run again.  It continues its current
+-- attempt (patients already evaluated keep their results) unless restart is
+-- true or the knowledge generation changed since the attempt started; then
+-- the run starts attempt + 1 from scratch.  Returns the attempt number.
+CREATE FUNCTION hedis.resume_run(run bigint, restart boolean DEFAULT false)
+RETURNS int
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    r hedis.run;
+    gen bigint;
+BEGIN
+    SELECT * INTO r FROM hedis.run WHERE run_id = run FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', run USING ERRCODE = 'undefined_object';
+    END IF;
+    IF r.status NOT IN ('interrupted', 'cancelled') THEN
+        RAISE EXCEPTION 'run % is %, only an interrupted or cancelled run can be resumed',
+                        run, r.status
+              USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    IF r.mode <> 'background' THEN
+        RAISE EXCEPTION 'run % was a synchronous run', run
+              USING ERRCODE = 'object_not_in_prerequisite_state',
+                    HINT = 'Call hedis.run_now() again.';
+    END IF;
+    SELECT generation INTO gen FROM hedis.knowledge_state;
+    IF NOT restart AND r.knowledge_generation IS DISTINCT FROM gen
+       AND r.knowledge_generation IS NOT NULL THEN
+        RAISE NOTICE 'measure content changed since run % started: restarting it from scratch', run;
+        restart := true;
+    END IF;
+    IF restart THEN
+        DELETE FROM hedis.run_result WHERE run_id = run;
+        DELETE FROM hedis.run_summary WHERE run_id = run;
+        UPDATE hedis.run
+           SET attempt = attempt + 1, patients_done = 0, patients_failed = 0,
+               done_at_dispatch = 0, patients_total = NULL, max_patient_key = NULL,
+               knowledge_generation = NULL, started_at = NULL
+         WHERE run_id = run;
+    END IF;
+    DELETE FROM hedis.run_worker WHERE run_id = run;
+    UPDATE hedis.run
+       SET status = 'queued', finished_at = NULL, message = NULL, updated_at = clock_timestamp()
+     WHERE run_id = run
+    RETURNING attempt INTO r.attempt;
+    PERFORM hedis._runs_wake_on_commit();
+    RETURN r.attempt;
+END
+$$;
+
+-- Performance rate as FHIR proportion scoring defines it:
+-- (numerator - numerator-exclusion) / (denominator - denominator-exclusion
+-- - denominator-exception); NULL when that denominator is 0 or there is none.
+CREATE FUNCTION hedis.proportion_rate(numerator numeric, numerator_exclusion numeric,
+                                      denominator numeric, denominator_exclusion numeric,
+                                      denominator_exception numeric)
+RETURNS numeric
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$
+    SELECT CASE
+             WHEN numerator IS NULL OR denominator IS NULL THEN NULL
+             WHEN denominator - coalesce(denominator_exclusion, 0)
+                              - coalesce(denominator_exception, 0) <= 0 THEN NULL
+             ELSE (numerator - coalesce(numerator_exclusion, 0))::numeric
+                  / (denominator - coalesce(denominator_exclusion, 0)
+                                 - coalesce(denominator_exception, 0))
+           END
+$$;
+
+-- Rate per (group, stratifier, stratum) of a run, from hedis.run_summary.
+CREATE VIEW hedis.run_rates AS
+SELECT s.run_id, s.group_index, s.group_id, s.stratifier, s.stratum,
+       hedis.proportion_rate(
+           sum(s.count) FILTER (WHERE s.population = 'numerator'),
+           sum(s.count) FILTER (WHERE s.population = 'numerator-exclusion'),
+           sum(s.count) FILTER (WHERE s.population = 'denominator'),
+           sum(s.count) FILTER (WHERE s.population = 'denominator-exclusion'),
+           sum(s.count) FILTER (WHERE s.population = 'denominator-exception'))::numeric AS rate
+  FROM hedis.run_summary s
+ GROUP BY s.run_id, s.group_index, s.group_id, s.stratifier, s.stratum;
+
+CREATE VIEW hedis.runs AS
+SELECT r.run_id, r.measure, r.period_start, r.period_end, r.priority, r.mode, r.status,
+       r.attempt, r.workers, r.patients_done, r.patients_total, r.patients_failed,
+       CASE WHEN r.patients_total > 0
+            THEN round(100.0 * r.patients_done / r.patients_total, 1) END AS percent_done,
+       (SELECT round(rr.rate, 4) FROM hedis.run_rates rr
+         WHERE rr.run_id = r.run_id AND rr.stratifier = ''
+         ORDER BY rr.group_index LIMIT 1) AS rate,
+       CASE WHEN r.status = 'running' AND r.patients_done > r.done_at_dispatch
+                 AND r.patients_total IS NOT NULL
+            THEN (r.updated_at - r.dispatched_at)
+                 / (r.patients_done - r.done_at_dispatch)
+                 * (r.patients_total - r.patients_done) END AS eta,
+       r.queued_at, r.started_at, r.finished_at,
+       coalesce(r.finished_at, r.updated_at) - r.started_at AS elapsed,
+       r.message
+  FROM hedis.run r;
+COMMENT ON VIEW hedis.runs IS
+    'every run: status, progress, rate of the first group (summary rows), estimated time left';
+
+GRANT SELECT ON hedis.run_rates, hedis.runs TO hedis_reader;
+
+-- FHIR MeasureReport of a run: 'summary' or 'subject-list' (the summary plus
+-- one contained List of patients per population and stratum population).
+CREATE FUNCTION hedis.measure_report(run bigint, report_type text DEFAULT 'summary')
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    r hedis.run;
+    pop_system constant text := 'http://terminology.hl7.org/CodeSystem/measure-population';
+    groups jsonb;
+    contained jsonb;
+    report jsonb;
+BEGIN
+    IF report_type IS NULL OR report_type NOT IN ('summary', 'subject-list') THEN
+        RAISE EXCEPTION 'unknown report type "%"', report_type
+              USING ERRCODE = 'invalid_parameter_value',
+                    HINT = 'Use ''summary'' or ''subject-list''.';
+    END IF;
+    SELECT * INTO r FROM hedis.run WHERE run_id = run;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'run % does not exist', run USING ERRCODE = 'undefined_object';
+    END IF;
+
+    -- populations of one (group, stratifier, stratum)
+    WITH pops AS (
+        SELECT s.group_index, s.group_id, s.stratifier, s.stratum,
+               jsonb_agg(
+                   jsonb_build_object(
+                       'code', jsonb_build_object('coding', jsonb_build_array(
+                           jsonb_build_object('system', pop_system, 'code', s.population))),
+                       'count', s.count)
+                   || CASE WHEN report_type = 'subject-list' AND s.count > 0
+                           THEN jsonb_build_object('subjectResults', jsonb_build_object(
+                                'reference', '#' || md5(s.group_index || '/' || s.stratifier
+                                                        || '/' || s.stratum || '/' || s.population)))
+                           ELSE '{}'::jsonb END
+                   ORDER BY s.population) AS population
+          FROM hedis.run_summary s
+         WHERE s.run_id = run
+         GROUP BY s.group_index, s.group_id, s.stratifier, s.stratum
+    ), scored AS (
+        SELECT p.*, rr.rate
+          FROM pops p
+          LEFT JOIN hedis.run_rates rr
+            ON rr.run_id = run AND rr.group_index = p.group_index
+           AND rr.stratifier = p.stratifier AND rr.stratum = p.stratum
+    ), strata AS (
+        SELECT s.group_index, s.stratifier,
+               jsonb_agg(
+                   jsonb_build_object(
+                       'value', CASE
+                           WHEN jsonb_typeof(s.stratum::jsonb) = 'object' THEN s.stratum::jsonb
+                           WHEN jsonb_typeof(s.stratum::jsonb) = 'string'
+                                THEN jsonb_build_object('text', s.stratum::jsonb #>> '{}')
+                           ELSE jsonb_build_object('text', s.stratum) END,
+                       'population', s.population)
+                   || CASE WHEN s.rate IS NULL THEN '{}'::jsonb
+                           ELSE jsonb_build_object('measureScore',
+                                                   jsonb_build_object('value', s.rate)) END
+                   ORDER BY s.stratum) AS stratum
+          FROM scored s
+         WHERE s.stratifier <> ''
+         GROUP BY s.group_index, s.stratifier
+    )
+    SELECT jsonb_agg(
+               jsonb_build_object('id', g.group_id, 'population', g.population)
+               || CASE WHEN g.rate IS NULL THEN '{}'::jsonb
+                       ELSE jsonb_build_object('measureScore', jsonb_build_object('value', g.rate)) END
+               || coalesce((SELECT jsonb_build_object('stratifier',
+                                       jsonb_agg(jsonb_build_object('id', st.stratifier,
+                                                                    'stratum', st.stratum)
+                                                 ORDER BY st.stratifier))
+                              FROM strata st WHERE st.group_index = g.group_index), '{}'::jsonb)
+               ORDER BY g.group_index)
+      INTO groups
+      FROM scored g
+     WHERE g.stratifier = '';
+
+    report := jsonb_build_object(
+        'resourceType', 'MeasureReport',
+        'id', 'run-' || r.run_id,
+        'status', CASE WHEN r.status = 'done' THEN 'complete' ELSE 'pending' END,
+        'type', report_type,
+        'measure', r.measure_ref,
+        'period', jsonb_build_object('start', r.period_start, 'end', r.period_end),
+        'group', coalesce(groups, '[]'::jsonb));
+    IF r.finished_at IS NOT NULL THEN
+        report := report || jsonb_build_object('date', r.finished_at);
+    END IF;
+
+    IF report_type = 'subject-list' THEN
+        -- one List per (group, stratifier, stratum, population) with count > 0
+        WITH members AS (
+            SELECT g.idx - 1 AS group_index, '' AS stratifier, '' AS stratum,
+                   p.key AS population, rr.patient_id
+              FROM hedis.run_result rr
+             CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')
+                        WITH ORDINALITY AS g(grp, idx)
+             CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)
+             WHERE rr.run_id = run AND rr.result IS NOT NULL AND p.value::numeric > 0
+            UNION ALL
+            SELECT g.idx - 1, coalesce(st.s ->> 'id', (st.sidx - 1)::text),
+                   coalesce(st.s -> 'value', 'null'::jsonb)::text, p.key, rr.patient_id
+              FROM hedis.run_result rr
+             CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')
+                        WITH ORDINALITY AS g(grp, idx)
+             CROSS JOIN LATERAL jsonb_array_elements(coalesce(g.grp -> 'stratifiers', '[]'))
+                        WITH ORDINALITY AS st(s, sidx)
+             CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)
+             WHERE rr.run_id = run AND rr.result IS NOT NULL AND p.value::numeric > 0
+        )
+        SELECT jsonb_agg(l.list ORDER BY l.id)
+          INTO contained
+          FROM (SELECT md5(m.group_index || '/' || m.stratifier || '/' || m.stratum
+                           || '/' || m.population) AS id,
+                       jsonb_build_object(
+                           'resourceType', 'List',
+                           'id', md5(m.group_index || '/' || m.stratifier || '/' || m.stratum
+                                     || '/' || m.population),
+                           'status', 'current', 'mode', 'snapshot',
+                           'entry', jsonb_agg(jsonb_build_object('item',
+                                        jsonb_build_object('reference', 'Patient/' || m.patient_id))
+                                     ORDER BY m.patient_id)) AS list
+                  FROM members m
+                 GROUP BY m.group_index, m.stratifier, m.stratum, m.population) l;
+        IF contained IS NOT NULL THEN
+            report := report || jsonb_build_object('contained', contained);
+        END IF;
+    END IF;
+    RETURN report;
+END
+$$;
+
+GRANT EXECUTE ON FUNCTION hedis.run(text, date, date, int), hedis.run_now(text, date, date),
+    hedis.cancel_run(bigint), hedis.resume_run(bigint, boolean),
+    hedis.measure_report(bigint, text), hedis.proportion_rate(numeric, numeric, numeric, numeric, numeric),
+    hedis._runs_wake_on_commit(), hedis._runs_resolve_measure(text)
+    TO hedis_reader;
