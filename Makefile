@@ -30,6 +30,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS tracks no header dependencies: any header change rebuilds every object.
+$(OBJS): $(wildcard src/*/*.h)
+
 $(EXTENSION)--$(EXTVERSION).sql: $(SQL_FRAGMENTS)
 	@echo "-- generated from src/sql/*.sql by make; do not edit" > $@
 	@for f in $(SQL_FRAGMENTS); do printf '\n-- ---- %s ----\n' "$$f" >> $@; cat "$$f" >> $@; done

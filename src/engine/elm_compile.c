@@ -1025,6 +1025,9 @@ fetch_library_elm(const char *name_or_url, const char *version, char **url_out)
 	Jsonb	   *result = NULL;
 	const char *tail = strrchr(name_or_url, '/');
 
+	/* SPI returns in its own procedure context: keep ours */
+	MemoryContext caller = CurrentMemoryContext;
+
 	/* includes name a library by canonical path; its last segment is its name */
 	args[0] = CStringGetTextDatum(name_or_url);
 	args[2] = CStringGetTextDatum(tail ? tail + 1 : name_or_url);
@@ -1032,12 +1035,14 @@ fetch_library_elm(const char *name_or_url, const char *version, char **url_out)
 		args[1] = CStringGetTextDatum(version);
 	else
 		nulls[1] = 'n';
+
 	rc = SPI_execute_with_args(
 							   "SELECT elm, url FROM hedis.library "
 							   "WHERE (url = $1 OR name = $3 OR url LIKE '%/' || $3) "
 							   "AND ($2 IS NULL OR version = $2) "
 							   "ORDER BY (url = $1) DESC, version DESC LIMIT 1",
 							   3, argtypes, args, nulls, true, 1);
+	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read hedis.library: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 1)
@@ -1128,8 +1133,10 @@ elm_knowledge_generation(void)
 	int			rc;
 	bool		isnull;
 	Datum		d;
+	MemoryContext caller = CurrentMemoryContext;
 
 	rc = SPI_execute("SELECT generation FROM hedis.knowledge_state LIMIT 1", true, 1);
+	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		return 0;
 	d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);

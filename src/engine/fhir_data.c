@@ -13,6 +13,8 @@
 
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "nodes/pg_list.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -402,17 +404,20 @@ static void
 valueset_load(ElmValueSet *vs)
 {
 	/* the codes live as long as the compiled library that owns vs */
-	MemoryContext owner = GetMemoryChunkContext(vs);
+	MemoryContext owner = elm_cache_context();
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	int			rc;
 	MemoryContext old;
+
+	MemoryContext caller = CurrentMemoryContext;
 
 	args[0] = CStringGetTextDatum(vs->url);
 	rc = SPI_execute_with_args(
 							   "SELECT DISTINCT system || '|' || code FROM hedis.valueset_code "
 							   "WHERE valueset_url = $1",
 							   1, argtypes, args, NULL, true, 0);
+	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read hedis.valueset_code: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -421,6 +426,7 @@ valueset_load(ElmValueSet *vs)
 
 		rc = SPI_execute_with_args("SELECT 1 FROM hedis.valueset WHERE url = $1",
 								   1, argtypes, args, NULL, true, 1);
+		MemoryContextSwitchTo(caller);
 		exists = rc == SPI_OK_SELECT && SPI_processed > 0;
 		if (!exists)
 			ereport(ERROR,
@@ -434,6 +440,7 @@ valueset_load(ElmValueSet *vs)
 	for (int i = 0; i < vs->ncodes; i++)
 		vs->codes[i] = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
 	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
 	qsort(vs->codes, vs->ncodes, sizeof(char *), cmp_cstr);
 	vs->loaded_generation = 1;
 }
@@ -585,6 +592,24 @@ profile_accepts(int profile, CqlValue resource)
 
 /* ---- patient data and retrieve --------------------------------------- */
 
+/*
+ * Resource types that belong to no patient: a patient's data references
+ * them (MedicationRequest.medicationReference -> Medication).
+ */
+bool
+fhir_type_in_patient_compartment(const char *type)
+{
+	static const char *const shared[] = {
+		"Medication", "Location", "Practitioner", "PractitionerRole",
+		"Organization", "Substance", "HealthcareService", "Endpoint", "Device"
+	};
+
+	for (int i = 0; i < lengthof(shared); i++)
+		if (strcmp(type, shared[i]) == 0)
+			return false;
+	return true;
+}
+
 static SPIPlanPtr patient_plan = NULL;
 
 PatientData *
@@ -595,6 +620,7 @@ fhir_patient_load(int64 patient_key)
 	int			rc;
 	uint64		n;
 	int			g = -1;
+	MemoryContext caller = CurrentMemoryContext;
 
 	if (patient_plan == NULL)
 	{
@@ -610,10 +636,12 @@ fhir_patient_load(int64 patient_key)
 	}
 	args[0] = Int64GetDatum(patient_key);
 	rc = SPI_execute_plan(patient_plan, args, NULL, true, 0);
+	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read hedis.resource: %s", SPI_result_code_string(rc));
 	n = SPI_processed;
 	pd = palloc0(sizeof(PatientData));
+	pd->mcxt = caller;
 	pd->patient_key = patient_key;
 	pd->patient = CQL_NULL_VALUE;
 	pd->groups = palloc0(sizeof(PatientTypeGroup) * Max(n, 1));
@@ -656,9 +684,12 @@ fhir_patient_key(const char *fhir_id, bool missing_ok)
 	int			rc;
 	bool		isnull;
 
+	MemoryContext caller = CurrentMemoryContext;
+
 	args[0] = CStringGetTextDatum(fhir_id);
 	rc = SPI_execute_with_args("SELECT patient_key FROM hedis.patient WHERE fhir_id = $1",
 							   1, argtypes, args, NULL, true, 1);
+	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read hedis.patient: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
@@ -696,6 +727,102 @@ codes_match(CqlValue codeval, CqlValue filter, const char *comparator)
 	return cql_equivalent(codeval, filter);
 }
 
+/* ids in "Type/id" references to resources of `type` anywhere in a resource */
+static void
+collect_reference_ids(JsonbContainer *c, const char *type, List **ids)
+{
+	JsonbIterator *it = JsonbIteratorInit(c);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	bool		after_reference_key = false;
+	size_t		tlen = strlen(type);
+
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+		{
+			after_reference_key = v.val.string.len == 9 &&
+				memcmp(v.val.string.val, "reference", 9) == 0;
+			continue;
+		}
+		if (tok == WJB_VALUE && after_reference_key && v.type == jbvString)
+		{
+			const char *s = v.val.string.val;
+			int			len = v.val.string.len;
+
+			/* relative "Medication/123" or absolute ".../Medication/123" */
+			for (int i = 0; i + (int) tlen + 1 < len; i++)
+				if ((i == 0 || s[i - 1] == '/') && memcmp(s + i, type, tlen) == 0 &&
+					s[i + tlen] == '/' && memchr(s + i + tlen + 1, '/', len - i - tlen - 1) == NULL)
+				{
+					*ids = lappend(*ids, pnstrdup(s + i + tlen + 1, len - i - tlen - 1));
+					break;
+				}
+		}
+		after_reference_key = false;
+	}
+}
+
+/*
+ * Resources outside any patient compartment (Medication, say) that the
+ * patient's resources reference: read on first retrieve of their type and
+ * kept as one more group of the patient's data.
+ */
+static PatientTypeGroup *
+load_referenced_group(PatientData *pd, const char *type)
+{
+	List	   *ids = NIL;
+	PatientTypeGroup *grp;
+	MemoryContext caller = CurrentMemoryContext;
+	Oid			argtypes[2] = {TEXTOID, TEXTARRAYOID};
+	Datum		args[2];
+	Datum	   *elems;
+	int			n = 0,
+				rc;
+	ListCell   *lc;
+
+	for (int g = 0; g < pd->ngroups; g++)
+		for (int i = 0; i < pd->groups[g].n; i++)
+		{
+			CqlFhir    *f = pd->groups[g].resources[i].u.fhir;
+
+			collect_reference_ids(f->jv.val.binary.data, type, &ids);
+		}
+	pd->groups = repalloc(pd->groups, sizeof(PatientTypeGroup) * (pd->ngroups + 1));
+	grp = &pd->groups[pd->ngroups++];
+	grp->type = pstrdup(type);
+	grp->n = 0;
+	grp->resources = palloc(sizeof(CqlValue) * Max(list_length(ids), 1));
+	if (ids == NIL)
+		return grp;
+	elems = palloc(sizeof(Datum) * list_length(ids));
+	foreach(lc, ids)
+		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));
+	args[0] = CStringGetTextDatum(type);
+	args[1] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
+	rc = SPI_execute_with_args("SELECT resource FROM hedis.resource "
+							   "WHERE resource_type = $1 AND fhir_id = ANY ($2) ORDER BY fhir_id",
+							   2, argtypes, args, NULL, true, 0);
+	MemoryContextSwitchTo(caller);
+	if (rc != SPI_OK_SELECT)
+		elog(ERROR, "could not read hedis.resource: %s", SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		Jsonb	   *jb = DatumGetJsonbPCopy(SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &isnull));
+		JsonbValue	jv;
+		const char *itype = fhir_type_intern(type);
+
+		jv.type = jbvBinary;
+		jv.val.binary.data = &jb->root;
+		jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+		if (grp->n < list_length(ids))
+			grp->resources[grp->n++] = cql_fhir_value(itype ? itype : grp->type, &jv, NULL);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return grp;
+}
+
 CqlValue
 fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *node)
 {
@@ -710,6 +837,13 @@ fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *node)
 	for (int i = 0; i < pd->ngroups; i++)
 		if (strcmp(pd->groups[i].type, r->data_type) == 0)
 			grp = &pd->groups[i];
+	if (grp == NULL && !fhir_type_in_patient_compartment(r->data_type))
+	{
+		MemoryContext old = MemoryContextSwitchTo(pd->mcxt);
+
+		grp = load_referenced_group(pd, r->data_type);
+		MemoryContextSwitchTo(old);
+	}
 	out = cql_list_new(grp ? grp->n : 0);
 	if (grp == NULL)
 		return out;

@@ -20,12 +20,15 @@ typedef struct PatientTypeGroup
 
 struct PatientData
 {
+	MemoryContext mcxt;			/* where its resources live */
 	int64		patient_key;
 	const char *fhir_id;
 	CqlValue	patient;		/* the Patient resource, or null */
 	int			ngroups;
 	PatientTypeGroup *groups;
 };
+
+extern bool fhir_type_in_patient_compartment(const char *type);
 
 /* load in CurrentMemoryContext; NULL if no such patient */
 extern PatientData *fhir_patient_load(int64 patient_key);

@@ -266,6 +266,7 @@ measure_get(const char *ref)
 	MemoryContext old;
 	Jsonb	   *res;
 	bool		isnull;
+	MemoryContext caller = CurrentMemoryContext;
 
 	elm_cache_check_generation();
 	if (measure_cache_version != elm_cache_current_version())
@@ -282,6 +283,7 @@ measure_get(const char *ref)
 							   "WHERE url = $1 OR name = $1 OR url || '|' || version = $1 "
 							   "ORDER BY (url || '|' || version = $1) DESC, (url = $1) DESC, version DESC LIMIT 1",
 							   1, argtypes, args, NULL, true, 1);
+	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read hedis.measure: %s", SPI_result_code_string(rc));
 	if (SPI_processed == 0)
