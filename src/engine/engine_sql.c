@@ -19,16 +19,23 @@
 #include "engine/hedis_engine.h"
 #include "engine/measure.h"
 
-extern bool hedis_enforce_profiles;
+static const struct config_enum_entry profile_matching_options[] = {
+	{"declared", PROFILE_MATCH_DECLARED, false},
+	{"strict", PROFILE_MATCH_STRICT, false},
+	{"none", PROFILE_MATCH_NONE, false},
+	{NULL, 0, false}
+};
 
 void
 hedis_engine_init(void)
 {
-	DefineCustomBoolVariable("hedis.enforce_profiles",
-							 "Apply QI-Core profile criteria (category, status, doNotPerform) in retrieves.",
-							 "Off by default, as the reference engines retrieve by resource type only.",
-							 &hedis_enforce_profiles, false, PGC_USERSET, 0,
-							 NULL, NULL, NULL);
+	DefineCustomEnumVariable("hedis.profile_matching",
+							 "How a retrieve's QI-Core profile selects resources.",
+							 "declared: trust meta.profile when a resource declares QI-Core profiles, "
+							 "else apply the profile's content criteria; strict: meta.profile only; "
+							 "none: resource type only.",
+							 &hedis_profile_matching, PROFILE_MATCH_DECLARED,
+							 profile_matching_options, PGC_USERSET, 0, NULL, NULL, NULL);
 	DefineCustomIntVariable("hedis.timezone_offset",
 							"Timezone offset, in minutes, given to date-times that carry none.",
 							NULL, &cql_default_tz_minutes, 0, -14 * 60, 14 * 60,

@@ -533,8 +533,8 @@ static const ProfileCriterion profile_criteria[] = {
 	{"qicore-devicenotrequested", "doNotPerform", NULL, true},
 };
 
-/* GUC: apply profile criteria in retrieves */
-bool		hedis_enforce_profiles = false;
+/* GUC hedis.profile_matching: how a retrieve's QI-Core profile selects resources */
+int			hedis_profile_matching = PROFILE_MATCH_DECLARED;
 
 int
 fhir_profile_lookup(const char *template_id)
@@ -577,17 +577,59 @@ value_has_code(CqlValue v, const char *const *values)
 }
 
 static bool
-profile_accepts(int profile, CqlValue resource)
+profile_criteria_accept(int profile, CqlValue resource)
 {
-	const ProfileCriterion *pc = &profile_criteria[profile];
-	CqlValue	v = fhir_property(resource, pc->element);
+	const ProfileCriterion *pc;
+	CqlValue	v;
 
+	if (profile < 0)
+		return true;
+	pc = &profile_criteria[profile];
+	v = fhir_property(resource, pc->element);
 	if (pc->boolean_true)
 	{
 		v = fhir_to_system(v);
 		return v.kind == CK_BOOL && v.u.b;
 	}
 	return value_has_code(v, pc->values);
+}
+
+#define QICORE_PREFIX "http://hl7.org/fhir/us/qicore/"
+#define FHIR_BASE_PREFIX "http://hl7.org/fhir/StructureDefinition/"
+
+/*
+ * Does the resource meet the retrieve's profile?  A base FHIR profile takes
+ * every resource of its type.  Otherwise (the default, "declared"): a
+ * resource that declares QI-Core profiles in meta.profile is taken at its
+ * word, as the reference engine does; one that declares none (data from a
+ * plain EHR export) is judged by what the profile requires of its content
+ * (category, status, doNotPerform).  "strict" only trusts meta.profile;
+ * "none" matches on resource type alone.
+ */
+static bool
+profile_accepts(const ElmRetrieve *r, CqlValue resource)
+{
+	CqlValue	declared;
+	bool		any_qicore = false;
+
+	if (hedis_profile_matching == PROFILE_MATCH_NONE || r->template_id == NULL ||
+		strncmp(r->template_id, FHIR_BASE_PREFIX, strlen(FHIR_BASE_PREFIX)) == 0)
+		return true;
+	declared = fhir_to_system(fhir_property(fhir_property(resource, "meta"), "profile"));
+	for (int i = 0; i < cql_list_len(declared); i++)
+	{
+		CqlValue	p = declared.u.list->items[i];
+
+		if (p.kind != CK_STR)
+			continue;
+		if (strcmp(p.u.s, r->template_id) == 0)
+			return true;
+		if (strncmp(p.u.s, QICORE_PREFIX, strlen(QICORE_PREFIX)) == 0)
+			any_qicore = true;
+	}
+	if (hedis_profile_matching == PROFILE_MATCH_STRICT || any_qicore)
+		return false;
+	return profile_criteria_accept(r->profile, resource);
 }
 
 /* ---- patient data and retrieve --------------------------------------- */
@@ -861,7 +903,7 @@ fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *node)
 
 		if (r->codes && !codes_match(fhir_property(res, r->code_property), filter, r->code_comparator))
 			continue;
-		if (hedis_enforce_profiles && r->profile >= 0 && !profile_accepts(r->profile, res))
+		if (!profile_accepts(r, res))
 			continue;
 		if (r->date_range && r->date_property && range.kind == CK_INTERVAL)
 		{

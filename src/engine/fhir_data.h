@@ -51,6 +51,15 @@ extern bool terminology_contains(ElmValueSet *vs, const char *system, const char
 /* does the code-bearing value (Code, Concept, Coding, CodeableConcept, list) hit the set */
 extern CqlTri terminology_value_in(CqlValue codes, ElmValueSet *vs);
 
+/* hedis.profile_matching */
+typedef enum ProfileMatching
+{
+	PROFILE_MATCH_DECLARED,
+	PROFILE_MATCH_STRICT,
+	PROFILE_MATCH_NONE
+} ProfileMatching;
+extern int	hedis_profile_matching;
+
 /* profile criteria of QI-Core profiles; -1 when the profile adds none */
 extern int	fhir_profile_lookup(const char *template_id);
 
