@@ -181,6 +181,9 @@ typedef struct ElmRetrieve
 	const char *date_property;
 	ElmNode    *date_range;
 	int			profile;		/* index into the profile-criteria table, -1 none */
+	/* code property element look-up for the last resource type */
+	const char *memo_type;
+	const void *memo_elem;
 } ElmRetrieve;
 
 struct ElmNode
@@ -208,6 +211,10 @@ struct ElmNode
 	/* FunctionRef overload chosen for the last argument type seen */
 	const char *cache_type;
 	ElmFunction *cache_fn;
+	/* Property / Is / As: result for the last FHIR type seen */
+	const char *memo_type;
+	const void *memo_elem;		/* Property: FhirElementInfo of that type */
+	int			memo_match;		/* Is/As: 1 matches, 0 not */
 };
 
 /* ---- evaluation context ------------------------------------------------ */

@@ -16,8 +16,10 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -529,6 +531,8 @@ compile_retrieve(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 
 	n->retrieve = r;
 	r->data_type = qname_local(j_str(obj, "dataType"), NULL);
+	if (r->data_type && fhir_type_intern(r->data_type))
+		r->data_type = fhir_type_intern(r->data_type);	/* compared by pointer */
 	r->template_id = j_str(obj, "templateId");
 	r->code_property = j_str(obj, "codeProperty");
 	r->code_comparator = j_str(obj, "codeComparator");
@@ -621,6 +625,7 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 		char	   *scope = j_str(obj, "scope");
 
 		n->str = j_str(obj, "path");
+		n->flag = n->str && strchr(n->str, '.') != NULL;	/* dotted path */
 		n->source = compile_child(cc, obj, "source");
 		n->slot = -1;
 		if (n->source == NULL)
@@ -1130,12 +1135,23 @@ library_load(const char *name_or_url, const char *version, int depth)
 uint64
 elm_knowledge_generation(void)
 {
+	static SPIPlanPtr plan = NULL;
 	int			rc;
 	bool		isnull;
 	Datum		d;
 	MemoryContext caller = CurrentMemoryContext;
 
-	rc = SPI_execute("SELECT generation FROM hedis.knowledge_state LIMIT 1", true, 1);
+	if (plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare("SELECT generation FROM hedis.knowledge_state LIMIT 1", 0, NULL);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare the knowledge generation query: %s",
+				 SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
+	rc = SPI_execute_plan(plan, NULL, NULL, true, 1);
 	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		return 0;
@@ -1165,21 +1181,33 @@ elm_cache_context(void)
 	return ElmCacheContext;
 }
 
-/* Call inside SPI: drops compiled libraries when the knowledge store changed. */
+/*
+ * Call inside SPI: drops compiled libraries when the knowledge store changed.
+ * Knowledge cannot change within one command, so the check runs once per
+ * command, not once per patient of a population query.
+ */
 void
 elm_cache_check_generation(void)
 {
-	uint64		gen = elm_knowledge_generation();
+	static LocalTransactionId checked_lxid = InvalidLocalTransactionId;
+	static CommandId checked_cid = InvalidCommandId;
+	uint64		gen;
 
 	if (ElmCacheContext == NULL)
 		ElmCacheContext = AllocSetContextCreate(CacheMemoryContext,
 												"hedis compiled ELM",
 												ALLOCSET_DEFAULT_SIZES);
+	if (MyProc->lxid == checked_lxid && GetCurrentCommandId(false) == checked_cid &&
+		elm_cached_generation != 0)
+		return;
+	gen = elm_knowledge_generation();
 	if (gen != elm_cached_generation)
 	{
 		elm_cache_reset();
 		elm_cached_generation = gen;
 	}
+	checked_lxid = MyProc->lxid;
+	checked_cid = GetCurrentCommandId(false);
 }
 
 /* Call inside SPI. */

@@ -13,6 +13,7 @@
 #include "postgres.h"
 
 #include "miscadmin.h"
+#include "utils/memutils.h"
 
 #include "engine/elm.h"
 #include "engine/elm_ops.h"
@@ -37,9 +38,14 @@ elm_error_at(const ElmNode *n, const char *fmt,...)
 void
 elm_ctx_init(EvalCtx *cx, MemoryContext mcxt)
 {
+	/* one slot array per backend: every slot is written before it is read */
+	static CqlValue *slots = NULL;
+
+	if (slots == NULL)
+		slots = MemoryContextAlloc(TopMemoryContext, sizeof(CqlValue) * ELM_MAX_SLOTS);
 	memset(cx, 0, sizeof(EvalCtx));
 	cx->mcxt = mcxt;
-	cx->slots = MemoryContextAllocZero(mcxt, sizeof(CqlValue) * ELM_MAX_SLOTS);
+	cx->slots = slots;
 	cx->measurement_period = CQL_NULL_VALUE;
 }
 
@@ -339,6 +345,11 @@ eval_property(EvalCtx *cx, const ElmNode *n)
 	CqlValue	v = n->source ? elm_eval(cx, n->source) : cx->slots[cx->frame_base + n->slot];
 	const char *path = n->str;
 	const char *dot;
+	ElmNode    *mn = (ElmNode *) n;
+
+	/* the common case: one step on a FHIR element, element look-up memoised */
+	if (v.kind == CK_FHIR && !n->flag)
+		return fhir_property_memo(v, path, &mn->memo_type, &mn->memo_elem);
 
 	/* dotted paths ("value.value") step segment by segment */
 	while ((dot = strchr(path, '.')) != NULL)
@@ -438,6 +449,22 @@ elm_type_matches(CqlValue v, const ElmTypeSpec *ts)
 	return false;
 }
 
+/* type test, memoised on the FHIR type (interned, so compared by pointer) */
+static bool
+type_matches_memo(const ElmNode *n, CqlValue v)
+{
+	ElmNode    *mn = (ElmNode *) n;
+
+	if (v.kind != CK_FHIR || v.u.fhir->type == NULL)
+		return elm_type_matches(v, n->ts);
+	if (mn->memo_type != v.u.fhir->type)
+	{
+		mn->memo_match = elm_type_matches(v, n->ts) ? 1 : 0;
+		mn->memo_type = v.u.fhir->type;
+	}
+	return mn->memo_match == 1;
+}
+
 static CqlValue
 eval_as(EvalCtx *cx, const ElmNode *n)
 {
@@ -449,7 +476,7 @@ eval_as(EvalCtx *cx, const ElmNode *n)
 		return v;
 	if (v.kind == CK_FHIR && v.u.fhir->type == NULL && n->ts->kind == ETS_NAMED && !n->ts->is_system)
 		return cql_fhir_value(fhir_type_intern(n->ts->name), &v.u.fhir->jv, v.u.fhir->ext);
-	if (elm_type_matches(v, n->ts))
+	if (type_matches_memo(n, v))
 		return v;
 	/* casting a FHIR primitive to its System type */
 	if (v.kind == CK_FHIR && n->ts->kind == ETS_NAMED && n->ts->is_system)
@@ -471,7 +498,7 @@ eval_is(EvalCtx *cx, const ElmNode *n)
 
 	if (v.kind == CK_FHIR && v.u.fhir->type == NULL)
 		return cql_bool(false);
-	return cql_bool(elm_type_matches(v, n->ts));
+	return cql_bool(type_matches_memo(n, v));
 }
 
 /* ---- conditionals and logic ------------------------------------------ */

@@ -101,12 +101,54 @@ jv_string(const JsonbValue *v)
 	return v->type == jbvString ? pnstrdup(v->val.string.val, v->val.string.len) : NULL;
 }
 
+typedef enum FhirKind
+{
+	FK_OTHER,
+	FK_CODING,
+	FK_CONCEPT,
+	FK_QUANTITY,
+	FK_PERIOD
+} FhirKind;
+
+/*
+ * The conversion a FHIR complex type gets, memoised by the interned type
+ * pointer (a small direct-mapped table: the same few types recur).
+ */
+static FhirKind
+fhir_kind(const char *type)
+{
+	static struct
+	{
+		const char *type;
+		FhirKind	kind;
+	}			memo[64];
+	int			slot = (int) (((uintptr_t) type >> 3) & 63);
+	FhirKind	k;
+
+	if (memo[slot].type == type)
+		return memo[slot].kind;
+	if (strcmp(type, "Coding") == 0)
+		k = FK_CODING;
+	else if (strcmp(type, "CodeableConcept") == 0)
+		k = FK_CONCEPT;
+	else if (strcmp(type, "Period") == 0)
+		k = FK_PERIOD;
+	else if (fhir_type_is_a(type, "Quantity"))
+		k = FK_QUANTITY;
+	else
+		k = FK_OTHER;
+	memo[slot].type = type;
+	memo[slot].kind = k;
+	return k;
+}
+
 /* Coding -> Code, CodeableConcept -> Concept, Quantity -> Quantity, primitive -> value */
 CqlValue
 fhir_to_system(CqlValue v)
 {
 	CqlFhir    *f;
 	JsonbValue	jv;
+	FhirKind	kind;
 
 	if (v.kind == CK_LIST)
 	{
@@ -123,7 +165,8 @@ fhir_to_system(CqlValue v)
 		return fhir_primitive_value(f);
 	if (f->type == NULL)
 		return v;
-	if (strcmp(f->type, "Coding") == 0)
+	kind = fhir_kind(f->type);
+	if (kind == FK_CODING)
 	{
 		const char *code = obj_get(f, "code", 4, &jv) ? jv_string(&jv) : NULL;
 		const char *system = obj_get(f, "system", 6, &jv) ? jv_string(&jv) : NULL;
@@ -132,7 +175,7 @@ fhir_to_system(CqlValue v)
 
 		return cql_code_value(code, system, version, display);
 	}
-	if (strcmp(f->type, "CodeableConcept") == 0)
+	if (kind == FK_CONCEPT)
 	{
 		CqlValue	c = {.kind = CK_CONCEPT};
 		CqlValue	codings = fhir_property(v, "coding");
@@ -149,7 +192,7 @@ fhir_to_system(CqlValue v)
 		c.u.concept->display = obj_get(f, "text", 4, &jv) ? jv_string(&jv) : NULL;
 		return c;
 	}
-	if (fhir_type_is_a(f->type, "Quantity"))
+	if (kind == FK_QUANTITY)
 	{
 		CqlValue	val = fhir_to_system(fhir_property(v, "value"));
 		const char *unit = obj_get(f, "code", 4, &jv) ? jv_string(&jv) : NULL;
@@ -160,7 +203,7 @@ fhir_to_system(CqlValue v)
 			return CQL_NULL_VALUE;
 		return cql_quantity(val.kind == CK_INT ? (double) val.u.i : val.u.d, unit ? unit : "1");
 	}
-	if (strcmp(f->type, "Period") == 0)
+	if (kind == FK_PERIOD)
 	{
 		CqlValue	s = fhir_to_system(fhir_property(v, "start"));
 		CqlValue	e = fhir_to_system(fhir_property(v, "end"));
@@ -257,7 +300,7 @@ wrap_element(const char *type, JsonbValue *jv, JsonbValue *ext, bool have_ext)
 }
 
 static CqlValue
-fhir_property_one(CqlValue src, const char *name)
+fhir_property_one(CqlValue src, const char *name, const FhirElementInfo *e_given, bool have_e)
 {
 	CqlFhir    *f = src.u.fhir;
 	const FhirElementInfo *e;
@@ -286,7 +329,7 @@ fhir_property_one(CqlValue src, const char *name)
 		return strcmp(name, "extension") == 0 ? cql_list_new(0) : CQL_NULL_VALUE;
 	}
 
-	e = f->type ? fhir_element_lookup(f->type, name) : NULL;
+	e = have_e ? e_given : (f->type ? fhir_element_lookup(f->type, name) : NULL);
 	if (e && !e->is_choice)
 	{
 		found = obj_get(f, name, nlen, &jv);
@@ -351,7 +394,23 @@ fhir_property(CqlValue src, const char *name)
 	}
 	if (src.kind != CK_FHIR)
 		return CQL_NULL_VALUE;
-	return fhir_property_one(src, name);
+	return fhir_property_one(src, name, NULL, false);
+}
+
+CqlValue
+fhir_property_memo(CqlValue src, const char *name, const char **memo_type, const void **memo_elem)
+{
+	const char *type;
+
+	if (src.kind != CK_FHIR || src.u.fhir->type == NULL || src.u.fhir->jv.type != jbvBinary)
+		return fhir_property(src, name);
+	type = src.u.fhir->type;
+	if (*memo_type != type)
+	{
+		*memo_elem = fhir_element_lookup(type, name);
+		*memo_type = type;
+	}
+	return fhir_property_one(src, name, (const FhirElementInfo *) *memo_elem, true);
 }
 
 bool
@@ -466,9 +525,61 @@ code_in(const CqlCode *c, ElmValueSet *vs)
 	return terminology_contains(vs, c->system, c->code);
 }
 
+/* a FHIR Coding's (system, code) straight from the jsonb, without building a Code */
+static bool
+coding_in(const CqlFhir *f, ElmValueSet *vs)
+{
+	JsonbValue	sys,
+				code;
+	char		key[512];
+	char	   *kp = key;
+
+	if (!obj_get(f, "system", 6, &sys) || sys.type != jbvString ||
+		!obj_get(f, "code", 4, &code) || code.type != jbvString ||
+		sys.val.string.len + code.val.string.len + 2 > (int) sizeof(key))
+		return false;
+	memcpy(key, sys.val.string.val, sys.val.string.len);
+	key[sys.val.string.len] = '|';
+	memcpy(key + sys.val.string.len + 1, code.val.string.val, code.val.string.len);
+	key[sys.val.string.len + 1 + code.val.string.len] = '\0';
+	if (vs->loaded_generation == 0)
+		valueset_load(vs);
+	return bsearch(&kp, vs->codes, vs->ncodes, sizeof(char *), cmp_cstr) != NULL;
+}
+
 CqlTri
 terminology_value_in(CqlValue v, ElmValueSet *vs)
 {
+	if (v.kind == CK_FHIR && v.u.fhir->type && v.u.fhir->jv.type == jbvBinary)
+	{
+		FhirKind	k = fhir_kind(v.u.fhir->type);
+
+		if (k == FK_CODING)
+			return coding_in(v.u.fhir, vs) ? CQL_TRUE : CQL_FALSE;
+		if (k == FK_CONCEPT)
+		{
+			JsonbValue	codings;
+
+			if (obj_get(v.u.fhir, "coding", 6, &codings) && codings.type == jbvBinary &&
+				JsonContainerIsArray(codings.val.binary.data))
+			{
+				int			n = JsonContainerSize(codings.val.binary.data);
+
+				for (int i = 0; i < n; i++)
+				{
+					JsonbValue *c = getIthJsonbValueFromContainer(codings.val.binary.data, i);
+					CqlFhir		cf = {NULL, {0}, NULL};
+
+					if (c == NULL || c->type != jbvBinary)
+						continue;
+					cf.jv = *c;
+					if (coding_in(&cf, vs))
+						return CQL_TRUE;
+				}
+			}
+			return CQL_FALSE;
+		}
+	}
 	v = fhir_to_system(v);
 	switch (v.kind)
 	{
@@ -701,10 +812,10 @@ fhir_patient_load(int64 patient_key)
 		jv.val.binary.data = &jb->root;
 		jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
 		r = cql_fhir_value(itype ? itype : type, &jv, NULL);
-		if (g < 0 || strcmp(pd->groups[g].type, type) != 0)
+		if (g < 0 || strcmp(pd->groups[g].type, itype ? itype : type) != 0)
 		{
 			g = pd->ngroups++;
-			pd->groups[g].type = type;
+			pd->groups[g].type = itype ? itype : type;
 			pd->groups[g].resources = palloc(sizeof(CqlValue) * (n - i));
 		}
 		pd->groups[g].resources[pd->groups[g].n++] = r;
@@ -876,8 +987,8 @@ fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *node)
 
 	if (pd == NULL)
 		elm_error_at(node, "a retrieve needs a patient context");
-	for (int i = 0; i < pd->ngroups; i++)
-		if (strcmp(pd->groups[i].type, r->data_type) == 0)
+	for (int i = 0; i < pd->ngroups && grp == NULL; i++)
+		if (pd->groups[i].type == r->data_type || strcmp(pd->groups[i].type, r->data_type) == 0)
 			grp = &pd->groups[i];
 	if (grp == NULL && !fhir_type_in_patient_compartment(r->data_type))
 	{
@@ -901,7 +1012,10 @@ fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *node)
 	{
 		CqlValue	res = grp->resources[i];
 
-		if (r->codes && !codes_match(fhir_property(res, r->code_property), filter, r->code_comparator))
+		if (r->codes &&
+			!codes_match(fhir_property_memo(res, r->code_property,
+											(const char **) &r->memo_type, (const void **) &r->memo_elem),
+						 filter, r->code_comparator))
 			continue;
 		if (!profile_accepts(r, res))
 			continue;

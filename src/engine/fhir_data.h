@@ -39,6 +39,9 @@ extern CqlValue fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *
 
 /* navigation */
 extern CqlValue fhir_property(CqlValue src, const char *name);
+/* the same, remembering the element look-up for the last type in *memo */
+extern CqlValue fhir_property_memo(CqlValue src, const char *name,
+								   const char **memo_type, const void **memo_elem);
 extern CqlValue fhir_primitive_value(const CqlFhir *f);
 extern CqlValue fhir_to_system(CqlValue v);
 extern bool fhir_deep_equal(const CqlFhir *a, const CqlFhir *b);

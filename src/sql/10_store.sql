@@ -33,7 +33,7 @@ COMMENT ON COLUMN hedis.resource.codes IS
     '''system|code'' of the primary code element(s) of the resource';
 
 -- "all resources of patient P (of type T)"
-CREATE INDEX resource_patient_idx ON hedis.resource (patient_key, resource_type);
+CREATE INDEX resource_patient_idx ON hedis.resource (patient_key, resource_type, fhir_id);
 -- resources waiting for their patient: attached when it arrives
 CREATE INDEX resource_orphan_idx ON hedis.resource (patient_ref)
     WHERE patient_key IS NULL AND patient_ref IS NOT NULL;
