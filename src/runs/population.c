@@ -94,6 +94,23 @@ typedef struct GenCode
 	char	   *display;		/* may be NULL */
 } GenCode;
 
+/*
+ * Observation category from the code: LOINC names radiology studies after
+ * their modality ("MG Breast ...", "CT Chest ..."), everything else drawn
+ * here is a laboratory result.
+ */
+static const char *
+gen_observation_category(const GenCode *code)
+{
+	static const char *const modalities[] = {"MG ", "US ", "CT ", "MR ", "XR ", "NM ", "PT ", "RF ", "DXA "};
+
+	if (code->display)
+		for (int i = 0; i < lengthof(modalities); i++)
+			if (strncmp(code->display, modalities[i], strlen(modalities[i])) == 0)
+				return "imaging";
+	return "laboratory";
+}
+
 /* a value set attributed to a resource type */
 typedef struct GenSlot
 {
@@ -389,11 +406,16 @@ gen_patient(StoreWriter *w, const GenPool *pool, int32 seed, int64 n, DateADT as
 						 "\"code\":\"%s\",\"display\":\"%s\"}},{\"url\":\"text\",\"valueString\":\"%s\"}]},"
 						 "{\"url\":\"http://hl7.org/fhir/us/core/StructureDefinition/us-core-ethnicity\","
 						 "\"extension\":[{\"url\":\"ombCategory\",\"valueCoding\":{\"system\":\"urn:oid:2.16.840.1.113883.6.238\","
-						 "\"code\":\"%s\",\"display\":\"%s\"}},{\"url\":\"text\",\"valueString\":\"%s\"}]}]",
+						 "\"code\":\"%s\",\"display\":\"%s\"}},{\"url\":\"text\",\"valueString\":\"%s\"}]}",
 						 gen_race_codes[race][0], gen_race_codes[race][1], gen_race_codes[race][1],
 						 hispanic ? "2135-2" : "2186-5",
 						 hispanic ? "Hispanic or Latino" : "Not Hispanic or Latino",
 						 hispanic ? "Hispanic or Latino" : "Not Hispanic or Latino");
+		/* US Core sex (SNOMED CT), which QI-Core 6 measures test rather than gender */
+		if (gender[0] == 'f' || gender[0] == 'm')
+			appendStringInfo(&buf, ",{\"url\":\"http://hl7.org/fhir/us/core/StructureDefinition/us-core-sex\","
+							 "\"valueCode\":\"%s\"}", gender[0] == 'f' ? "248152002" : "248153007");
+		appendStringInfoChar(&buf, ']');
 		appendStringInfo(&buf, ",\"identifier\":[{\"system\":\"urn:pg-hedis:generated\",\"value\":\"%s\"}]", pid);
 		appendStringInfo(&buf, ",\"name\":[{\"family\":\"Generated%lld\",\"given\":[\"Patient\"]}]", (long long) n);
 		appendStringInfo(&buf, ",\"gender\":\"%s\",\"birthDate\":\"%s\"}", gender, d1);
@@ -560,9 +582,9 @@ gen_patient(StoreWriter *w, const GenPool *pool, int32 seed, int64 n, DateADT as
 						bool		a1c = strcmp(code->code, "4548-4") == 0 || strcmp(code->code, "17856-6") == 0;
 						double		value = a1c ? 4.5 + gen_unit(&rng) * 9.0 : 1 + gen_below(&rng, 200);
 
-						appendStringInfoString(&buf, ",\"status\":\"final\",\"category\":[{\"coding\":[{\"system\":"
-											   "\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":\"laboratory\"}]}]"
-											   ",\"code\":");
+						appendStringInfo(&buf, ",\"status\":\"final\",\"category\":[{\"coding\":[{\"system\":"
+										 "\"http://terminology.hl7.org/CodeSystem/observation-category\",\"code\":\"%s\"}]}]"
+										 ",\"code\":", gen_observation_category(code));
 						gen_coding(&buf, code);
 						appendStringInfo(&buf, ",\"subject\":{\"reference\":\"Patient/%s\"},"
 										 "\"effectiveDateTime\":\"%s\",\"issued\":\"%s\","

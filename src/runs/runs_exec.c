@@ -26,22 +26,25 @@
 #include "runs/runs.h"
 
 /*
- * Weak until src/engine defines it, so that pg_hedis loads (and everything
- * but evaluation works) in a build without the engine.
+ * The next patients of a worker's share.  Planner-proof on purpose: the
+ * scan is bounded to a window of keys ($2) and the "already evaluated"
+ * test is a per-row index probe (OFFSET 0 keeps it a subplan), so a batch
+ * costs the same at the end of a million patients as at the start, even
+ * when the statistics of run_result are stale.
  */
-extern Jsonb *hedis_measure_evaluate_patient(const char *measure_ref, int64 patient_key,
-											 DateADT period_start, DateADT period_end)
-			__attribute__((weak));
-
 static const char *const batch_keys_sql =
 "SELECT p.patient_key, p.fhir_id"
 "  FROM hedis.patient p"
 " WHERE p.patient_key > $1 AND p.patient_key <= $2"
 "   AND p.patient_key % $3 = $4"
 "   AND NOT EXISTS (SELECT 1 FROM hedis.run_result r"
-"                    WHERE r.run_id = $5 AND r.patient_key = p.patient_key)"
+"                    WHERE r.run_id = $5 AND r.patient_key = p.patient_key OFFSET 0)"
 " ORDER BY p.patient_key"
 " LIMIT $6";
+
+/* first patient key after $1, to jump over gaps in the key space */
+static const char *const next_key_sql =
+"SELECT min(patient_key) FROM hedis.patient WHERE patient_key > $1";
 
 static const char *const batch_progress_sql =
 "UPDATE hedis.run"
@@ -223,22 +226,25 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 	int			i;
 	int			rc;
 
-	if (hedis_measure_evaluate_patient == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("this build of pg_hedis has no measure engine"),
-				 errhint("Build pg_hedis with src/engine.")));
 
 	runs_ensure_contexts();
 	MemoryContextReset(batch_cxt);
 
-	/* the patients of this batch */
+	/* the patients of this batch: a window of keys, moved on while empty */
+	for (;;)
 	{
 		Oid			argtypes[6] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID};
 		Datum		args[6];
+		int64		window_end;
+
+		if (*last_key >= spec->max_patient_key)
+			return out;
+		window_end = *last_key + (int64) batch_size * n_workers * 4;
+		if (window_end > spec->max_patient_key || window_end < *last_key)
+			window_end = spec->max_patient_key;
 
 		args[0] = Int64GetDatum(*last_key);
-		args[1] = Int64GetDatum(spec->max_patient_key);
+		args[1] = Int64GetDatum(window_end);
 		args[2] = Int64GetDatum((int64) n_workers);
 		args[3] = Int64GetDatum((int64) worker);
 		args[4] = Int64GetDatum(spec->run_id);
@@ -247,6 +253,26 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not select the patients of run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));
+		if (SPI_processed > 0)
+			break;
+
+		/* nothing left in this window: jump to the next existing key */
+		{
+			Oid			ntypes[1] = {INT8OID};
+			Datum		nargs[1] = {Int64GetDatum(window_end)};
+			bool		isnull;
+			Datum		next;
+
+			rc = SPI_execute_with_args(next_key_sql, 1, ntypes, nargs, NULL, false, 1);
+			if (rc != SPI_OK_SELECT)
+				elog(ERROR, "could not find the next patient of run %lld: %s",
+					 (long long) spec->run_id, SPI_result_code_string(rc));
+			next = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
+			if (isnull)
+				return out;
+			*last_key = DatumGetInt64(next) - 1;
+		}
+		CHECK_FOR_INTERRUPTS();
 	}
 	n = (int) SPI_processed;
 	if (n == 0)

@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/date.h"
+#include "utils/guc.h"
 
 #include "runs/runs.h"
 
@@ -79,6 +80,7 @@ hedis_run_now(PG_FUNCTION_ARGS)
 	int			last_decile = 0;
 	bool		isnull;
 	int			rc;
+	int			save_nestlevel;
 
 	if (PG_ARGISNULL(0) || PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		ereport(ERROR,
@@ -92,6 +94,15 @@ hedis_run_now(PG_FUNCTION_ARGS)
 	values[0] = PG_GETARG_DATUM(0);
 	values[1] = PG_GETARG_DATUM(1);
 	values[2] = PG_GETARG_DATUM(2);
+
+	/*
+	 * Per-patient and per-batch statements are small: JIT compilation (their
+	 * set-returning functions inflate the estimates) would cost more than
+	 * the statements themselves.  Restored when this function returns.
+	 */
+	save_nestlevel = NewGUCNestLevel();
+	(void) set_config_option("jit", "off", PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_SAVE, true, 0, false);
 
 	SPI_connect();
 	rc = SPI_execute_with_args(
@@ -153,6 +164,7 @@ hedis_run_now(PG_FUNCTION_ARGS)
 			elog(ERROR, "could not complete run %lld", (long long) run_id);
 	}
 	SPI_finish();
+	AtEOXact_GUC(true, save_nestlevel);
 
 	ereport(NOTICE,
 			(errmsg("run %lld: done, %lld patients evaluated, %lld with errors",

@@ -78,6 +78,8 @@ hedis_runs_worker_main(Datum arg)
 	snprintf(appname, sizeof(appname), "pg_hedis run %lld worker %d/%d",
 			 (long long) run_id, args.worker, args.n_workers);
 	pgstat_report_appname(appname);
+	/* small per-patient statements: JIT would cost more than it saves */
+	SetConfigOption("jit", "off", PGC_USERSET, PGC_S_SESSION);
 
 	for (;;)
 	{

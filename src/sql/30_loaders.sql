@@ -45,6 +45,10 @@ BEGIN
                 src, v_url
                 USING ERRCODE = 'invalid_parameter_value', DETAIL = SQLERRM;
         END;
+        -- refuse ELM the engine cannot evaluate now, not on the first patient
+        IF elm IS NOT NULL THEN
+            PERFORM hedis.check_elm(elm, src);
+        END IF;
         INSERT INTO hedis.library AS l (url, version, name, resource, elm)
         VALUES (v_url, ver, r->>'name', r, elm)
         ON CONFLICT (url, version) DO UPDATE

@@ -39,6 +39,13 @@ AS 'MODULE_PATHNAME', 'hedis_compile_library';
 COMMENT ON FUNCTION hedis.compile_library(text, text) IS
   'compile a library and its includes; raises an error naming any ELM node the engine does not implement; returns the number of definitions';
 
+CREATE FUNCTION hedis.check_elm(elm jsonb, source text DEFAULT NULL)
+RETURNS void
+LANGUAGE C IMMUTABLE
+AS 'MODULE_PATHNAME', 'hedis_check_elm';
+COMMENT ON FUNCTION hedis.check_elm(jsonb, text) IS
+  'raise feature_not_supported naming the first ELM node type the engine does not evaluate (called when a Library is loaded)';
+
 CREATE FUNCTION hedis.elm_supported_nodes()
 RETURNS SETOF text
 LANGUAGE C STRICT IMMUTABLE
@@ -50,5 +57,6 @@ GRANT EXECUTE ON FUNCTION hedis.evaluate(text, text, date, date),
                           hedis.evaluate_expression(text, text, text, date, date),
                           hedis.evaluate_patient_result(text, bigint, date, date),
                           hedis.compile_library(text, text),
+                          hedis.check_elm(jsonb, text),
                           hedis.elm_supported_nodes()
   TO hedis_reader;
