@@ -63,6 +63,18 @@ cql_interval(CqlValue low, CqlValue high, bool low_closed, bool high_closed)
 }
 
 CqlValue
+cql_uncertain(int64 lo, int64 hi)
+{
+	CqlValue	v;
+
+	if (lo == hi)
+		return cql_int(lo);
+	v = cql_interval(cql_int(lo), cql_int(hi), true, true);
+	v.kind = CK_UNCERTAIN;
+	return v;
+}
+
+CqlValue
 cql_list_new(int cap)
 {
 	CqlValue	v = {.kind = CK_LIST};
@@ -180,6 +192,26 @@ cql_equal(CqlValue a, CqlValue b)
 	b = unwrap(b);
 	if (a.kind == CK_NULL || b.kind == CK_NULL)
 		return CQL_UNKNOWN;
+	if (a.kind == CK_UNCERTAIN || b.kind == CK_UNCERTAIN)
+	{
+		int			lo,
+					hi;
+
+		/* equal only if both are the same single value: never for a range */
+		if (!cql_compare(a, b, CQL_PREC_ALL, &lo))
+		{
+			CqlValue	u = a.kind == CK_UNCERTAIN ? a : b;
+			CqlValue	x = a.kind == CK_UNCERTAIN ? b : a;
+
+			if (x.kind == CK_UNCERTAIN)
+				return CQL_UNKNOWN;
+			if (!cql_compare(x, u.u.iv->low, CQL_PREC_ALL, &lo) ||
+				!cql_compare(x, u.u.iv->high, CQL_PREC_ALL, &hi))
+				return CQL_UNKNOWN;
+			return (lo < 0 || hi > 0) ? CQL_FALSE : CQL_UNKNOWN;
+		}
+		return lo == 0 ? CQL_UNKNOWN : CQL_FALSE;
+	}
 	if (is_number(a) && is_number(b))
 		return as_double(a) == as_double(b) ? CQL_TRUE : CQL_FALSE;
 	if (is_temporal(a) && is_temporal(b))
@@ -373,6 +405,32 @@ cql_equivalent(CqlValue a, CqlValue b)
 	}
 }
 
+/*
+ * An uncertain value orders before/after another only when its whole range
+ * does: compare the facing ends.
+ */
+static bool
+uncertain_compare(CqlValue a, CqlValue b, int *cmp)
+{
+	CqlValue	alo = a.kind == CK_UNCERTAIN ? a.u.iv->low : a;
+	CqlValue	ahi = a.kind == CK_UNCERTAIN ? a.u.iv->high : a;
+	CqlValue	blo = b.kind == CK_UNCERTAIN ? b.u.iv->low : b;
+	CqlValue	bhi = b.kind == CK_UNCERTAIN ? b.u.iv->high : b;
+	int			c;
+
+	if (cql_compare(ahi, blo, CQL_PREC_ALL, &c) && c < 0)
+	{
+		*cmp = -1;
+		return true;
+	}
+	if (cql_compare(alo, bhi, CQL_PREC_ALL, &c) && c > 0)
+	{
+		*cmp = 1;
+		return true;
+	}
+	return false;
+}
+
 bool
 cql_compare(CqlValue a, CqlValue b, int prec, int *cmp)
 {
@@ -380,6 +438,8 @@ cql_compare(CqlValue a, CqlValue b, int prec, int *cmp)
 	b = unwrap(b);
 	if (a.kind == CK_NULL || b.kind == CK_NULL)
 		return false;
+	if (a.kind == CK_UNCERTAIN || b.kind == CK_UNCERTAIN)
+		return uncertain_compare(a, b, cmp);
 	if (is_number(a) && is_number(b))
 	{
 		double		x = as_double(a),
@@ -405,6 +465,53 @@ cql_compare(CqlValue a, CqlValue b, int prec, int *cmp)
 		return true;
 	}
 	return false;
+}
+
+/*
+ * a R b for R one of <, <=, >, >= (lt/eq/gt flags), three-valued; with an
+ * uncertain operand the relation is decided when it holds, or fails, for
+ * every value of the range.
+ */
+CqlTri
+cql_relation(CqlValue a, CqlValue b, int prec, bool lt, bool eq, bool gt)
+{
+	int			c;
+
+	a = unwrap(a);
+	b = unwrap(b);
+	if (a.kind == CK_UNCERTAIN || b.kind == CK_UNCERTAIN)
+	{
+		CqlValue	alo = a.kind == CK_UNCERTAIN ? a.u.iv->low : a;
+		CqlValue	ahi = a.kind == CK_UNCERTAIN ? a.u.iv->high : a;
+		CqlValue	blo = b.kind == CK_UNCERTAIN ? b.u.iv->low : b;
+		CqlValue	bhi = b.kind == CK_UNCERTAIN ? b.u.iv->high : b;
+		int			c1,
+					c2;
+
+		/* c1: the smallest a against the largest b; c2: the largest a against the smallest b */
+		if (!cql_compare(alo, bhi, prec, &c1) || !cql_compare(ahi, blo, prec, &c2))
+			return CQL_UNKNOWN;
+		if (lt && !gt)
+		{
+			if ((eq ? c2 <= 0 : c2 < 0))
+				return CQL_TRUE;
+			if ((eq ? c1 > 0 : c1 >= 0))
+				return CQL_FALSE;
+			return CQL_UNKNOWN;
+		}
+		if (gt && !lt)
+		{
+			if ((eq ? c1 >= 0 : c1 > 0))
+				return CQL_TRUE;
+			if ((eq ? c2 < 0 : c2 <= 0))
+				return CQL_FALSE;
+			return CQL_UNKNOWN;
+		}
+		return CQL_UNKNOWN;
+	}
+	if (!cql_compare(a, b, prec, &c))
+		return CQL_UNKNOWN;
+	return ((c < 0 && lt) || (c == 0 && eq) || (c > 0 && gt)) ? CQL_TRUE : CQL_FALSE;
 }
 
 int
@@ -453,7 +560,7 @@ cql_kind_name(CqlValue v)
 	static const char *const names[] = {
 		"Null", "Boolean", "Integer", "Decimal", "String", "Date", "DateTime",
 		"Time", "Quantity", "Ratio", "Code", "Concept", "Interval", "List",
-		"Tuple", "FHIR", "ValueSet", "CodeSystem"
+		"Tuple", "FHIR", "ValueSet", "CodeSystem", "Uncertainty"
 	};
 
 	if (v.kind == CK_FHIR && v.u.fhir->type)
@@ -585,6 +692,7 @@ json_value(StringInfo out, CqlValue v)
 			}
 			appendStringInfoChar(out, '}');
 			return;
+		case CK_UNCERTAIN:
 		case CK_INTERVAL:
 			appendStringInfoString(out, "{\"low\": ");
 			json_value(out, v.u.iv->low);

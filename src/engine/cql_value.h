@@ -39,7 +39,8 @@ typedef enum CqlKind
 	CK_TUPLE,
 	CK_FHIR,					/* an element or resource inside stored jsonb */
 	CK_VALUESET,				/* a ValueSetRef with preserve = true */
-	CK_CODESYSTEM
+	CK_CODESYSTEM,
+	CK_UNCERTAIN				/* an Integer known only to lie in [low, high] (u.iv) */
 } CqlKind;
 
 typedef struct CqlCode
@@ -183,6 +184,14 @@ cql_is_null(CqlValue v)
 	return v.kind == CK_NULL;
 }
 
+/*
+ * The result of a duration or age computed from values less precise than
+ * the unit: an Integer somewhere in [lo, hi] (CQL "uncertainty").
+ * Comparisons with it are true or false when every value in the range
+ * agrees, and null otherwise.
+ */
+extern CqlValue cql_uncertain(int64 lo, int64 hi);
+
 /* three-valued result as a CqlValue */
 static inline CqlValue
 cql_tri(CqlTri t)
@@ -220,6 +229,9 @@ extern bool cql_equivalent(CqlValue a, CqlValue b);
  * and only matters for temporal values.
  */
 extern bool cql_compare(CqlValue a, CqlValue b, int prec, int *cmp);
+
+/* a < b (lt), <= (lt, eq), > (gt), >= (gt, eq): three-valued, uncertainty-aware */
+extern CqlTri cql_relation(CqlValue a, CqlValue b, int prec, bool lt, bool eq, bool gt);
 
 /* total order used by sort and distinct (nulls first); never fails */
 extern int	cql_sort_compare(CqlValue a, CqlValue b);

@@ -89,6 +89,17 @@ arith(const ElmNode *n, CqlValue a, CqlValue b, char op)
 {
 	if (a.kind == CK_NULL || b.kind == CK_NULL)
 		return CQL_NULL_VALUE;
+	if (a.kind == CK_UNCERTAIN || b.kind == CK_UNCERTAIN)
+	{
+		/* an uncertain Integer shifted by a certain one stays a range */
+		CqlValue	u = a.kind == CK_UNCERTAIN ? a : b;
+		CqlValue	x = a.kind == CK_UNCERTAIN ? b : a;
+
+		if (x.kind != CK_INT || (op != '+' && !(op == '-' && a.kind == CK_UNCERTAIN)))
+			return CQL_NULL_VALUE;
+		return cql_uncertain(u.u.iv->low.u.i + (op == '+' ? x.u.i : -x.u.i),
+							 u.u.iv->high.u.i + (op == '+' ? x.u.i : -x.u.i));
+	}
 	if (a.kind == CK_INT && b.kind == CK_INT && op != '/')
 	{
 		int64		r;
@@ -477,13 +488,10 @@ compare_op(EvalCtx *cx, const ElmNode *n, bool lt, bool eq, bool gt)
 {
 	CqlValue	a = arg(cx, n, 0),
 				b = arg(cx, n, 1);
-	int			c;
 
 	if (a.kind == CK_NULL || b.kind == CK_NULL)
 		return CQL_NULL_VALUE;
-	if (!cql_compare(a, b, n->prec, &c))
-		return CQL_NULL_VALUE;
-	return cql_bool((c < 0 && lt) || (c == 0 && eq) || (c > 0 && gt));
+	return cql_tri(cql_relation(a, b, n->prec, lt, eq, gt));
 }
 
 static CqlValue
@@ -636,10 +644,9 @@ between(EvalCtx *cx, const ElmNode *n, bool difference)
 		ok = cql_dt_difference_between(&a.u.dt, &b.u.dt, (CqlPrecision) n->prec, &lo, &hi);
 	else
 		ok = cql_dt_duration_between(&a.u.dt, &b.u.dt, (CqlPrecision) n->prec, &lo, &hi);
-	/* an uncertain result (lo < hi) is reported as null: see docs/elm-coverage.md */
-	if (!ok || lo != hi)
+	if (!ok)
 		return CQL_NULL_VALUE;
-	return cql_int(lo);
+	return cql_uncertain(lo, hi);
 }
 
 static CqlValue
@@ -664,9 +671,9 @@ eval_calculate_age_at(EvalCtx *cx, const ElmNode *n)
 
 	if (!is_temporal(a) || !is_temporal(b))
 		return CQL_NULL_VALUE;
-	if (!cql_dt_age_at(&a.u.dt, &b.u.dt, (CqlPrecision) (n->prec == CQL_PREC_ALL ? CQL_PREC_YEAR : n->prec), &lo, &hi) || lo != hi)
+	if (!cql_dt_age_at(&a.u.dt, &b.u.dt, (CqlPrecision) (n->prec == CQL_PREC_ALL ? CQL_PREC_YEAR : n->prec), &lo, &hi))
 		return CQL_NULL_VALUE;
-	return cql_int(lo);
+	return cql_uncertain(lo, hi);
 }
 
 static CqlValue
@@ -681,9 +688,9 @@ eval_calculate_age(EvalCtx *cx, const ElmNode *n)
 		return CQL_NULL_VALUE;
 	cql_dt_date_from(&cx->now, &today);
 	if (!cql_dt_age_at(&a.u.dt, a.kind == CK_DATE ? &today : &cx->now,
-					   (CqlPrecision) (n->prec == CQL_PREC_ALL ? CQL_PREC_YEAR : n->prec), &lo, &hi) || lo != hi)
+					   (CqlPrecision) (n->prec == CQL_PREC_ALL ? CQL_PREC_YEAR : n->prec), &lo, &hi))
 		return CQL_NULL_VALUE;
-	return cql_int(lo);
+	return cql_uncertain(lo, hi);
 }
 
 static CqlValue

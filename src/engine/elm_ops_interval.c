@@ -85,6 +85,8 @@ pt_le(Pt a, Pt b, int prec)
 {
 	int			c;
 
+	if (a.k == PT_VALUE && b.k == PT_VALUE)
+		return cql_relation(a.v, b.v, prec, true, true, false);
 	if (!pt_cmp(a, b, prec, &c))
 		return CQL_UNKNOWN;
 	return c <= 0 ? CQL_TRUE : CQL_FALSE;
@@ -95,6 +97,8 @@ pt_lt(Pt a, Pt b, int prec)
 {
 	int			c;
 
+	if (a.k == PT_VALUE && b.k == PT_VALUE)
+		return cql_relation(a.v, b.v, prec, true, false, false);
 	if (!pt_cmp(a, b, prec, &c))
 		return CQL_UNKNOWN;
 	return c < 0 ? CQL_TRUE : CQL_FALSE;
