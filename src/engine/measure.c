@@ -607,6 +607,77 @@ value_summary(CqlValue v)
 	return cql_kind_name(v);
 }
 
+/* "Type/id" references, each once, of the resources in a library's evaluated definitions */
+static void
+append_evaluated_resources(StringInfo out, EvalCtx *cx, ElmLibrary *lib)
+{
+	for (int d = 0; d < lib->ndefs; d++)
+	{
+		StringInfoData refs;
+		bool		rfirst = true;
+		char	   *p;
+
+		if (lib->defs[d].cache_epoch != cx->epoch)
+			continue;
+		initStringInfo(&refs);
+		collect_refs(lib->defs[d].cached, &refs, &rfirst, 0);
+		for (p = refs.data; (p = strstr(p, "{\"reference\": ")) != NULL;)
+		{
+			char	   *end = strchr(p, '}');
+			char	   *one = pnstrdup(p, end - p + 1);
+
+			if (strstr(out->data, one) == NULL)
+			{
+				if (out->data[out->len - 1] != '[')
+					appendStringInfoString(out, ", ");
+				appendStringInfoString(out, one);
+			}
+			p = end + 1;
+		}
+	}
+}
+
+/* one complex extension per evaluated definition: its name, result and resources */
+static void
+append_definition_results(StringInfo out, EvalCtx *cx, ElmLibrary *lib, const char *prefix, bool *first)
+{
+	for (int d = 0; d < lib->ndefs; d++)
+	{
+		ElmDef	   *def = &lib->defs[d];
+		bool		rfirst = true;
+		StringInfoData refs;
+
+		if (def->cache_epoch != cx->epoch || strcmp(def->name, "Patient") == 0)
+			continue;
+		initStringInfo(&refs);
+		collect_refs(def->cached, &refs, &rfirst, 0);
+		appendStringInfoString(out, *first ? "" : ", ");
+		appendStringInfoString(out, "{\"url\": \"" HEDIS_EVIDENCE_URL "\", \"extension\": "
+							   "[{\"url\": \"definition\", \"valueString\": ");
+		append_json_str(out, prefix ? psprintf("%s.%s", prefix, def->name) : def->name);
+		appendStringInfoString(out, "}, {\"url\": \"result\", \"valueString\": ");
+		append_json_str(out, value_summary(def->cached));
+		appendStringInfoChar(out, '}');
+		if (!rfirst)
+		{
+			/* one reference per extension, as FHIR requires */
+			char	   *p = refs.data;
+
+			while ((p = strstr(p, "{\"reference\": ")) != NULL)
+			{
+				char	   *end = strchr(p, '}');
+
+				appendStringInfoString(out, ", {\"url\": \"resource\", \"valueReference\": ");
+				appendBinaryStringInfo(out, p, end - p + 1);
+				appendStringInfoChar(out, '}');
+				p = end + 1;
+			}
+		}
+		appendStringInfoString(out, "]}");
+		*first = false;
+	}
+}
+
 /* FHIR MeasureReport (individual) with the evidence behind it */
 char *
 measure_report_json(EvalCtx *cx, MeasureDef *m, const char *patient_id,
@@ -672,48 +743,34 @@ measure_report_json(EvalCtx *cx, MeasureDef *m, const char *patient_id,
 		}
 		appendStringInfoChar(&out, '}');
 	}
-	appendStringInfoString(&out, "], \"evaluatedResource\": [");
-	/* evidence: every definition of the measure's library evaluated for this patient */
-	for (int d = 0; d < lib->ndefs; d++)
-		if (lib->defs[d].cache_epoch == cx->epoch)
-			collect_refs(lib->defs[d].cached, &out, &first, 0);
 	appendStringInfoString(&out, "], \"extension\": [");
-	first = true;
-	for (int d = 0; d < lib->ndefs; d++)
+	/* supplemental data: each element's value for this patient */
+	for (int s = 0; s < m->nsde; s++)
 	{
-		ElmDef	   *def = &lib->defs[d];
-		bool		rfirst = true;
-		StringInfoData refs;
+		CqlValue	v = elm_system_value(elm_eval_def(cx, m->sde[s].def));
 
-		if (def->cache_epoch != cx->epoch || strcmp(def->name, "Patient") == 0)
-			continue;
-		initStringInfo(&refs);
-		collect_refs(def->cached, &refs, &rfirst, 0);
-		appendStringInfoString(&out, first ? "" : ", ");
-		appendStringInfoString(&out, "{\"url\": \"" HEDIS_EVIDENCE_URL "\", \"extension\": "
-							   "[{\"url\": \"definition\", \"valueString\": ");
-		append_json_str(&out, def->name);
-		appendStringInfoString(&out, "}, {\"url\": \"result\", \"valueString\": ");
-		append_json_str(&out, value_summary(def->cached));
-		appendStringInfoChar(&out, '}');
-		if (!rfirst)
-		{
-			/* one reference per extension, as FHIR requires */
-			char	   *p = refs.data;
-
-			while ((p = strstr(p, "{\"reference\": ")) != NULL)
-			{
-				char	   *end = strchr(p, '}');
-
-				appendStringInfoString(&out, ", {\"url\": \"resource\", \"valueReference\": ");
-				appendBinaryStringInfo(&out, p, end - p + 1);
-				appendStringInfoChar(&out, '}');
-				p = end + 1;
-			}
-		}
-		appendStringInfoString(&out, "]}");
-		first = false;
+		appendStringInfoString(&out, s ? ", " : "");
+		appendStringInfoString(&out, "{\"url\": \"" HEDIS_SDE_URL "\", \"extension\": "
+							   "[{\"url\": \"id\", \"valueString\": ");
+		append_json_str(&out, m->sde[s].id ? m->sde[s].id : m->sde[s].def->name);
+		appendStringInfoString(&out, "}, {\"url\": \"definition\", \"valueString\": ");
+		append_json_str(&out, m->sde[s].def->name);
+		appendStringInfoString(&out, "}, {\"url\": \"value\", \"valueString\": ");
+		append_json_str(&out, cql_to_json_text(v));
+		appendStringInfoString(&out, "}]}");
 	}
-	appendStringInfoString(&out, "]}");
+	appendStringInfoString(&out, "], \"evaluatedResource\": [");
+	/* evidence: the definitions of the measure's library and of the libraries it
+	 * includes that were evaluated for this patient, and the resources in them */
+	append_evaluated_resources(&out, cx, lib);
+	for (int i = 0; i < lib->nincludes; i++)
+		append_evaluated_resources(&out, cx, lib->includes[i].lib);
+	appendStringInfoString(&out, "], \"contained\": [{\"resourceType\": \"Basic\", \"id\": \"evidence\", "
+						   "\"code\": {\"text\": \"definition results\"}, \"extension\": [");
+	first = true;
+	append_definition_results(&out, cx, lib, NULL, &first);
+	for (int i = 0; i < lib->nincludes; i++)
+		append_definition_results(&out, cx, lib->includes[i].lib, lib->includes[i].local_name, &first);
+	appendStringInfoString(&out, "]}]}");
 	return out.data;
 }

@@ -21,6 +21,7 @@
 #define HEDIS_NPOP			9
 
 #define HEDIS_EVIDENCE_URL "https://pg-hedis.dev/fhir/StructureDefinition/definition-result"
+#define HEDIS_SDE_URL "https://pg-hedis.dev/fhir/StructureDefinition/supplemental-data"
 
 typedef struct MeasureStratifier
 {
