@@ -49,16 +49,16 @@ text_to_jsonb(const char *s)
 }
 
 /*
- * Evaluate a measure for a patient; returns the compact result or the
- * MeasureReport, as text in the caller's context.
+ * Evaluate a measure for a patient: the compact result or the MeasureReport,
+ * as jsonb in the caller's memory context.
  */
-static char *
+static Jsonb *
 evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient_id,
 				 DateADT start, DateADT end, bool report)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext eval_cxt;
-	char	   *volatile result = NULL;
+	Jsonb	   *volatile result = NULL;
 
 	eval_cxt = AllocSetContextCreate(caller, "hedis evaluation", ALLOCSET_DEFAULT_SIZES);
 	SPI_connect();
@@ -69,7 +69,7 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 		PatientData *pd;
 		EvalCtx		cx;
 		GroupResult *results;
-		char	   *json;
+		Jsonb	   *jb;
 		int64		key = patient_key >= 0 ? patient_key : fhir_patient_key(patient_id, false);
 
 		pd = fhir_patient_load(key);
@@ -81,10 +81,11 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 		results = palloc0(sizeof(GroupResult) * m->ngroups);
 		for (int g = 0; g < m->ngroups; g++)
 			measure_eval_group(&cx, &m->groups[g], &results[g]);
-		json = report ? measure_report_json(&cx, m, pd->fhir_id, start, end, results)
-			: measure_result_json(m, pd->fhir_id, results);
+		jb = report ? text_to_jsonb(measure_report_json(&cx, m, pd->fhir_id, start, end, results))
+			: measure_result_jsonb(m, pd->fhir_id, results);
 		MemoryContextSwitchTo(caller);
-		result = pstrdup(json);
+		result = palloc(VARSIZE(jb));
+		memcpy(result, jb, VARSIZE(jb));
 		MemoryContextSwitchTo(old);
 	}
 	PG_FINALLY();
@@ -100,8 +101,7 @@ Jsonb *
 hedis_measure_evaluate_patient(const char *measure_ref, int64 patient_key,
 							   DateADT period_start, DateADT period_end)
 {
-	return text_to_jsonb(evaluate_measure(measure_ref, patient_key, NULL,
-										  period_start, period_end, false));
+	return evaluate_measure(measure_ref, patient_key, NULL, period_start, period_end, false);
 }
 
 void
@@ -117,9 +117,8 @@ hedis_evaluate(PG_FUNCTION_ARGS)
 	char	   *measure = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	char	   *patient = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
-	PG_RETURN_JSONB_P(text_to_jsonb(evaluate_measure(measure, -1, patient,
-													 PG_GETARG_DATEADT(2),
-													 PG_GETARG_DATEADT(3), true)));
+	PG_RETURN_JSONB_P(evaluate_measure(measure, -1, patient,
+									   PG_GETARG_DATEADT(2), PG_GETARG_DATEADT(3), true));
 }
 
 PG_FUNCTION_INFO_V1(hedis_evaluate_patient_result);

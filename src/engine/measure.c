@@ -18,6 +18,7 @@
 #include "utils/json.h"
 #include "utils/datetime.h"
 #include "utils/jsonb.h"
+#include "utils/numeric.h"
 #include "utils/timestamp.h"
 #include "access/xact.h"
 #include "utils/memutils.h"
@@ -514,49 +515,92 @@ append_json_str(StringInfo out, const char *s)
 	escape_json(out, s ? s : "");
 }
 
-/* compact per-patient result (see hedis_engine.h) */
-char *
-measure_result_json(MeasureDef *m, const char *patient_id, GroupResult *results)
-{
-	StringInfoData out;
+/* ---- compact result, built as jsonb directly (the population-run hot path) */
 
-	initStringInfo(&out);
-	appendStringInfoString(&out, "{\"patient\": ");
-	append_json_str(&out, patient_id);
-	appendStringInfoString(&out, ", \"groups\": [");
+static void
+push_string(JsonbParseState **st, const char *s, JsonbIteratorToken tok)
+{
+	JsonbValue	v;
+
+	v.type = jbvString;
+	v.val.string.val = (char *) (s ? s : "");
+	v.val.string.len = strlen(v.val.string.val);
+	(void) pushJsonbValue(st, tok, &v);
+}
+
+static void
+push_int(JsonbParseState **st, int64 n)
+{
+	JsonbValue	v;
+
+	v.type = jbvNumeric;
+	v.val.numeric = int64_to_numeric(n);
+	(void) pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+static void
+push_cql_value(JsonbParseState **st, CqlValue cv)
+{
+	Jsonb	   *jb = cql_to_jsonb(cv);
+	JsonbValue	v;
+
+	if (JB_ROOT_IS_SCALAR(jb))
+		(void) JsonbExtractScalar(&jb->root, &v);
+	else
+	{
+		v.type = jbvBinary;
+		v.val.binary.data = &jb->root;
+		v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+	}
+	(void) pushJsonbValue(st, WJB_VALUE, &v);
+}
+
+/* compact per-patient result (see hedis_engine.h) */
+Jsonb *
+measure_result_jsonb(MeasureDef *m, const char *patient_id, GroupResult *results)
+{
+	JsonbParseState *st = NULL;
+	JsonbValue *res;
+
+	(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+	push_string(&st, "patient", WJB_KEY);
+	push_string(&st, patient_id, WJB_VALUE);
+	push_string(&st, "groups", WJB_KEY);
+	(void) pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 	for (int g = 0; g < m->ngroups; g++)
 	{
 		MeasureGroup *mg = &m->groups[g];
-		bool		first = true;
 
-		if (g)
-			appendStringInfoString(&out, ", ");
-		appendStringInfoString(&out, "{\"id\": ");
-		append_json_str(&out, mg->id);
-		appendStringInfoString(&out, ", \"populations\": {");
+		(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+		push_string(&st, "id", WJB_KEY);
+		push_string(&st, mg->id, WJB_VALUE);
+		push_string(&st, "populations", WJB_KEY);
+		(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
 		for (int p = 0; p < HEDIS_NPOP; p++)
 		{
 			if (mg->pop[p] == NULL)
 				continue;
-			appendStringInfo(&out, "%s\"%s\": %d", first ? "" : ", ", population_codes[p],
-							 results[g].count[p]);
-			first = false;
+			push_string(&st, population_codes[p], WJB_KEY);
+			push_int(&st, results[g].count[p]);
 		}
-		appendStringInfoString(&out, "}, \"stratifiers\": [");
+		(void) pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+		push_string(&st, "stratifiers", WJB_KEY);
+		(void) pushJsonbValue(&st, WJB_BEGIN_ARRAY, NULL);
 		for (int s = 0; s < mg->nstrat; s++)
 		{
-			if (s)
-				appendStringInfoString(&out, ", ");
-			appendStringInfoString(&out, "{\"id\": ");
-			append_json_str(&out, mg->strat[s].id);
-			appendStringInfoString(&out, ", \"value\": ");
-			appendStringInfoString(&out, cql_to_json_text(elm_system_value(results[g].strat_values[s])));
-			appendStringInfoChar(&out, '}');
+			(void) pushJsonbValue(&st, WJB_BEGIN_OBJECT, NULL);
+			push_string(&st, "id", WJB_KEY);
+			push_string(&st, mg->strat[s].id, WJB_VALUE);
+			push_string(&st, "value", WJB_KEY);
+			push_cql_value(&st, elm_system_value(results[g].strat_values[s]));
+			(void) pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 		}
-		appendStringInfoString(&out, "]}");
+		(void) pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+		(void) pushJsonbValue(&st, WJB_END_OBJECT, NULL);
 	}
-	appendStringInfoString(&out, "]}");
-	return out.data;
+	(void) pushJsonbValue(&st, WJB_END_ARRAY, NULL);
+	res = pushJsonbValue(&st, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(res);
 }
 
 /* "Type/id" references of the FHIR resources in a value (one level of lists) */
