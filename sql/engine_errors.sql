@@ -1,0 +1,63 @@
+-- engine_errors: errors a user can cause carry an errcode and a message that
+-- names the problem; compile_library names unsupported ELM nodes.
+\set ECHO none
+\i test/fixtures/elm/helpers.sql
+\set ECHO all
+
+-- run a statement; show "SQLSTATE: message" of its error (or "no error")
+CREATE FUNCTION elmt.try_sql(stmt text) RETURNS text LANGUAGE plpgsql AS
+$$ BEGIN
+  EXECUTE stmt;
+  RETURN 'no error';
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLSTATE || ': ' || SQLERRM;
+END $$;
+
+SELECT elmt.load('[{"resourceType": "Patient", "id": "eng-errors-p", "birthDate": "1990-01-01"}]');
+
+-- ---- an unsupported node: named, with feature_not_supported (0A000) ------------------
+SELECT elmt.define('Fine', i(1));
+SELECT elmt.define('Uses Foo', op('Add', i(1), '{"type": "Foo", "operand": []}'::jsonb));
+-- the loader checks the ELM and refuses the library
+SELECT elmt.try_sql($$SELECT elmt.load_library('EngErrorsFoo')$$) AS load_foo;
+SELECT count(*) AS foo_libraries_stored FROM hedis.library WHERE name = 'EngErrorsFoo';
+-- a library that reached the store another way: compile_library names the node
+INSERT INTO hedis.library (url, version, name, resource, elm)
+SELECT 'http://example.org/Library/EngErrorsFooDirect', '1.0.0', 'EngErrorsFooDirect', '{"resourceType": "Library"}',
+       elmt.library_elm('EngErrorsFooDirect');
+SELECT elmt.try_sql($$SELECT hedis.compile_library('EngErrorsFooDirect')$$) AS compile_foo;
+SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrorsFooDirect', 'Fine', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS evaluate_in_foo_library;
+
+-- ---- a reference to an undefined definition -----------------------------------------------
+TRUNCATE elmt.def;
+SELECT elmt.define('Dangling', ref('Nowhere'));
+SELECT elmt.load_library('EngErrorsRef');
+SELECT elmt.try_sql($$SELECT hedis.compile_library('EngErrorsRef')$$) AS compile_dangling_ref;
+
+-- ---- a well-formed library --------------------------------------------------------------------
+TRUNCATE elmt.def;
+SELECT elmt.define('One', i(1));
+SELECT elmt.define('Two singletons', op1('SingletonFrom', lst(i(1), i(2))));
+SELECT elmt.define('Error message', jsonb_build_object('type', 'Message', 'source', i(1), 'condition', b(true),
+  'code', s('ENG-1'), 'severity', s('Error'), 'message', s('stop here')));
+SELECT elmt.define('Warning message', jsonb_build_object('type', 'Message', 'source', i(7), 'condition', b(true),
+  'code', s('ENG-2'), 'severity', s('Warning'), 'message', s('carry on')));
+SELECT elmt.define('Message not raised', jsonb_build_object('type', 'Message', 'source', i(8), 'condition', b(false),
+  'code', s('ENG-3'), 'severity', s('Error'), 'message', s('never')));
+SELECT elmt.load_library('EngErrors');
+SELECT hedis.compile_library('EngErrors') AS definitions;
+
+SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'No such definition', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS unknown_definition;
+SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngNoSuchLibrary', 'One', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS unknown_library;
+SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'One', 'eng-no-such-patient', '2024-01-01', '2024-12-31')$$) AS unknown_patient;
+SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'One', 'eng-errors-p', '2024-12-31', '2024-01-01')$$) AS period_backwards;
+SELECT elmt.try_sql($$SELECT hedis.evaluate('http://example.org/Measure/EngNoSuchMeasure', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS unknown_measure;
+-- run-time errors of CQL (SingletonFrom of many, Message with severity Error)
+SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Two singletons', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS singleton_from_two;
+SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Error message', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS message_error;
+SELECT hedis.evaluate_expression('EngErrors', 'Warning message', 'eng-errors-p', '2024-01-01', '2024-12-31') AS message_warning_returns_source,
+       hedis.evaluate_expression('EngErrors', 'Message not raised', 'eng-errors-p', '2024-01-01', '2024-12-31') AS message_false_condition;
+-- after the errors the backend still evaluates
+SELECT hedis.evaluate_expression('EngErrors', 'One', 'eng-errors-p', '2024-01-01', '2024-12-31') AS still_works;
+
+-- (hedis.elm_supported_nodes(): see engine_known_bugs)

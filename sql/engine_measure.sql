@@ -1,0 +1,95 @@
+-- engine_measure: a tiny proportion Measure + Library to pin down the
+-- population dependency rules (FHIR Measure / CQF Measures):
+--   denominator only within the initial population; exclusions and numerator
+--   within the denominator; numerator only for those not excluded;
+--   exceptions only for those neither excluded nor in the numerator;
+-- plus a stratifier and the MeasureReport's shape.
+-- Each patient carries "flag" Observations (local code system) that make the
+-- corresponding raw definition true; the expected populations follow from the
+-- rules above, not from the raw flags.
+\set ECHO none
+\i test/fixtures/elm/helpers.sql
+\set ECHO all
+
+CREATE FUNCTION elmt.flag_patient(id text, gender text, flags text[]) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_array(jsonb_build_object('resourceType', 'Patient', 'id', id, 'gender', gender, 'birthDate', '1970-01-01'))
+       || coalesce((SELECT jsonb_agg(jsonb_build_object('resourceType', 'Observation', 'id', id || '-' || f, 'status', 'final',
+                      'subject', jsonb_build_object('reference', 'Patient/' || id),
+                      'code', jsonb_build_object('coding', jsonb_build_array(
+                          jsonb_build_object('system', 'urn:example:eng-measure-flag', 'code', f)))))
+                      FROM unnest(flags) f), '[]') $$;
+
+SELECT elmt.load(flag_patient('eng-m-p1', 'female', '{ip,den,num}')
+              || flag_patient('eng-m-p2', 'male',   '{den,num}')
+              || flag_patient('eng-m-p3', 'female', '{ip,den,denex,num}')
+              || flag_patient('eng-m-p4', 'male',   '{ip,den,denexcep}')
+              || flag_patient('eng-m-p5', 'female', '{ip,den,num,denexcep}')
+              || flag_patient('eng-m-p6', 'male',   '{ip}'));
+
+-- raw definitions: "exists [Observation: Code 'x' from Flags]"
+SELECT elmt.define(f, op1('Exists', jsonb_build_object('type', 'Retrieve', 'dataType', '{http://hl7.org/fhir}Observation',
+          'codeProperty', 'code', 'codeComparator', '~',
+          'codes', op1('ToList', jsonb_build_object('type', 'Code', 'code', f,
+                     'system', jsonb_build_object('type', 'CodeSystemRef', 'name', 'Flags'))))))
+  FROM unnest(ARRAY['ip', 'den', 'denex', 'num', 'denexcep']) f;
+SELECT elmt.define('Gender', prop('gender.value', ref('Patient')));
+SELECT elmt.load_library('EngMeasureLib',
+  '{"codeSystems": {"def": [{"name": "Flags", "id": "urn:example:eng-measure-flag", "accessLevel": "Public"}]}}');
+
+CREATE FUNCTION elmt.pop(code text, expr text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_object('id', code, 'code', jsonb_build_object('coding', jsonb_build_array(
+            jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/measure-population', 'code', code))),
+          'criteria', jsonb_build_object('language', 'text/cql-identifier', 'expression', expr)) $$;
+SELECT elmt.load(jsonb_build_array(jsonb_build_object(
+  'resourceType', 'Measure', 'id', 'eng-measure', 'url', 'http://example.org/Measure/EngMeasure',
+  'version', '1.0.0', 'name', 'EngMeasure', 'status', 'active',
+  'library', jsonb_build_array('http://example.org/Library/EngMeasureLib'),
+  'scoring', '{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-scoring", "code": "proportion"}]}'::jsonb,
+  'group', jsonb_build_array(jsonb_build_object('id', 'g1',
+     'population', jsonb_build_array(pop('initial-population', 'ip'), pop('denominator', 'den'),
+                                     pop('denominator-exclusion', 'denex'), pop('numerator', 'num'),
+                                     pop('denominator-exception', 'denexcep')),
+     'stratifier', jsonb_build_array(jsonb_build_object('id', 'by-gender',
+        'criteria', jsonb_build_object('language', 'text/cql-identifier', 'expression', 'Gender'))))))));
+
+-- populations per patient: the counts the MeasureReport gives, next to the expected ones
+CREATE TEMP TABLE expected_pops (patient text, ip int, den int, denex int, num int, denexcep int, why text);
+INSERT INTO expected_pops VALUES
+  ('eng-m-p1', 1, 1, 0, 1, 0, 'all of ip, den, num'),
+  ('eng-m-p2', 0, 0, 0, 0, 0, 'den and num without ip count nothing'),
+  ('eng-m-p3', 1, 1, 1, 0, 0, 'excluded: numerator not counted'),
+  ('eng-m-p4', 1, 1, 0, 0, 1, 'exception when neither excluded nor numerator'),
+  ('eng-m-p5', 1, 1, 0, 1, 0, 'numerator wins over exception'),
+  ('eng-m-p6', 1, 0, 0, 0, 0, 'ip only');
+CREATE TEMP TABLE reports AS
+  SELECT patient, hedis.evaluate('http://example.org/Measure/EngMeasure', patient, '2024-01-01', '2024-12-31') AS r
+    FROM expected_pops;
+CREATE FUNCTION pg_temp.count_of(r jsonb, code text) RETURNS int LANGUAGE sql IMMUTABLE AS
+$$ SELECT (p->>'count')::int FROM jsonb_array_elements(r->'group'->0->'population') p
+    WHERE p->'code'->'coding'->0->>'code' = code $$;
+SELECT e.patient, e.why,
+       format('%s/%s/%s/%s/%s', pg_temp.count_of(r, 'initial-population'), pg_temp.count_of(r, 'denominator'),
+              pg_temp.count_of(r, 'denominator-exclusion'), pg_temp.count_of(r, 'numerator'),
+              pg_temp.count_of(r, 'denominator-exception')) AS "got ip/den/denex/num/denexcep",
+       format('%s/%s/%s/%s/%s', ip, den, denex, num, denexcep) AS expected,
+       (pg_temp.count_of(r, 'initial-population'), pg_temp.count_of(r, 'denominator'),
+        pg_temp.count_of(r, 'denominator-exclusion'), pg_temp.count_of(r, 'numerator'),
+        pg_temp.count_of(r, 'denominator-exception')) = (ip, den, denex, num, denexcep) AS ok
+  FROM expected_pops e JOIN reports USING (patient) ORDER BY e.patient;
+
+-- the report itself: an individual MeasureReport for the patient and period
+SELECT r->>'resourceType' AS resource_type, r->>'type' AS type, r->>'status' AS status,
+       r->'subject'->>'reference' AS subject, r->'period' AS period, r->>'measure' AS measure
+  FROM reports WHERE patient = 'eng-m-p1';
+-- the stratifier: one stratum, the value of the patient's gender
+SELECT patient, s->>'id' AS stratifier, jsonb_array_length(s->'stratum') AS strata, s->'stratum'->0->'value'->>'text' AS stratum
+  FROM reports, jsonb_array_elements(r->'group'->0->'stratifier') s
+ ORDER BY patient;
+
+-- the same populations through the compact per-patient result runs store
+SELECT e.patient, hedis.evaluate_patient_result('http://example.org/Measure/EngMeasure', p.patient_key, '2024-01-01', '2024-12-31') AS compact
+  FROM expected_pops e JOIN hedis.patient p ON p.fhir_id = e.patient WHERE e.patient IN ('eng-m-p3', 'eng-m-p4') ORDER BY e.patient;
+
+-- a measure may be named by canonical url|version or by name
+SELECT pg_temp.count_of(hedis.evaluate('http://example.org/Measure/EngMeasure|1.0.0', 'eng-m-p1', '2024-01-01', '2024-12-31'), 'numerator') AS by_url_version,
+       pg_temp.count_of(hedis.evaluate('EngMeasure', 'eng-m-p1', '2024-01-01', '2024-12-31'), 'numerator') AS by_name;

@@ -1,0 +1,172 @@
+-- engine_query: queries (multiple sources, let, with/without, where,
+-- return distinct vs all, sort, aggregate), FunctionRef with overloads and
+-- fluent functions, ParameterRef (default; Measurement Period from
+-- evaluate_expression's dates), FHIR property navigation over loaded data
+-- (choice types value[x]/effective[x], primitive extensions).
+-- Expected values are from the CQL 1.5 specification (§5 Queries, §8 Functions).
+\set ECHO none
+\i test/fixtures/elm/helpers.sql
+\set ECHO all
+
+SELECT elmt.load($$[
+ {"resourceType": "Patient", "id": "eng-query-p", "birthDate": "1975-04-01",
+  "_birthDate": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/patient-birthTime",
+                                "valueDateTime": "1975-04-01T08:30:00Z"}]}},
+ {"resourceType": "Observation", "id": "eng-query-o1", "status": "final",
+  "subject": {"reference": "Patient/eng-query-p"},
+  "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+  "effectiveDateTime": "2024-03-05T10:00:00Z",
+  "valueQuantity": {"value": 142, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+ {"resourceType": "Observation", "id": "eng-query-o2", "status": "final",
+  "subject": {"reference": "Patient/eng-query-p"},
+  "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+  "effectivePeriod": {"start": "2024-07-01T09:00:00Z", "end": "2024-07-01T09:10:00Z"},
+  "valueQuantity": {"value": 128.5, "unit": "mm[Hg]", "system": "http://unitsofmeasure.org", "code": "mm[Hg]"}},
+ {"resourceType": "Observation", "id": "eng-query-o3", "status": "final",
+  "subject": {"reference": "Patient/eng-query-p"},
+  "code": {"coding": [{"system": "http://loinc.org", "code": "72166-2"}]},
+  "effectiveDateTime": "2023-11-20",
+  "valueCodeableConcept": {"coding": [{"system": "http://snomed.info/sct", "code": "8517006"}]}},
+ {"resourceType": "Observation", "id": "eng-query-other", "status": "final",
+  "subject": {"reference": "Patient/eng-query-someone-else"},
+  "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+  "effectiveDateTime": "2024-03-05", "valueQuantity": {"value": 999, "unit": "mm[Hg]"}}
+]$$);
+
+-- helper statements and functions ----------------------------------------------------
+CREATE FUNCTION elmt.qsrc(alias text, expr jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_object('alias', alias, 'expression', expr) $$;
+-- Observations sorted by id, so results that list them are deterministic
+SELECT elmt.define('Observations', jsonb_build_object('type', 'Query',
+  'source', jsonb_build_array(qsrc('O', retrieve('Observation'))),
+  'sort', '{"by": [{"type": "ByExpression", "direction": "asc", "expression": {"type": "Property", "path": "id.value", "scope": "O"}}]}'::jsonb));
+SELECT elmt.define('FirstObs', src('First', ref('Observations')));
+SELECT elmt.define('SecondObs', op('Indexer', ref('Observations'), i(1)));
+SELECT elmt.define('ThirdObs', op('Indexer', ref('Observations'), i(2)));
+-- overloads (no signature needed at the call when the argument types differ)
+SELECT elmt.define_function('Twice', ARRAY['x', 'Integer'], op('Multiply', operand('x'), i(2)));
+SELECT elmt.define_function('Twice', ARRAY['x', 'String'], op('Concatenate', operand('x'), operand('x')));
+SELECT elmt.define_function('plusOne', ARRAY['x', 'Integer'], op('Add', operand('x'), i(1)), true);
+SELECT elmt.define_function('Between', ARRAY['lo', 'Integer', 'hi', 'Integer', 'x', 'Integer'],
+  op('And', op('LessOrEqual', operand('lo'), operand('x')), op('LessOrEqual', operand('x'), operand('hi'))));
+-- a function that calls a function and a definition
+SELECT elmt.define('Ten', i(10));
+SELECT elmt.define_function('AddTen', ARRAY['x', 'Integer'], op('Add', call('plusOne', ARRAY[operand('x')]), op('Subtract', ref('Ten'), i(1))));
+
+INSERT INTO elmt.chk (cql, expr, expected) VALUES
+-- ---- queries over lists ----------------------------------------------------------------
+('from {1, 2} A, {10, 20} B return A + B sort asc',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('A', lst(i(1), i(2))), qsrc('B', lst(i(10), i(20)))),
+     'return', jsonb_build_object('expression', op('Add', alias('A'), alias('B'))),
+     'sort', '{"by": [{"type": "ByDirection", "direction": "asc"}]}'::jsonb), '[11, 12, 21, 22]'),
+('from {1, 2} A, {1, 2} B return A + B (distinct by default) sort asc',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('A', lst(i(1), i(2))), qsrc('B', lst(i(1), i(2)))),
+     'return', jsonb_build_object('expression', op('Add', alias('A'), alias('B'))),
+     'sort', '{"by": [{"type": "ByDirection", "direction": "asc"}]}'::jsonb), '[2, 3, 4]'),
+('from {1, 2, 3} X let Y: X * 10 where Y > 10 return Y',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), i(2), i(3)))),
+     'let', jsonb_build_array(jsonb_build_object('identifier', 'Y', 'expression', op('Multiply', alias('X'), i(10)))),
+     'where', op('Greater', jsonb_build_object('type', 'QueryLetRef', 'name', 'Y'), i(10)),
+     'return', jsonb_build_object('expression', jsonb_build_object('type', 'QueryLetRef', 'name', 'Y'))), '[20, 30]'),
+('from {1, 2, 3} X with {2, 3, 4} Y such that X = Y',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), i(2), i(3)))),
+     'relationship', jsonb_build_array(jsonb_build_object('type', 'With', 'alias', 'Y', 'expression', lst(i(2), i(3), i(4)),
+                                         'suchThat', op('Equal', alias('X'), alias('Y'))))), '[2, 3]'),
+('from {1, 2, 3} X without {2, 3, 4} Y such that X = Y',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), i(2), i(3)))),
+     'relationship', jsonb_build_array(jsonb_build_object('type', 'Without', 'alias', 'Y', 'expression', lst(i(2), i(3), i(4)),
+                                         'suchThat', op('Equal', alias('X'), alias('Y'))))), '[1]'),
+('from {1, null, 3} X where X > 1 (null where is false)',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), nul('Integer'), i(3)))),
+     'where', op('Greater', alias('X'), i(1))), '[3]'),
+('from {1, 1, 2} X return X',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), i(1), i(2)))),
+     'return', jsonb_build_object('expression', alias('X'))), '[1, 2]'),
+('from {1, 1, 2} X return all X',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), i(1), i(2)))),
+     'return', jsonb_build_object('distinct', false, 'expression', alias('X'))), '[1, 1, 2]'),
+('from {1, 1, 2} X (no return clause keeps duplicates)',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), i(1), i(2))))), '[1, 1, 2]'),
+('from {Tuple{a: 2}, Tuple{a: 1}, Tuple{a: 3}} T sort by a desc',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('T', lst(tup('a', i(2)::text), tup('a', i(1)::text), tup('a', i(3)::text)))),
+     'sort', '{"by": [{"type": "ByColumn", "direction": "desc", "path": "a"}]}'::jsonb), '[{"a": 3}, {"a": 2}, {"a": 1}]'),
+('from {Tuple{a: 2}, Tuple{a: 1}, Tuple{a: 3}} T sort by -a (sort by expression)',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('T', lst(tup('a', i(2)::text), tup('a', i(1)::text), tup('a', i(3)::text)))),
+     'sort', jsonb_build_object('by', jsonb_build_array(jsonb_build_object('type', 'ByExpression', 'direction', 'asc',
+        'expression', op1('Negate', jsonb_build_object('type', 'IdentifierRef', 'name', 'a')))))), '[{"a": 3}, {"a": 2}, {"a": 1}]'),
+('from {1, 2, 3} X aggregate R starting 0: R + X',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), i(2), i(3)))),
+     'aggregate', jsonb_build_object('identifier', 'R', 'starting', i(0),
+        'expression', op('Add', jsonb_build_object('type', 'QueryLetRef', 'name', 'R'), alias('X')))), '6'),
+('from {1, 1, 2} X aggregate distinct R starting 0: R + X',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), i(1), i(2)))),
+     'aggregate', jsonb_build_object('identifier', 'R', 'starting', i(0), 'distinct', true,
+        'expression', op('Add', jsonb_build_object('type', 'QueryLetRef', 'name', 'R'), alias('X')))), '3'),
+('from (5) X return X * 2 (a singleton source gives a singleton)',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', i(5))),
+     'return', jsonb_build_object('expression', op('Multiply', alias('X'), i(2)))), '10'),
+('from (null as Integer) X return X * 2',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', nul('Integer'))),
+     'return', jsonb_build_object('expression', op('Multiply', alias('X'), i(2)))), 'null'),
+
+-- ---- functions ------------------------------------------------------------------------------
+('Twice(4)',                call('Twice', ARRAY[i(4)], ARRAY['Integer']), '8'),
+('Twice(''ab'')',           call('Twice', ARRAY[s('ab')], ARRAY['String']), '"abab"'),
+('Twice(''ab'') without a signature', call('Twice', ARRAY[s('ab')]), '"abab"'),
+('Twice(4) without a signature',      call('Twice', ARRAY[i(4)]), '8'),
+('41.plusOne() (fluent)',   call('plusOne', ARRAY[i(41)], ARRAY['Integer']), '42'),
+('Between(1, 10, 5)',       call('Between', ARRAY[i(1), i(10), i(5)]), 'true'),
+('AddTen(5)',               call('AddTen', ARRAY[i(5)]), '15'),
+('Twice(null as Integer)',  call('Twice', ARRAY[nul('Integer')], ARRAY['Integer']), 'null'),
+
+-- ---- parameters -------------------------------------------------------------------------------
+('Threshold (default 5)',   jsonb_build_object('type', 'ParameterRef', 'name', 'Threshold'), '5'),
+('start of "Measurement Period" = @2024-01-01T00:00:00.000',
+  op('Equal', op1('Start', jsonb_build_object('type', 'ParameterRef', 'name', 'Measurement Period')), dt('2024-01-01T00:00:00.000Z')), 'true'),
+('"Measurement Period" contains @2024-12-31T23:59:59.999',
+  op('Contains', jsonb_build_object('type', 'ParameterRef', 'name', 'Measurement Period'), dt('2024-12-31T23:59:59.999Z')), 'true'),
+('"Measurement Period" contains @2025-01-01T00:00:00.000',
+  op('Contains', jsonb_build_object('type', 'ParameterRef', 'name', 'Measurement Period'), dt('2025-01-01T00:00:00.000Z')), 'false'),
+
+-- ---- FHIR data: retrieve, property navigation, choice types ---------------------------------
+('Count([Observation]) (only this patient''s)', src('Count', retrieve('Observation')), '3'),
+('Observations.id',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('O', ref('Observations'))),
+     'return', jsonb_build_object('distinct', false, 'expression', prop('id.value', alias('O')))),
+  '["eng-query-o1", "eng-query-o2", "eng-query-o3"]'),
+('Patient.birthDate.value', prop('birthDate.value', ref('Patient')), '"1975-04-01"'),
+('FirstObs.value is FHIR.Quantity',         is_(prop('value', ref('FirstObs')), 'FHIR.Quantity'), 'true'),
+('FirstObs.value is FHIR.CodeableConcept',  is_(prop('value', ref('FirstObs')), 'FHIR.CodeableConcept'), 'false'),
+('(FirstObs.value as FHIR.Quantity).value.value',
+  prop('value', prop('value', as_(prop('value', ref('FirstObs')), 'FHIR.Quantity'))), '142'),
+('(SecondObs.value as FHIR.Quantity).unit.value',
+  prop('value', prop('unit', as_(prop('value', ref('SecondObs')), 'FHIR.Quantity'))), '"mm[Hg]"'),
+('(FirstObs.effective as FHIR.dateTime).value',
+  prop('value', as_(prop('effective', ref('FirstObs')), 'FHIR.dateTime')), '"2024-03-05T10:00:00+00:00"'),
+('(SecondObs.effective as FHIR.Period).start.value',
+  prop('value', prop('start', as_(prop('effective', ref('SecondObs')), 'FHIR.Period'))), '"2024-07-01T09:00:00+00:00"'),
+('SecondObs.effective as FHIR.dateTime (wrong choice)', as_(prop('effective', ref('SecondObs')), 'FHIR.dateTime'), 'null'),
+('(ThirdObs.value as FHIR.CodeableConcept).coding[0].code.value',
+  prop('value', prop('code', op('Indexer', prop('coding', as_(prop('value', ref('ThirdObs')), 'FHIR.CodeableConcept')), i(0)))), '"8517006"'),
+('(ThirdObs.effective as FHIR.dateTime).value (a date-only dateTime)',
+  prop('value', as_(prop('effective', ref('ThirdObs')), 'FHIR.dateTime')), '"2023-11-20"'),
+('Observations O where (O.value as FHIR.Quantity).value.value > 130 return O.id.value',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('O', ref('Observations'))),
+     'where', op('Greater', prop('value', prop('value', as_(prop('value', alias('O')), 'FHIR.Quantity'))), dc('130')),
+     'return', jsonb_build_object('expression', prop('id.value', alias('O')))), '["eng-query-o1"]'),
+('Count(Patient.birthDate.extension) (primitive extension)',
+  src('Count', prop('extension', prop('birthDate', ref('Patient')))), '1'),
+('First(Patient.birthDate.extension).url.value',
+  prop('value', prop('url', src('First', prop('extension', prop('birthDate', ref('Patient')))))),
+  '"http://hl7.org/fhir/StructureDefinition/patient-birthTime"'),
+('(First(Patient.birthDate.extension).value as FHIR.dateTime).value',
+  prop('value', as_(prop('value', src('First', prop('extension', prop('birthDate', ref('Patient'))))), 'FHIR.dateTime')),
+  '"1975-04-01T08:30:00+00:00"'),
+('Patient.gender (absent)', prop('gender', ref('Patient')), 'null'),
+('Patient.name (absent list)', prop('name', ref('Patient')), '[]');
+
+SELECT elmt.load_library('EngQuery', $$ {"parameters": {"def": [
+  {"name": "Measurement Period", "accessLevel": "Public"},
+  {"name": "Threshold", "accessLevel": "Public", "default": {"type": "Literal", "valueType": "{urn:hl7-org:elm-types:r1}Integer", "value": "5"}}]}} $$);
+SELECT * FROM elmt.run('EngQuery', 'eng-query-p');
+SELECT count(*) FILTER (WHERE ok) AS passed, count(*) FILTER (WHERE NOT ok) AS failed FROM elmt.run('EngQuery', 'eng-query-p');
