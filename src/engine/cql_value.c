@@ -17,6 +17,7 @@
 #include "utils/jsonb.h"
 
 #include "engine/cql_value.h"
+#include "engine/elm_ops.h"
 #include "engine/fhir_data.h"
 
 int			cql_default_tz_minutes = 0;
@@ -123,12 +124,32 @@ cql_fhir_value(const char *type, const JsonbValue *jv, JsonbContainer *ext)
 	return v;
 }
 
+/*
+ * DateTimes with a time part compare in one offset, the evaluation's:
+ * @2022-02-22T00:00-05:00 and @2022-02-22T04:59Z are the same day in UTC.
+ */
+CqlValue
+cql_normalize_tz(CqlValue v)
+{
+	if (v.kind == CK_DATETIME && v.u.dt.has_tz && v.u.dt.prec >= CQL_PREC_HOUR &&
+		v.u.dt.tz_minutes != cql_default_tz_minutes)
+	{
+		CqlDateTime out;
+
+		cql_dt_to_offset(&v.u.dt, (int16_t) cql_default_tz_minutes, &out);
+		v.u.dt = out;
+	}
+	return v;
+}
+
 /* A FHIR primitive stands for its System value in comparisons. */
 static CqlValue
 unwrap(CqlValue v)
 {
+	if (v.kind == CK_DATETIME)
+		return cql_normalize_tz(v);
 	if (v.kind == CK_FHIR && v.u.fhir->jv.type != jbvBinary)
-		return fhir_primitive_value(v.u.fhir);
+		return cql_normalize_tz(fhir_primitive_value(v.u.fhir));
 	if (v.kind == CK_FHIR && v.u.fhir->type != NULL)
 	{
 		/* Coding / CodeableConcept compare as Code / Concept */
@@ -180,8 +201,9 @@ tri_and(CqlTri a, CqlTri b)
 static CqlTri
 code_equal(const CqlCode *a, const CqlCode *b)
 {
+	/* tuple equality: every element, display included (only ~ ignores it) */
 	return (str_eq(a->code, b->code) && str_eq(a->system, b->system) &&
-			(a->version == NULL || b->version == NULL || str_eq(a->version, b->version)))
+			str_eq(a->version, b->version) && str_eq(a->display, b->display))
 		? CQL_TRUE : CQL_FALSE;
 }
 
@@ -250,14 +272,9 @@ cql_equal(CqlValue a, CqlValue b)
 				return r;
 			}
 		case CK_INTERVAL:
-			{
-				CqlInterval *x = a.u.iv,
-						   *y = b.u.iv;
-
-				if (x->low_closed != y->low_closed || x->high_closed != y->high_closed)
-					return CQL_FALSE;
-				return tri_and(cql_equal(x->low, y->low), cql_equal(x->high, y->high));
-			}
+			/* equal when they start and end at the same points: [1, 5) = [1, 4] */
+			return tri_and(cql_equal(elm_interval_start(a.u.iv), elm_interval_start(b.u.iv)),
+						   cql_equal(elm_interval_end(a.u.iv), elm_interval_end(b.u.iv)));
 		case CK_LIST:
 			{
 				CqlTri		r = CQL_TRUE;
@@ -377,10 +394,8 @@ cql_equivalent(CqlValue a, CqlValue b)
 					return true;
 			return false;
 		case CK_INTERVAL:
-			return a.u.iv->low_closed == b.u.iv->low_closed &&
-				a.u.iv->high_closed == b.u.iv->high_closed &&
-				cql_equivalent(a.u.iv->low, b.u.iv->low) &&
-				cql_equivalent(a.u.iv->high, b.u.iv->high);
+			return cql_equivalent(elm_interval_start(a.u.iv), elm_interval_start(b.u.iv)) &&
+				cql_equivalent(elm_interval_end(a.u.iv), elm_interval_end(b.u.iv));
 		case CK_LIST:
 			if (a.u.list->n != b.u.list->n)
 				return false;

@@ -192,6 +192,9 @@ cql_is_null(CqlValue v)
  */
 extern CqlValue cql_uncertain(int64 lo, int64 hi);
 
+/* a DateTime with a time part expressed in the evaluation's offset */
+extern CqlValue cql_normalize_tz(CqlValue v);
+
 /* three-valued result as a CqlValue */
 static inline CqlValue
 cql_tri(CqlTri t)

@@ -157,8 +157,10 @@ compile_error(CompileCtx *cc, JsonbContainer *obj, const char *fmt, const char *
 {
 	char	   *locator = obj ? j_str(obj, "locator") : NULL;
 
+	/* a dangling reference is an undefined object; anything else is unsupported */
 	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			(errcode(strncmp(fmt, "unknown", 7) == 0 || strncmp(fmt, "unresolved", 10) == 0
+					 ? ERRCODE_UNDEFINED_OBJECT : ERRCODE_FEATURE_NOT_SUPPORTED),
 			 errmsg(fmt, arg),
 			 errdetail("library \"%s\", definition \"%s\", locator %s",
 					   cc->lib->name, cc->def_name ? cc->def_name : "(none)",
@@ -815,6 +817,21 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 		n->flag = dir && strncmp(dir, "desc", 4) == 0;
 		if (j_len(by) > 1 || (b0 && j_str(b0, "path")))
 			compile_error(cc, obj, "%s by column is not implemented", type);
+	}
+	else if (strcmp(type, "Length") == 0)
+	{
+		/* null has length 0 as a List, none as a String: which one is it? */
+		JsonbContainer *sig = j_container(obj, "signature");
+		JsonbContainer *s0 = j_len(sig) > 0 ? j_at(sig, 0) : NULL;
+		char	   *stype = s0 ? j_str(s0, "type") : NULL;
+
+		compile_operands(cc, n, obj, "operand");
+		n->flag = (stype && strcmp(stype, "ListTypeSpecifier") == 0) ||
+			(n->nargs == 1 && n->args[0]->ts && n->args[0]->ts->kind == ETS_LIST) ||
+			(n->nargs == 1 && (strcmp(n->args[0]->type, "List") == 0 ||
+							   strcmp(n->args[0]->type, "Query") == 0 ||
+							   strcmp(n->args[0]->type, "Retrieve") == 0 ||
+							   strcmp(n->args[0]->type, "ToList") == 0));
 	}
 	else if (strcmp(type, "MinValue") == 0 || strcmp(type, "MaxValue") == 0)
 		n->ts = compile_type_attr(cc, obj, "valueType", "valueTypeSpecifier");

@@ -13,6 +13,7 @@
 #include <math.h>
 
 #include "common/int.h"
+#include "mb/pg_wchar.h"
 
 #include "engine/elm.h"
 #include "engine/elm_ops.h"
@@ -48,6 +49,12 @@ static bool
 is_temporal(CqlValue v)
 {
 	return v.kind == CK_DATE || v.kind == CK_DATETIME || v.kind == CK_TIME;
+}
+
+static CqlValue
+int32_or_null(int64 r)
+{
+	return (r < PG_INT32_MIN || r > PG_INT32_MAX) ? CQL_NULL_VALUE : cql_int(r);
 }
 
 /* CQL decimals have 8 places */
@@ -104,20 +111,21 @@ arith(const ElmNode *n, CqlValue a, CqlValue b, char op)
 	{
 		int64		r;
 
+		/* CQL Integer is 32-bit: a result it cannot represent is null */
 		switch (op)
 		{
 			case '+':
 				if (pg_add_s64_overflow(a.u.i, b.u.i, &r))
 					return CQL_NULL_VALUE;
-				return cql_int(r);
+				return int32_or_null(r);
 			case '-':
 				if (pg_sub_s64_overflow(a.u.i, b.u.i, &r))
 					return CQL_NULL_VALUE;
-				return cql_int(r);
+				return int32_or_null(r);
 			case '*':
 				if (pg_mul_s64_overflow(a.u.i, b.u.i, &r))
 					return CQL_NULL_VALUE;
-				return cql_int(r);
+				return int32_or_null(r);
 		}
 	}
 	if (is_num(a) && is_num(b))
@@ -225,7 +233,7 @@ eval_negate(EvalCtx *cx, const ElmNode *n)
 	CqlValue	a = arg(cx, n, 0);
 
 	if (a.kind == CK_INT)
-		return cql_int(-a.u.i);
+		return int32_or_null(-a.u.i);
 	if (a.kind == CK_DEC)
 		return cql_dec(-a.u.d);
 	if (a.kind == CK_QTY)
@@ -239,7 +247,7 @@ eval_abs(EvalCtx *cx, const ElmNode *n)
 	CqlValue	a = arg(cx, n, 0);
 
 	if (a.kind == CK_INT)
-		return cql_int(a.u.i < 0 ? -a.u.i : a.u.i);
+		return int32_or_null(a.u.i < 0 ? -a.u.i : a.u.i);
 	if (a.kind == CK_DEC)
 		return cql_dec(fabs(a.u.d));
 	if (a.kind == CK_QTY)
@@ -317,8 +325,12 @@ eval_round(EvalCtx *cx, const ElmNode *n)
 	if (!is_num(a) || p.kind != CK_INT)
 		return CQL_NULL_VALUE;
 	scale = pow(10, (double) p.u.i);
-	/* CQL rounds half up (towards positive infinity) */
-	return cql_dec(floor(num(a) * scale + 0.5) / scale);
+	/*
+	 * CQL rounds half up.  Decimals are doubles here, so 1.005 * 100 is
+	 * 100.4999...; snapping the scaled value to 1e-6 first restores the
+	 * decimal the measure wrote (CQL decimals have 8 places at most).
+	 */
+	return cql_dec(floor(round(num(a) * scale * 1e6) / 1e6 + 0.5) / scale);
 }
 
 static CqlValue
@@ -728,6 +740,8 @@ temporal_point_compare(CqlValue a, CqlValue b, int prec, char op)
 		return CQL_NULL_VALUE;
 	if (is_temporal(a) && is_temporal(b))
 	{
+		a = cql_normalize_tz(a);
+		b = cql_normalize_tz(b);
 		switch (op)
 		{
 			case '=':
@@ -882,34 +896,60 @@ eval_combine(EvalCtx *cx, const ElmNode *n)
 	return cql_str(s.data);
 }
 
+/* characters, not bytes: strings are in the database encoding */
+static int
+char_count(const char *s)
+{
+	return pg_mbstrlen(s);
+}
+
+/* byte offset of character number `chars` (clamped to the end) */
+static int
+char_offset(const char *s, int chars)
+{
+	int			off = 0;
+
+	while (chars-- > 0 && s[off])
+		off += pg_mblen(s + off);
+	return off;
+}
+
 static CqlValue
 eval_substring(EvalCtx *cx, const ElmNode *n)
 {
 	CqlValue	s = arg(cx, n, 0),
 				start = arg(cx, n, 1);
 	CqlValue	len = n->args[2] ? arg(cx, n, 2) : CQL_NULL_VALUE;
-	int			slen;
+	int			nchars,
+				from;
 
 	if (s.kind != CK_STR || start.kind != CK_INT)
 		return CQL_NULL_VALUE;
-	slen = strlen(s.u.s);
-	if (start.u.i < 0 || start.u.i >= slen)
+	nchars = char_count(s.u.s);
+	if (start.u.i < 0 || start.u.i >= nchars)
 		return CQL_NULL_VALUE;
+	from = char_offset(s.u.s, (int) start.u.i);
 	if (len.kind == CK_INT)
-		return cql_str(pnstrdup(s.u.s + start.u.i, Max(0, Min(len.u.i, slen - start.u.i))));
-	return cql_str(pstrdup(s.u.s + start.u.i));
+	{
+		int			to = from + char_offset(s.u.s + from, (int) Max(0, len.u.i));
+
+		return cql_str(pnstrdup(s.u.s + from, to - from));
+	}
+	return cql_str(pstrdup(s.u.s + from));
 }
 
+/* Length of a String (characters) or a List; n->flag: the operand is a List */
 static CqlValue
 eval_length(EvalCtx *cx, const ElmNode *n)
 {
 	CqlValue	s = arg(cx, n, 0);
 
 	if (s.kind == CK_STR)
-		return cql_int(strlen(s.u.s));
+		return cql_int(char_count(s.u.s));
 	if (s.kind == CK_LIST)
 		return cql_int(s.u.list->n);
-	return s.kind == CK_NULL && n->args[0] ? cql_int(0) : CQL_NULL_VALUE;
+	/* a null List has length 0, a null String has none */
+	return (s.kind == CK_NULL && n->flag) ? cql_int(0) : CQL_NULL_VALUE;
 }
 
 static CqlValue
@@ -1032,10 +1072,12 @@ eval_to_boolean(EvalCtx *cx, const ElmNode *n)
 	if (v.kind == CK_STR)
 	{
 		if (pg_strcasecmp(v.u.s, "true") == 0 || pg_strcasecmp(v.u.s, "t") == 0 ||
-			pg_strcasecmp(v.u.s, "yes") == 0 || strcmp(v.u.s, "1") == 0)
+			pg_strcasecmp(v.u.s, "yes") == 0 || pg_strcasecmp(v.u.s, "y") == 0 ||
+			strcmp(v.u.s, "1") == 0)
 			return cql_bool(true);
 		if (pg_strcasecmp(v.u.s, "false") == 0 || pg_strcasecmp(v.u.s, "f") == 0 ||
-			pg_strcasecmp(v.u.s, "no") == 0 || strcmp(v.u.s, "0") == 0)
+			pg_strcasecmp(v.u.s, "no") == 0 || pg_strcasecmp(v.u.s, "n") == 0 ||
+			strcmp(v.u.s, "0") == 0)
 			return cql_bool(false);
 	}
 	if (v.kind == CK_INT && (v.u.i == 0 || v.u.i == 1))

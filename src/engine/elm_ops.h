@@ -30,6 +30,9 @@ extern CqlValue elm_add_quantity(CqlValue a, const CqlQuantity *q, int sign);
 /* point comparisons ('=', '[' same or before, ']' same or after, '<', '>') */
 extern CqlValue elm_point_compare(CqlValue a, CqlValue b, int prec, char op);
 extern CqlValue elm_interval_before_after(CqlValue a, CqlValue b, int prec, char op);
+/* closed boundaries: Start/End of an interval (min/max for closed nulls) */
+extern CqlValue elm_interval_start(const CqlInterval *iv);
+extern CqlValue elm_interval_end(const CqlInterval *iv);
 extern CqlValue elm_interval_union(const CqlInterval *a, const CqlInterval *b);
 extern CqlValue elm_interval_intersect(const CqlInterval *a, const CqlInterval *b);
 extern CqlValue elm_interval_except(const CqlInterval *a, const CqlInterval *b);

@@ -142,16 +142,16 @@ arg(EvalCtx *cx, const ElmNode *n, int i)
 
 /* ---- boundaries ------------------------------------------------------- */
 
-static CqlValue
-interval_start(const CqlInterval *iv)
+CqlValue
+elm_interval_start(const CqlInterval *iv)
 {
 	if (iv->low.kind == CK_NULL)
 		return iv->low_closed ? elm_min_value_of(iv->high) : CQL_NULL_VALUE;
 	return iv->low_closed ? iv->low : elm_successor(iv->low);
 }
 
-static CqlValue
-interval_end(const CqlInterval *iv)
+CqlValue
+elm_interval_end(const CqlInterval *iv)
 {
 	if (iv->high.kind == CK_NULL)
 		return iv->high_closed ? elm_max_value_of(iv->low) : CQL_NULL_VALUE;
@@ -163,7 +163,7 @@ eval_start(EvalCtx *cx, const ElmNode *n)
 {
 	CqlValue	v = arg(cx, n, 0);
 
-	return v.kind == CK_INTERVAL ? interval_start(v.u.iv) : CQL_NULL_VALUE;
+	return v.kind == CK_INTERVAL ? elm_interval_start(v.u.iv) : CQL_NULL_VALUE;
 }
 
 static CqlValue
@@ -171,7 +171,7 @@ eval_end(EvalCtx *cx, const ElmNode *n)
 {
 	CqlValue	v = arg(cx, n, 0);
 
-	return v.kind == CK_INTERVAL ? interval_end(v.u.iv) : CQL_NULL_VALUE;
+	return v.kind == CK_INTERVAL ? elm_interval_end(v.u.iv) : CQL_NULL_VALUE;
 }
 
 static CqlValue
@@ -181,9 +181,9 @@ eval_point_from(EvalCtx *cx, const ElmNode *n)
 
 	if (v.kind != CK_INTERVAL)
 		return CQL_NULL_VALUE;
-	if (cql_equal(interval_start(v.u.iv), interval_end(v.u.iv)) != CQL_TRUE)
+	if (cql_equal(elm_interval_start(v.u.iv), elm_interval_end(v.u.iv)) != CQL_TRUE)
 		elm_error_at(n, "point from an interval that is not a single point");
-	return interval_start(v.u.iv);
+	return elm_interval_start(v.u.iv);
 }
 
 static CqlValue
@@ -195,8 +195,8 @@ eval_width(EvalCtx *cx, const ElmNode *n)
 
 	if (v.kind != CK_INTERVAL)
 		return CQL_NULL_VALUE;
-	s = interval_start(v.u.iv);
-	e = interval_end(v.u.iv);
+	s = elm_interval_start(v.u.iv);
+	e = elm_interval_end(v.u.iv);
 	if (s.kind == CK_INT && e.kind == CK_INT)
 		return cql_int(e.u.i - s.u.i);
 	if ((s.kind == CK_DEC || s.kind == CK_INT) && (e.kind == CK_DEC || e.kind == CK_INT))
@@ -220,8 +220,8 @@ eval_size(EvalCtx *cx, const ElmNode *n)
 
 	if (v.kind != CK_INTERVAL)
 		return CQL_NULL_VALUE;
-	s = interval_start(v.u.iv);
-	e = interval_end(v.u.iv);
+	s = elm_interval_start(v.u.iv);
+	e = elm_interval_end(v.u.iv);
 	if (s.kind == CK_INT && e.kind == CK_INT)
 		return cql_int(e.u.i - s.u.i + 1);
 	return CQL_NULL_VALUE;
@@ -505,19 +505,19 @@ elm_interval_before_after(CqlValue a, CqlValue b, int prec, char op)
 		case '<':
 		case '[':
 			/* a ends before b starts */
-			x = a.kind == CK_INTERVAL ? interval_end(a.u.iv) : a;
-			y = b.kind == CK_INTERVAL ? interval_start(b.u.iv) : b;
+			x = a.kind == CK_INTERVAL ? elm_interval_end(a.u.iv) : a;
+			y = b.kind == CK_INTERVAL ? elm_interval_start(b.u.iv) : b;
 			return elm_point_compare(x, y, prec, op);
 		case '>':
 		case ']':
-			x = a.kind == CK_INTERVAL ? interval_start(a.u.iv) : a;
-			y = b.kind == CK_INTERVAL ? interval_end(b.u.iv) : b;
+			x = a.kind == CK_INTERVAL ? elm_interval_start(a.u.iv) : a;
+			y = b.kind == CK_INTERVAL ? elm_interval_end(b.u.iv) : b;
 			return elm_point_compare(x, y, prec, op);
 		default:
 			if (a.kind == CK_INTERVAL && b.kind == CK_INTERVAL)
 			{
-				CqlValue	s = elm_point_compare(interval_start(a.u.iv), interval_start(b.u.iv), prec, '=');
-				CqlValue	e = elm_point_compare(interval_end(a.u.iv), interval_end(b.u.iv), prec, '=');
+				CqlValue	s = elm_point_compare(elm_interval_start(a.u.iv), elm_interval_start(b.u.iv), prec, '=');
+				CqlValue	e = elm_point_compare(elm_interval_end(a.u.iv), elm_interval_end(b.u.iv), prec, '=');
 
 				if (s.kind == CK_BOOL && !s.u.b)
 					return s;
@@ -597,11 +597,11 @@ elm_interval_except(const CqlInterval *a, const CqlInterval *b)
 	/* b cuts the top of a */
 	if (pt_cmp(iv_low(a), iv_low(b), CQL_PREC_ALL, &c) && c < 0 &&
 		pt_cmp(iv_high(b), iv_high(a), CQL_PREC_ALL, &c) && c >= 0)
-		return cql_interval(interval_start(a), elm_predecessor(interval_start(b)), true, true);
+		return cql_interval(elm_interval_start(a), elm_predecessor(elm_interval_start(b)), true, true);
 	/* b cuts the bottom of a */
 	if (pt_cmp(iv_low(b), iv_low(a), CQL_PREC_ALL, &c) && c <= 0 &&
 		pt_cmp(iv_high(b), iv_high(a), CQL_PREC_ALL, &c) && c < 0)
-		return cql_interval(elm_successor(interval_end(b)), interval_end(a), true, true);
+		return cql_interval(elm_successor(elm_interval_end(b)), elm_interval_end(a), true, true);
 	return CQL_NULL_VALUE;		/* b inside a: the result is not one interval */
 }
 
@@ -660,8 +660,8 @@ eval_collapse(EvalCtx *cx, const ElmNode *n)
 static CqlValue
 expand_one(const ElmNode *n, CqlValue iv, CqlValue per, CqlValue *out)
 {
-	CqlValue	s = interval_start(iv.u.iv),
-				e = interval_end(iv.u.iv);
+	CqlValue	s = elm_interval_start(iv.u.iv),
+				e = elm_interval_end(iv.u.iv);
 	int			guard = 0;
 
 	if (s.kind == CK_NULL || e.kind == CK_NULL)
