@@ -396,7 +396,11 @@ parse_literal(CompileCtx *cc, JsonbContainer *obj)
 	if (strcmp(vt, "Date") == 0 && cql_dt_parse_date(val, -1, &dt))
 		return cql_temporal(CK_DATE, &dt);
 	if (strcmp(vt, "DateTime") == 0 && cql_dt_parse_datetime(val, -1, &dt))
+	{
+		/* a literal without an offset takes the evaluation's */
+		cql_dt_apply_default_tz(&dt, (int16_t) cql_default_tz_minutes);
 		return cql_temporal(CK_DATETIME, &dt);
+	}
 	if (strcmp(vt, "Time") == 0 && cql_dt_parse_time(val, -1, &dt))
 		return cql_temporal(CK_TIME, &dt);
 	compile_error(cc, obj, "unsupported literal type \"%s\"", vt);
@@ -817,6 +821,67 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 		n->flag = dir && strncmp(dir, "desc", 4) == 0;
 		if (j_len(by) > 1 || (b0 && j_str(b0, "path")))
 			compile_error(cc, obj, "%s by column is not implemented", type);
+	}
+	else if (strcmp(type, "Filter") == 0 || strcmp(type, "ForEach") == 0 ||
+			 strcmp(type, "Repeat") == 0)
+	{
+		/* the body sees each item of the source as the scope variable */
+		char	   *scope = j_str(obj, "scope");
+		int			mark;
+
+		set_args(n, 2);
+		n->args[0] = compile_child(cc, obj, "source");
+		mark = cc->nvars;
+		n->slot = scope_push(cc, scope ? scope : "$this");
+		n->args[1] = compile_child(cc, obj, strcmp(type, "Filter") == 0 ? "condition" : "element");
+		cc->nvars = mark;
+		if (n->args[0] == NULL || n->args[1] == NULL)
+			compile_error(cc, obj, "%s needs a source and a body", type);
+	}
+	else if (strcmp(type, "Current") == 0)
+	{
+		char	   *scope = j_str(obj, "scope");
+
+		n->slot = scope_find(cc, obj, scope ? scope : "$this");
+	}
+	else if (strcmp(type, "Slice") == 0)
+	{
+		static const char *const keys[] = {"source", "startIndex", "endIndex"};
+
+		compile_named_children(cc, n, obj, keys, 3);
+	}
+	else if (strcmp(type, "SplitOnMatches") == 0)
+	{
+		static const char *const keys[] = {"stringToSplit", "separatorPattern"};
+
+		compile_named_children(cc, n, obj, keys, 2);
+	}
+	else if (strcmp(type, "Ratio") == 0)
+	{
+		static const char *const keys[] = {"numerator", "denominator"};
+
+		compile_named_children(cc, n, obj, keys, 2);
+	}
+	else if (strcmp(type, "Concept") == 0)
+	{
+		compile_operands(cc, n, obj, "code");
+		n->str = j_str(obj, "display");
+	}
+	else if (strcmp(type, "Convert") == 0 || strcmp(type, "CanConvert") == 0)
+	{
+		compile_operands(cc, n, obj, "operand");
+		n->ts = compile_type_attr(cc, obj, "toType", "toTypeSpecifier");
+	}
+	else if (strcmp(type, "Product") == 0 || strcmp(type, "GeometricMean") == 0 ||
+			 strcmp(type, "Mode") == 0 || strcmp(type, "Variance") == 0 ||
+			 strcmp(type, "PopulationVariance") == 0 || strcmp(type, "StdDev") == 0 ||
+			 strcmp(type, "PopulationStdDev") == 0 || strcmp(type, "Children") == 0 ||
+			 strcmp(type, "Descendents") == 0)
+	{
+		set_args(n, 1);
+		n->args[0] = compile_child(cc, obj, "source");
+		if (n->args[0] == NULL)
+			compile_operands(cc, n, obj, "operand");
 	}
 	else if (strcmp(type, "Length") == 0)
 	{

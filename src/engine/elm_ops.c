@@ -1364,7 +1364,7 @@ const ElmOpInfo elm_value_ops[] = {
 const ElmOpInfo *
 elm_op_lookup(const char *type)
 {
-	const ElmOpInfo *tables[] = {elm_core_ops, elm_value_ops, elm_interval_ops, elm_list_ops};
+	const ElmOpInfo *tables[] = {elm_core_ops, elm_value_ops, elm_interval_ops, elm_list_ops, elm_more_ops};
 
 	for (int t = 0; t < lengthof(tables); t++)
 		for (const ElmOpInfo *op = tables[t]; op->type; op++)

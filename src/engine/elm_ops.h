@@ -12,6 +12,7 @@ extern const ElmOpInfo elm_core_ops[];
 extern const ElmOpInfo elm_value_ops[];
 extern const ElmOpInfo elm_interval_ops[];
 extern const ElmOpInfo elm_list_ops[];
+extern const ElmOpInfo elm_more_ops[];
 
 extern CqlValue elm_list_distinct(CqlValue list);
 

@@ -704,6 +704,51 @@ eval_expand(EvalCtx *cx, const ElmNode *n)
 	return out;
 }
 
+/* strictly inside: In without the boundaries */
+static CqlTri
+point_properly_in(CqlValue x, const CqlInterval *iv, int prec)
+{
+	Pt			p = pt_value(x);
+
+	if (x.kind == CK_NULL)
+		return CQL_UNKNOWN;
+	return tri_and(pt_lt(iv_low(iv), p, prec), pt_lt(p, iv_high(iv), prec));
+}
+
+static CqlValue
+proper_membership(const ElmNode *n, CqlValue c, CqlValue x)
+{
+	if (c.kind == CK_NULL)
+		return CQL_NULL_VALUE;
+	if (c.kind == CK_INTERVAL)
+		return cql_tri(point_properly_in(elm_system_value(x), c.u.iv, n->prec));
+	if (c.kind == CK_LIST)
+	{
+		/* in the list, and the list holds something else too */
+		CqlTri		in = list_contains(c, x);
+
+		if (in != CQL_TRUE)
+			return cql_tri(in);
+		for (int i = 0; i < c.u.list->n; i++)
+			if (cql_equal(c.u.list->items[i], x) == CQL_FALSE)
+				return cql_bool(true);
+		return cql_bool(false);
+	}
+	elm_error_at(n, "%s over a %s", n->type, cql_kind_name(c));
+}
+
+static CqlValue
+eval_proper_in(EvalCtx *cx, const ElmNode *n)
+{
+	return proper_membership(n, arg(cx, n, 1), elm_eval(cx, n->args[0]));
+}
+
+static CqlValue
+eval_proper_contains(EvalCtx *cx, const ElmNode *n)
+{
+	return proper_membership(n, arg(cx, n, 0), elm_eval(cx, n->args[1]));
+}
+
 const ElmOpInfo elm_interval_ops[] = {
 	{"Collapse", eval_collapse},
 	{"Contains", eval_contains},
@@ -720,6 +765,8 @@ const ElmOpInfo elm_interval_ops[] = {
 	{"OverlapsAfter", eval_overlaps_after},
 	{"OverlapsBefore", eval_overlaps_before},
 	{"PointFrom", eval_point_from},
+	{"ProperContains", eval_proper_contains},
+	{"ProperIn", eval_proper_in},
 	{"ProperIncludedIn", eval_proper_included_in},
 	{"ProperIncludes", eval_proper_includes},
 	{"Size", eval_size},

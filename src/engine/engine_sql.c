@@ -198,7 +198,7 @@ Datum
 hedis_elm_supported_nodes(PG_FUNCTION_ARGS)
 {
 	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
-	const ElmOpInfo *tables[] = {elm_core_ops, elm_value_ops, elm_interval_ops, elm_list_ops};
+	const ElmOpInfo *tables[] = {elm_core_ops, elm_value_ops, elm_interval_ops, elm_list_ops, elm_more_ops};
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 	for (int t = 0; t < lengthof(tables); t++)
