@@ -199,12 +199,14 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION hedis.load_bundle(bundle jsonb)
+-- patient_bundle: the bundle is one patient's record (a test case, an
+-- $everything export); its Patient owns every other clinical resource in it
+CREATE FUNCTION hedis.load_bundle(bundle jsonb, patient_bundle boolean DEFAULT false)
 RETURNS integer
 LANGUAGE c VOLATILE STRICT
 SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hedis_load_bundle';
-COMMENT ON FUNCTION hedis.load_bundle(jsonb) IS
+COMMENT ON FUNCTION hedis.load_bundle(jsonb, boolean) IS
     'store every resource of a FHIR Bundle; returns the number of resources stored';
 
 CREATE FUNCTION hedis.load_ndjson(data text, OUT loaded bigint, OUT rejected bigint)
@@ -240,8 +242,8 @@ COMMENT ON FUNCTION hedis.load_valueset_csv_file(text) IS
     'load a value-set CSV file of the database server (needs pg_read_server_files)';
 
 REVOKE ALL ON FUNCTION hedis._store_knowledge(jsonb, text), hedis._merge_valueset_stage(),
-    hedis.load_bundle(jsonb), hedis.load_ndjson(text), hedis.load_ndjson_file(text),
+    hedis.load_bundle(jsonb, boolean), hedis.load_ndjson(text), hedis.load_ndjson_file(text),
     hedis.load_valueset_csv(text), hedis.load_valueset_csv_file(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION hedis._store_knowledge(jsonb, text), hedis._merge_valueset_stage(),
-    hedis.load_bundle(jsonb), hedis.load_ndjson(text), hedis.load_ndjson_file(text),
+    hedis.load_bundle(jsonb, boolean), hedis.load_ndjson(text), hedis.load_ndjson_file(text),
     hedis.load_valueset_csv(text), hedis.load_valueset_csv_file(text) TO hedis_loader;

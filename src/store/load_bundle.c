@@ -1,11 +1,16 @@
 /*
  * load_bundle.c
- *		hedis.load_bundle(jsonb): store every resource of a FHIR Bundle.
+ *		hedis.load_bundle(jsonb, boolean): store every resource of a FHIR Bundle.
  *
  * All or nothing: the first malformed entry raises an ERROR naming its index
  * (0-based, as in the JSON entry array) and what is wrong, and the whole
  * call is rolled back with the statement.  Nested Bundle resources are
  * skipped (the test decks nest a copy of each bundle inside itself).
+ *
+ * A patient bundle (second argument true: a test-case bundle, an $everything
+ * export) is one patient's record: it must hold exactly one Patient, and
+ * every other clinical resource is stored as that patient's, whatever its
+ * references say.
  */
 #include "postgres.h"
 
@@ -24,12 +29,59 @@ bundle_error(int index, const char *what)
 			 errdetail("Entries are numbered from 0 in the order of the Bundle's entry array; nothing of this bundle was stored.")));
 }
 
+/*
+ * The FHIR id of the one Patient of a patient bundle (its id, else the uuid
+ * of a urn:uuid fullUrl); an ERROR unless there is exactly one.
+ */
+static char *
+bundle_patient_id(JsonbContainer *entries)
+{
+	int			n = JsonContainerSize(entries);
+	int			found = 0;
+	char	   *id = NULL;
+
+	for (int i = 0; i < n; i++)
+	{
+		JsonbValue *entry = getIthJsonbValueFromContainer(entries, i);
+		JsonbValue	res;
+		char	   *type;
+
+		/* malformed entries are reported by the load itself */
+		if (entry == NULL || entry->type != jbvBinary ||
+			!JsonContainerIsObject(entry->val.binary.data) ||
+			getKeyJsonValueFromContainer(entry->val.binary.data, "resource", 8, &res) == NULL ||
+			res.type != jbvBinary || !JsonContainerIsObject(res.val.binary.data))
+			continue;
+		type = jsonb_object_get_cstring(res.val.binary.data, "resourceType");
+		if (type == NULL || strcmp(type, "Patient") != 0)
+			continue;
+		if (found++ == 0)
+		{
+			char	   *full_url = jsonb_object_get_cstring(entry->val.binary.data, "fullUrl");
+
+			id = jsonb_object_get_cstring(res.val.binary.data, "id");
+			if ((id == NULL || id[0] == '\0') && full_url &&
+				strncmp(full_url, "urn:uuid:", 9) == 0)
+				id = full_url + 9;
+			if (id == NULL || id[0] == '\0')
+				bundle_error(i, "Patient resource has no id");
+		}
+	}
+	if (found != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a patient bundle must hold exactly one Patient, found %d", found),
+				 errhint("Load bundles of several patients with patient_bundle => false; their references then decide.")));
+	return id;
+}
+
 static int
-load_bundle_entries(JsonbContainer *entries)
+load_bundle_entries(JsonbContainer *entries, bool patient_bundle)
 {
 	int			n = JsonContainerSize(entries);
 	int			stored = 0;
 	bool		knowledge_changed = false;
+	char	   *owner = patient_bundle ? bundle_patient_id(entries) : NULL;
 	StoreBundleIndex *idx = store_bundle_index_build(entries);
 	StoreWriter *writer = store_writer_begin();
 	MemoryContext entry_cxt = AllocSetContextCreate(CurrentMemoryContext,
@@ -75,7 +127,8 @@ load_bundle_entries(JsonbContainer *entries)
 
 					if (full_url && strncmp(full_url, "urn:uuid:", 9) == 0)
 						fallback_id = full_url + 9;
-					reason = store_extract(resource, &resource->root, fallback_id, idx, &row);
+					reason = store_extract_owned(resource, &resource->root, fallback_id, idx,
+												 owner, &row);
 					if (reason)
 						bundle_error(i, reason);
 					store_writer_add(writer, &row);
@@ -98,6 +151,7 @@ Datum
 hedis_load_bundle(PG_FUNCTION_ARGS)
 {
 	Jsonb	   *bundle = PG_GETARG_JSONB_P(0);
+	bool		patient_bundle = PG_NARGS() > 1 && PG_GETARG_BOOL(1);
 	char	   *type;
 	JsonbValue	entries;
 	int			stored;
@@ -122,7 +176,7 @@ hedis_load_bundle(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	stored = load_bundle_entries(entries.val.binary.data);
+	stored = load_bundle_entries(entries.val.binary.data, patient_bundle);
 	SPI_finish();
 	PG_RETURN_INT32(stored);
 }

@@ -52,6 +52,9 @@ extern StoreBundleIndex *store_bundle_index_build(JsonbContainer *entries);
 extern const char *store_extract(Jsonb *resource, JsonbContainer *container,
 								 const char *fallback_id,
 								 StoreBundleIndex *index, StoreRow *row);
+extern const char *store_extract_owned(Jsonb *resource, JsonbContainer *container,
+									   const char *fallback_id, StoreBundleIndex *index,
+									   const char *owner, StoreRow *row);
 
 /* store_writer.c: batched upserts into hedis.patient / hedis.resource */
 typedef struct StoreWriter StoreWriter;

@@ -521,6 +521,20 @@ const char *
 store_extract(Jsonb *resource, JsonbContainer *container, const char *fallback_id,
 			  StoreBundleIndex *idx, StoreRow *row)
 {
+	return store_extract_owned(resource, container, fallback_id, idx, NULL, row);
+}
+
+/*
+ * store_extract, except that a non-NULL owner (the FHIR id of the Patient of
+ * a patient bundle) replaces the reference rules: every resource other than
+ * the Patient belongs to the owner, whatever its patient element says or when
+ * it has none.  A shared type (Medication, Practitioner, ...) without any
+ * patient element stays shared.
+ */
+const char *
+store_extract_owned(Jsonb *resource, JsonbContainer *container, const char *fallback_id,
+					StoreBundleIndex *idx, const char *owner, StoreRow *row)
+{
 	const TypeRule *rule;
 	StringInfoData codes;
 	JsonbValue	v;
@@ -553,6 +567,16 @@ store_extract(Jsonb *resource, JsonbContainer *container, const char *fallback_i
 			row->has_birth_date = true;
 		}
 		row->gender = jsonb_object_get_cstring(container, "gender");
+	}
+	else if (owner != NULL)
+	{
+		bool		names_one = false;
+
+		for (int i = 0; i < lengthof(rule->patient) && rule->patient[i]; i++)
+			if (jb_key(container, rule->patient[i], &v))
+				names_one = true;
+		if (names_one || !is_shared_type(row->resource_type))
+			row->patient_ref = pstrdup(owner);
 	}
 	else
 	{
