@@ -152,8 +152,28 @@ sampler() {
         sleep 1
     done
 }
-start_sampler() { rm -f "$SCRATCH/stop"; : > "$1"; sampler "$1" "$SCRATCH/stop" & sampler_pid=$!; }
-stop_sampler() { touch "$SCRATCH/stop"; wait "$sampler_pid" 2>/dev/null || true; }
+# every 0.2 s: the wait event of every run worker ("running" when none)
+wait_sampler() {
+    local out=$1 stop=$2
+    set +e +o pipefail
+    while [ ! -e "$stop" ]; do
+        psql -X -A -t -d "$DB" -c \
+            "SELECT coalesce(wait_event_type || ':' || wait_event, 'running') FROM pg_stat_activity
+              WHERE backend_type = 'pg_hedis run worker'" >> "$out" 2>/dev/null
+        sleep 0.2
+    done
+}
+start_sampler() {
+    rm -f "$SCRATCH/stop"; : > "$1"; : > "$1.waits"
+    sampler "$1" "$SCRATCH/stop" & sampler_pid=$!
+    wait_sampler "$1.waits" "$SCRATCH/stop" & wait_sampler_pid=$!
+}
+stop_sampler() { touch "$SCRATCH/stop"; wait "$sampler_pid" "$wait_sampler_pid" 2>/dev/null || true; }
+# the three most frequent wait states of the run workers, in % of samples
+top_waits() {
+    sort "$1" | uniq -c | sort -rn | awk '{ n[NR] = $1; w[NR] = $2; t += $1 }
+        END { for (i = 1; i <= 3 && i <= NR; i++) printf "%s%s %.0f %%", (i > 1 ? ", " : ""), w[i], 100 * n[i] / t }'
+}
 # per pid: peak VmHWM, peak VmRSS, peak RssAnon (MB), CPU s, label
 peaks() {
     awk -v hz="$(getconf CLK_TCK)" '{
@@ -177,25 +197,27 @@ while [ "$done_n" -lt "$N" ]; do
     tc=$(now)
     res=$(PGAPPNAME=million_gen Q "SELECT hedis.generate_population($n, $seed)")
     done_n=$((done_n + n))
+    secs "$tc" "$(now)" >> "$SCRATCH/chunks"; echo >> "$SCRATCH/chunks"
     el=$(secs "$tg" "$(now)")
     log "generated $done_n / $N patients (chunk seed $seed: $n patients, $res resources, $(secs "$tc" "$(now)") s; $(awk -v n="$done_n" -v s="$el" 'BEGIN { printf "%.0f", n / s }') patients/s overall)"
 done
 stop_sampler
 gen_s=$(secs "$tg" "$(now)")
 gen_mem=$(peaks "$SCRATCH/gen.samples" | awk -F'\t' '{ if ($2 > h) h = $2; if ($4 > a) a = $4 } END { printf "peak VmHWM %s MB, peak RssAnon %s MB", h, a }')
+gen_cpu=$(peaks "$SCRATCH/gen.samples" | awk -F'\t' '{ s += $5 } END { printf "%.0f", s }')
 tv=$(now)
 Q "VACUUM (ANALYZE) hedis.patient, hedis.resource" >/dev/null
 vac_s=$(secs "$tv" "$(now)")
 npat=$(Q "SELECT count(*) FROM hedis.patient")
 nres=$(Q "SELECT count(*) FROM hedis.resource")
-say "- generation: $npat patients, $nres resources in $gen_s s = **$(awk -v n="$npat" -v s="$gen_s" 'BEGIN { printf "%.0f", n / s }') patients/s** (chunks of $CHUNK, one backend; generating backend: $gen_mem); VACUUM ANALYZE $vac_s s; database $(Q "SELECT pg_size_pretty(pg_database_size(current_database()))")"
+say "- generation: $npat patients, $nres resources in $gen_s s = **$(awk -v n="$npat" -v s="$gen_s" 'BEGIN { printf "%.0f", n / s }') patients/s**; fastest chunk $(sort -n "$SCRATCH/chunks" | head -1) s, slowest $(sort -n "$SCRATCH/chunks" | tail -1) s; backend CPU ~$gen_cpu s = $(awk -v n="$npat" -v s="$gen_cpu" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "?" }') patients/CPU-s (chunks of $CHUNK, one backend; generating backend: $gen_mem); VACUUM ANALYZE $vac_s s; database $(Q "SELECT pg_size_pretty(pg_database_size(current_database()))")"
 
 # ---- the runs
 IFS=, read -r -a worker_list <<< "$WORKERS"
 run_ids=()
 say ""
-say "| run | hedis.max_workers | workers | wall s | patients/s | worker CPU s | patients/CPU-s | peak VmHWM per worker MB | peak RssAnon per worker MB | memory contexts at 50 % (MB) |"
-say "|---|---:|---:|---:|---:|---:|---:|---|---|---|"
+say "| run | hedis.max_workers | workers | wall s | patients/s | patients/s, slowest-fastest 10 s window | worker CPU s | patients/CPU-s | peak VmHWM per worker MB | peak RssAnon per worker MB | memory contexts at 50 % (MB) | worker states (5 Hz samples) |"
+say "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|"
 for w in "${worker_list[@]}"; do
     psql -X -q -d postgres -c "ALTER SYSTEM SET hedis.max_workers = $w" -c "SELECT pg_reload_conf()" >/dev/null
     sleep 2   # the scheduler reads the setting when it dispatches a run
@@ -204,8 +226,10 @@ for w in "${worker_list[@]}"; do
     rid=$(Q "SELECT hedis.run('$measure_url', '2026-01-01', '2026-12-31')")
     run_ids+=("$rid")
     logged=0; last=-1
+    : > "$SCRATCH/progress"
     while :; do
         IFS='|' read -r st done_p total pct < <(Q "SELECT status, patients_done, coalesce(patients_total, 0), coalesce(percent_done, 0) FROM hedis.runs WHERE run_id = $rid")
+        echo "$(now) $done_p" >> "$SCRATCH/progress"
         [ "$st" = queued ] || [ "$st" = running ] || break
         if [ "$logged" = 0 ] && awk -v p="$pct" 'BEGIN { exit !(p >= 50) }'; then
             Q "SELECT pg_log_backend_memory_contexts(pid) FROM pg_stat_activity WHERE backend_type = 'pg_hedis run worker'" >/dev/null || true
@@ -225,6 +249,15 @@ for w in "${worker_list[@]}"; do
         Q "SELECT error, count(*) FROM hedis.run_result WHERE run_id = $rid AND error IS NOT NULL GROUP BY 1 ORDER BY 2 DESC LIMIT 5" >&2 || true
         exit 1
     fi
+    # slowest and fastest 10-second window of the run (a stall shows here)
+    windows=$(awk '$2 > 0 { t[n] = $1; d[n] = $2; n++ }
+                   END { j = 0; min = -1; max = 0
+                         for (i = 0; i < n; i++) {
+                             while (j < i && t[i] - t[j] > 10) j++
+                             if (t[i] - t[j] >= 9 && i > j) {
+                                 r = (d[i] - d[j]) / (t[i] - t[j])
+                                 if (min < 0 || r < min) min = r; if (r > max) max = r } }
+                         if (min < 0) print "?"; else printf "%.0f-%.0f", min, max }' "$SCRATCH/progress")
     pk=$(peaks "$SCRATCH/run.samples")
     echo "$pk" | sed 's/^/    pid\/HWM\/RSS\/anon MB\/CPU s: /' >&2
     cpu=$(echo "$pk" | awk -F'\t' '{ s += $5 } END { printf "%.1f", s }')
@@ -237,7 +270,9 @@ for w in "${worker_list[@]}"; do
             [ -n "$g" ] && ctx="$ctx${ctx:+, }$(awk -v b="$g" 'BEGIN { printf "%.1f", b / 1048576 }')"
         done
     fi
-    say "| $rid | $w | $workers | $rwall | **$(awk -v n="$npat" -v s="$rwall" 'BEGIN { printf "%.0f", n / s }')** | $cpu | $(awk -v n="$npat" -v s="$cpu" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "?" }') | $hwm | $anon | ${ctx:-?} |"
+    waits=$(top_waits "$SCRATCH/run.samples.waits")
+    log "run $rid worker states: $waits"
+    say "| $rid | $w | $workers | $rwall | **$(awk -v n="$npat" -v s="$rwall" 'BEGIN { printf "%.0f", n / s }')** | $windows | $cpu | $(awk -v n="$npat" -v s="$cpu" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "?" }') | $hwm | $anon | ${ctx:-?} | $waits |"
     tv=$(now)
     Q "VACUUM (ANALYZE) hedis.run_result, hedis.run_summary" >/dev/null
     log "VACUUM ANALYZE of the results: $(secs "$tv" "$(now)") s"

@@ -31,6 +31,9 @@
 #include "runs/runs.h"
 #include "store/store.h"
 
+/* patients generated per nested SPI connection (see hedis_generate_population) */
+#define GEN_SPI_BLOCK 500
+
 /* ---------------------------------------------------------------- PRNG */
 
 typedef struct GenRng
@@ -690,13 +693,28 @@ hedis_generate_population(PG_FUNCTION_ARGS)
 										ALLOCSET_DEFAULT_SIZES);
 	writer = store_writer_begin();
 
-	for (n = 1; n <= patients; n++)
+	/*
+	 * Each block of patients runs in a nested SPI connection.  Every SPI
+	 * call leaves CurrentMemoryContext in the current SPI procedure context,
+	 * so whatever the writer (or the rest of a patient) allocates after a
+	 * flush lands there; finishing the nested connection frees it, which
+	 * keeps this function's memory independent of the number of patients.
+	 */
+	for (n = 1; n <= patients;)
 	{
-		CHECK_FOR_INTERRUPTS();
-		oldcxt = MemoryContextSwitchTo(patient_cxt);
-		written += gen_patient(writer, &pool, seed, n, as_of);
-		MemoryContextSwitchTo(oldcxt);
-		MemoryContextReset(patient_cxt);
+		int64		block_end = Min((int64) patients, n + GEN_SPI_BLOCK - 1);
+
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		for (; n <= block_end; n++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			oldcxt = MemoryContextSwitchTo(patient_cxt);
+			written += gen_patient(writer, &pool, seed, n, as_of);
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(patient_cxt);
+		}
+		SPI_finish();
 	}
 	store_writer_flush(writer);
 

@@ -62,6 +62,10 @@ static const char *const batch_results_sql =
  * Summary counts of the batch's patients, added to the run's counts.  Rows
  * are produced in key order so that two workers lock summary rows in the
  * same order (they are also serialised by the run row lock taken before).
+ * The counts come from the batch's own results ($2, the array just stored),
+ * not from hedis.run_result: a lookup there by (run_id, keys) is planned
+ * from statistics in which a new run has no rows, and the planner then
+ * scans every result of the run so far for each batch (quadratic).
  */
 static const char *const batch_summary_sql =
 "INSERT INTO hedis.run_summary AS s"
@@ -72,24 +76,24 @@ static const char *const batch_summary_sql =
 "               coalesce(g.grp ->> 'id', (g.idx - 1)::text) AS group_id,"
 "               ''::text AS stratifier, ''::text AS stratum,"
 "               p.key AS population, p.value::numeric::bigint AS n"
-"          FROM hedis.run_result rr"
+"          FROM unnest($2::jsonb[]) AS rr(result)"
 "         CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')"
 "                    WITH ORDINALITY AS g(grp, idx)"
 "         CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)"
-"         WHERE rr.run_id = $1 AND rr.patient_key = ANY ($2) AND rr.result IS NOT NULL"
+"         WHERE rr.result IS NOT NULL"
 "        UNION ALL"
 "        SELECT (g.idx - 1)::int,"
 "               coalesce(g.grp ->> 'id', (g.idx - 1)::text),"
 "               coalesce(st.s ->> 'id', (st.sidx - 1)::text),"
 "               coalesce(st.s -> 'value', 'null'::jsonb)::text,"
 "               p.key, p.value::numeric::bigint"
-"          FROM hedis.run_result rr"
+"          FROM unnest($2::jsonb[]) AS rr(result)"
 "         CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')"
 "                    WITH ORDINALITY AS g(grp, idx)"
 "         CROSS JOIN LATERAL jsonb_array_elements(coalesce(g.grp -> 'stratifiers', '[]'))"
 "                    WITH ORDINALITY AS st(s, sidx)"
 "         CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)"
-"         WHERE rr.run_id = $1 AND rr.patient_key = ANY ($2) AND rr.result IS NOT NULL) x"
+"         WHERE rr.result IS NOT NULL) x"
 " GROUP BY x.group_index, x.stratifier, x.stratum, x.population"
 " ORDER BY x.group_index, x.stratifier, x.stratum, x.population"
 " ON CONFLICT (run_id, group_index, stratifier, stratum, population)"
@@ -347,6 +351,7 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 		int			dims[1] = {n};
 		int			lbs[1] = {1};
 		ArrayType  *key_array;
+		ArrayType  *result_array;
 
 		oldcxt = MemoryContextSwitchTo(batch_cxt);
 		key_array = construct_array(key_datums, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
@@ -354,8 +359,9 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 		args[1] = Int32GetDatum(spec->attempt);
 		args[2] = PointerGetDatum(key_array);
 		args[3] = PointerGetDatum(construct_array(id_datums, n, TEXTOID, -1, false, TYPALIGN_INT));
-		args[4] = PointerGetDatum(construct_md_array(result_datums, result_nulls, 1, dims, lbs,
-													 JSONBOID, -1, false, TYPALIGN_INT));
+		result_array = construct_md_array(result_datums, result_nulls, 1, dims, lbs,
+										  JSONBOID, -1, false, TYPALIGN_INT);
+		args[4] = PointerGetDatum(result_array);
 		args[5] = PointerGetDatum(construct_md_array(error_datums, error_nulls, 1, dims, lbs,
 													 TEXTOID, -1, false, TYPALIGN_INT));
 		MemoryContextSwitchTo(oldcxt);
@@ -366,11 +372,11 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 				 (long long) spec->run_id, SPI_result_code_string(rc));
 
 		{
-			Oid			sargtypes[2] = {INT8OID, INT8ARRAYOID};
+			Oid			sargtypes[2] = {INT8OID, JSONBARRAYOID};
 			Datum		sargs[2];
 
 			sargs[0] = Int64GetDatum(spec->run_id);
-			sargs[1] = PointerGetDatum(key_array);
+			sargs[1] = PointerGetDatum(result_array);
 			rc = SPI_execute_with_args(batch_summary_sql, 2, sargtypes, sargs, NULL, false, 0);
 			if (rc != SPI_OK_INSERT)
 				elog(ERROR, "could not store the summary of run %lld: %s",
