@@ -185,6 +185,15 @@ scope_push(CompileCtx *cc, const char *name)
 	return cc->vars[cc->nvars++].slot;
 }
 
+static bool
+scope_has(CompileCtx *cc, const char *name)
+{
+	for (int i = cc->nvars - 1; i >= 0; i--)
+		if (strcmp(cc->vars[i].name, name) == 0)
+			return true;
+	return false;
+}
+
 static int
 scope_find(CompileCtx *cc, JsonbContainer *obj, const char *name)
 {
@@ -206,10 +215,15 @@ compile_typespec(CompileCtx *cc, JsonbContainer *ts)
 		return NULL;
 	t = palloc0(sizeof(ElmTypeSpec));
 	kind = j_str(ts, "type");
+	/* older translators write a choice as {"type": [], "choice": [...]} */
+	if (kind == NULL && j_container(ts, "choice") != NULL)
+		kind = "ChoiceTypeSpecifier";
 	if (kind == NULL || strcmp(kind, "NamedTypeSpecifier") == 0)
 	{
 		t->kind = ETS_NAMED;
 		t->name = qname_local(j_str(ts, "name"), &t->is_system);
+		if (t->name == NULL)
+			t->name = "Any";	/* an unnamed type constrains nothing */
 	}
 	else if (strcmp(kind, "ListTypeSpecifier") == 0)
 	{
@@ -254,6 +268,8 @@ compile_type_attr(CompileCtx *cc, JsonbContainer *obj, const char *name_key, con
 		t->name = qname_local(qn, &t->is_system);
 		return t;
 	}
+	if (j_container(obj, spec_key) == NULL)
+		return NULL;
 	return compile_typespec(cc, j_container(obj, spec_key));
 }
 
@@ -634,7 +650,18 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 		n->flag = n->str && strchr(n->str, '.') != NULL;	/* dotted path */
 		n->source = compile_child(cc, obj, "source");
 		n->slot = -1;
-		if (n->source == NULL)
+		if (n->source == NULL && scope == NULL && !scope_has(cc, "$this"))
+		{
+			/*
+			 * Older translators leave a bare property (no source, no scope)
+			 * where no implicit context exists; the reference engine
+			 * evaluates it to null, and so do we.
+			 */
+			n->eval = elm_op_lookup("Null")->eval;
+			n->type = "Null";
+			n->lit = CQL_NULL_VALUE;
+		}
+		else if (n->source == NULL)
 			n->slot = scope_find(cc, obj, scope ? scope : "$this");
 	}
 	else if (strcmp(type, "As") == 0 || strcmp(type, "Is") == 0)

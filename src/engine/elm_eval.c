@@ -415,7 +415,7 @@ elm_type_matches(CqlValue v, const ElmTypeSpec *ts)
 	switch (ts->kind)
 	{
 		case ETS_NAMED:
-			if (strcmp(ts->name, "Any") == 0)
+			if (ts->name == NULL || strcmp(ts->name, "Any") == 0)
 				return true;
 			if (v.kind == CK_FHIR)
 			{
@@ -476,6 +476,14 @@ eval_as(EvalCtx *cx, const ElmNode *n)
 		return v;
 	if (v.kind == CK_FHIR && v.u.fhir->type == NULL && n->ts->kind == ETS_NAMED && !n->ts->is_system)
 		return cql_fhir_value(fhir_type_intern(n->ts->name), &v.u.fhir->jv, v.u.fhir->ext);
+	/*
+	 * A profile-only type the FHIR model does not know (QI-Core's
+	 * NotDoneRecorded, say) cannot be checked: the value passes, as in the
+	 * reference engine.
+	 */
+	if (n->ts->kind == ETS_NAMED && !n->ts->is_system && fhir_type_intern(n->ts->name) == NULL &&
+		strcmp(n->ts->name, "Any") != 0 && !n->flag)
+		return v;
 	if (type_matches_memo(n, v))
 		return v;
 	/* casting a FHIR primitive to its System type */

@@ -151,7 +151,45 @@ population_index(const char *code)
 	for (int i = 0; i < HEDIS_NPOP; i++)
 		if (code && strcmp(population_codes[i], code) == 0)
 			return i;
+	/* test-case reports from MADiE spell the observation this way */
+	if (code && strcmp(code, "measure-population-observation") == 0)
+		return HEDIS_POP_MOBS;
 	return -1;
+}
+
+/* a function of the measure's library with one operand (measure observations) */
+static ElmFunction *
+criteria_function(MeasureDef *m, JsonbContainer *criteria)
+{
+	char	   *expr = js(criteria, "expression");
+
+	if (expr == NULL)
+		return NULL;
+	for (int i = 0; i < m->lib->nfuncs; i++)
+		if (strcmp(m->lib->funcs[i].name, expr) == 0 && m->lib->funcs[i].noperands == 1)
+			return &m->lib->funcs[i];
+	return NULL;
+}
+
+/*
+ * A stratifier or supplemental data element the measure cannot evaluate
+ * (no criteria expression, or one its library lacks) is left out with a
+ * warning: the populations can still be computed.
+ */
+static ElmDef *
+optional_criteria_def(MeasureDef *m, JsonbContainer *criteria, const char *what, const char *id)
+{
+	char	   *expr = js(criteria, "expression");
+	ElmDef	   *def = expr ? elm_library_find_def(m->lib, expr) : NULL;
+
+	if (def == NULL)
+		ereport(WARNING,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("measure \"%s\": %s \"%s\" is left out: %s", m->name, what,
+						id ? id : "(no id)",
+						expr ? psprintf("library \"%s\" has no definition \"%s\"", m->lib->name, expr)
+						: "it has no criteria expression")));
+	return def;
 }
 
 static MeasureDef *
@@ -224,33 +262,49 @@ measure_compile(const char *ref, Jsonb *resource)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("measure \"%s\": unknown population code \"%s\"", m->name,
 								code ? code : "(none)")));
-			mg->pop[idx] = criteria_def(m, jc(pop, "criteria"), code);
 			mg->pop_id[idx] = js(pop, "id");
+			if (idx == HEDIS_POP_MOBS)
+			{
+				/* the observation is a function applied to each episode */
+				mg->observation = criteria_function(m, jc(pop, "criteria"));
+				if (mg->observation == NULL)
+					ereport(ERROR,
+							(errcode(ERRCODE_UNDEFINED_OBJECT),
+							 errmsg("measure \"%s\": the measure observation names no one-operand function of library \"%s\"",
+									m->name, m->lib->name)));
+				mg->pop[idx] = mg->pop[HEDIS_POP_MPOP] ? mg->pop[HEDIS_POP_MPOP] : mg->pop[HEDIS_POP_IP];
+				continue;
+			}
+			mg->pop[idx] = criteria_def(m, jc(pop, "criteria"), code);
 		}
 		if (mg->pop[HEDIS_POP_IP] == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("measure \"%s\" group \"%s\" has no initial-population", m->name, mg->id)));
-		mg->nstrat = jlen(strats);
-		mg->strat = palloc0(sizeof(MeasureStratifier) * Max(mg->nstrat, 1));
-		for (int s = 0; s < mg->nstrat; s++)
+		mg->strat = palloc0(sizeof(MeasureStratifier) * Max(jlen(strats), 1));
+		for (int s = 0; s < jlen(strats); s++)
 		{
 			JsonbContainer *st = jat(strats, s);
+			MeasureStratifier *ms = &mg->strat[mg->nstrat];
 
-			mg->strat[s].id = js(st, "id");
-			if (mg->strat[s].id == NULL)
-				mg->strat[s].id = psprintf("stratifier-%d", s + 1);
-			mg->strat[s].def = criteria_def(m, jc(st, "criteria"), "stratifier");
+			ms->id = js(st, "id");
+			if (ms->id == NULL)
+				ms->id = psprintf("stratifier-%d", s + 1);
+			ms->def = optional_criteria_def(m, jc(st, "criteria"), "stratifier", ms->id);
+			if (ms->def)
+				mg->nstrat++;
 		}
 	}
-	m->nsde = jlen(sdes);
-	m->sde = palloc0(sizeof(MeasureStratifier) * Max(m->nsde, 1));
-	for (int s = 0; s < m->nsde; s++)
+	m->sde = palloc0(sizeof(MeasureStratifier) * Max(jlen(sdes), 1));
+	for (int s = 0; s < jlen(sdes); s++)
 	{
 		JsonbContainer *sd = jat(sdes, s);
+		MeasureStratifier *ms = &m->sde[m->nsde];
 
-		m->sde[s].id = js(sd, "id");
-		m->sde[s].def = criteria_def(m, jc(sd, "criteria"), "supplemental data");
+		ms->id = js(sd, "id");
+		ms->def = optional_criteria_def(m, jc(sd, "criteria"), "supplemental data", ms->id);
+		if (ms->def)
+			m->nsde++;
 	}
 	return m;
 }
@@ -499,6 +553,28 @@ measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 		r->count[HEDIS_POP_DENEXCEP] = denexcep.u.list->n;
 		r->count[HEDIS_POP_MPOP] = mpop.u.list->n;
 		r->count[HEDIS_POP_MPOPEX] = mpopex.u.list->n;
+	}
+	if (g->observation)
+	{
+		/*
+		 * Continuous variable: the observation function applied to each
+		 * episode of the measure population that is not excluded; the
+		 * count is the number of observations made (non-null results).
+		 */
+		CqlValue	mp = episodes(cx, g->pop[HEDIS_POP_MPOP] ? g->pop[HEDIS_POP_MPOP] : g->pop[HEDIS_POP_IP],
+								  CQL_NULL_VALUE);
+		CqlValue	observed = list_minus(mp, episodes(cx, g->pop[HEDIS_POP_MPOPEX], mp));
+
+		r->observations = cql_list_new(observed.u.list->n);
+		for (int i = 0; i < observed.u.list->n; i++)
+		{
+			CqlValue	arg = observed.u.list->items[i];
+			CqlValue	v = elm_call_function(cx, NULL, g->observation, &arg);
+
+			if (v.kind != CK_NULL)
+				cql_list_append(&r->observations, v);
+		}
+		r->count[HEDIS_POP_MOBS] = r->observations.u.list->n;
 	}
 	r->strat_values = palloc0(sizeof(CqlValue) * Max(g->nstrat, 1));
 	/* a stratifier only means something for patients in the initial population */

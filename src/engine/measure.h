@@ -38,6 +38,7 @@ typedef struct MeasureGroup
 	const char *pop_id[HEDIS_NPOP];
 	int			nstrat;
 	MeasureStratifier *strat;
+	ElmFunction *observation;	/* measure-observation function, or NULL */
 } MeasureGroup;
 
 typedef struct MeasureDef
@@ -56,6 +57,7 @@ typedef struct GroupResult
 {
 	int			count[HEDIS_NPOP];
 	CqlValue   *strat_values;
+	CqlValue	observations;	/* measure-observation values (continuous variable) */
 } GroupResult;
 
 extern MeasureDef *measure_get(const char *ref);
