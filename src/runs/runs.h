@@ -28,6 +28,7 @@ typedef struct RunSpec
 	DateADT		period_start;
 	DateADT		period_end;
 	int64		max_patient_key;
+	bool		sync;			/* hedis.run_now: one transaction, counted at the end */
 } RunSpec;
 
 /* Outcome of one batch */
@@ -44,6 +45,7 @@ typedef struct RunBatchOutcome
  * Must run inside a transaction with SPI connected.  Evaluation errors are
  * caught per patient and stored as that patient's error.  Advances *last_key.
  */
+extern void runs_summarize_sync(const RunSpec *spec);
 extern RunBatchOutcome runs_process_batch(const RunSpec *spec, int worker,
 										  int n_workers, int64 *last_key,
 										  int batch_size);

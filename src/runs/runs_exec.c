@@ -46,12 +46,24 @@ static const char *const batch_keys_sql =
 static const char *const next_key_sql =
 "SELECT min(patient_key) FROM hedis.patient WHERE patient_key > $1";
 
+/*
+ * A background batch takes a share lock on the run row: it still runs this
+ * attempt, and a cancel or restart waits until the batch has committed (so a
+ * run's results never mix attempts).  Share locks do not block the other
+ * workers' batches.
+ */
+static const char *const batch_check_sql =
+"SELECT 1 FROM hedis.run"
+" WHERE run_id = $1 AND attempt = $2 AND status = 'running'"
+"   FOR SHARE";
+
+/* each worker's progress is its own row: no worker waits for another */
 static const char *const batch_progress_sql =
-"UPDATE hedis.run"
+"UPDATE hedis.run_worker"
 "   SET patients_done = patients_done + $3,"
 "       patients_failed = patients_failed + $4,"
 "       updated_at = clock_timestamp()"
-" WHERE run_id = $1 AND attempt = $2 AND status = 'running'";
+" WHERE run_id = $1 AND worker = $2";
 
 static const char *const batch_results_sql =
 "INSERT INTO hedis.run_result (run_id, attempt, patient_key, patient_id, result, error)"
@@ -59,45 +71,52 @@ static const char *const batch_results_sql =
 "  FROM unnest($3::bigint[], $4::text[], $5::jsonb[], $6::text[]) AS u(k, i, r, e)";
 
 /*
- * Summary counts of the batch's patients, added to the run's counts.  Rows
- * are produced in key order so that two workers lock summary rows in the
- * same order (they are also serialised by the run row lock taken before).
- * The counts come from the batch's own results ($2, the array just stored),
- * not from hedis.run_result: a lookup there by (run_id, keys) is planned
- * from statistics in which a new run has no rows, and the planner then
- * scans every result of the run so far for each batch (quadratic).
+ * Summary counts of some results (SOURCE yields a jsonb column "result"),
+ * added to one worker's summary rows.
+ */
+#define SUMMARY_SQL(SOURCE) \
+"INSERT INTO hedis.run_summary_part AS s" \
+"       (run_id, worker, group_index, group_id, stratifier, stratum, population, count, patients)" \
+"SELECT $1, $3, x.group_index, min(x.group_id), x.stratifier, x.stratum, x.population," \
+"       sum(x.n), count(*) FILTER (WHERE x.n > 0)" \
+"  FROM (SELECT (g.idx - 1)::int AS group_index," \
+"               coalesce(g.grp ->> 'id', (g.idx - 1)::text) AS group_id," \
+"               ''::text AS stratifier, ''::text AS stratum," \
+"               p.key AS population, p.value::numeric::bigint AS n" \
+"          FROM " SOURCE \
+"         CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')" \
+"                    WITH ORDINALITY AS g(grp, idx)" \
+"         CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)" \
+"         WHERE rr.result IS NOT NULL" \
+"        UNION ALL" \
+"        SELECT (g.idx - 1)::int," \
+"               coalesce(g.grp ->> 'id', (g.idx - 1)::text)," \
+"               coalesce(st.s ->> 'id', (st.sidx - 1)::text)," \
+"               coalesce(st.s -> 'value', 'null'::jsonb)::text," \
+"               p.key, p.value::numeric::bigint" \
+"          FROM " SOURCE \
+"         CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')" \
+"                    WITH ORDINALITY AS g(grp, idx)" \
+"         CROSS JOIN LATERAL jsonb_array_elements(coalesce(g.grp -> 'stratifiers', '[]'))" \
+"                    WITH ORDINALITY AS st(s, sidx)" \
+"         CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)" \
+"         WHERE rr.result IS NOT NULL) x" \
+" GROUP BY x.group_index, x.stratifier, x.stratum, x.population" \
+" ON CONFLICT (run_id, worker, group_index, stratifier, stratum, population)" \
+" DO UPDATE SET count = s.count + excluded.count, patients = s.patients + excluded.patients"
+
+/*
+ * A background batch's counts come from its own results ($2, the array just
+ * stored), not from hedis.run_result: a lookup there by (run_id, keys) is
+ * planned from statistics in which a new run has no rows, and the planner
+ * then scans every result of the run so far for each batch (quadratic).
  */
 static const char *const batch_summary_sql =
-"INSERT INTO hedis.run_summary AS s"
-"       (run_id, group_index, group_id, stratifier, stratum, population, count, patients)"
-"SELECT $1, x.group_index, min(x.group_id), x.stratifier, x.stratum, x.population,"
-"       sum(x.n), count(*) FILTER (WHERE x.n > 0)"
-"  FROM (SELECT (g.idx - 1)::int AS group_index,"
-"               coalesce(g.grp ->> 'id', (g.idx - 1)::text) AS group_id,"
-"               ''::text AS stratifier, ''::text AS stratum,"
-"               p.key AS population, p.value::numeric::bigint AS n"
-"          FROM unnest($2::jsonb[]) AS rr(result)"
-"         CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')"
-"                    WITH ORDINALITY AS g(grp, idx)"
-"         CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)"
-"         WHERE rr.result IS NOT NULL"
-"        UNION ALL"
-"        SELECT (g.idx - 1)::int,"
-"               coalesce(g.grp ->> 'id', (g.idx - 1)::text),"
-"               coalesce(st.s ->> 'id', (st.sidx - 1)::text),"
-"               coalesce(st.s -> 'value', 'null'::jsonb)::text,"
-"               p.key, p.value::numeric::bigint"
-"          FROM unnest($2::jsonb[]) AS rr(result)"
-"         CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')"
-"                    WITH ORDINALITY AS g(grp, idx)"
-"         CROSS JOIN LATERAL jsonb_array_elements(coalesce(g.grp -> 'stratifiers', '[]'))"
-"                    WITH ORDINALITY AS st(s, sidx)"
-"         CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)"
-"         WHERE rr.result IS NOT NULL) x"
-" GROUP BY x.group_index, x.stratifier, x.stratum, x.population"
-" ORDER BY x.group_index, x.stratifier, x.stratum, x.population"
-" ON CONFLICT (run_id, group_index, stratifier, stratum, population)"
-" DO UPDATE SET count = s.count + excluded.count, patients = s.patients + excluded.patients";
+SUMMARY_SQL("unnest($2::jsonb[]) AS rr(result)");
+
+/* a synchronous run counts everything once, at its end */
+static const char *const run_summary_sql =
+SUMMARY_SQL("(SELECT r.result FROM hedis.run_result r WHERE r.run_id = $1) AS rr");
 
 /* Memory contexts reused by every batch of this backend's current run */
 static MemoryContext batch_cxt = NULL;
@@ -202,6 +221,7 @@ runs_read_spec(int64 run_id, RunSpec *spec, char **status)
 	tup = SPI_tuptable->vals[0];
 	desc = SPI_tuptable->tupdesc;
 	spec->run_id = run_id;
+	spec->sync = false;
 	spec->attempt = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 	spec->measure_ref = SPI_getvalue(tup, desc, 2);
 	spec->period_start = DatumGetDateADT(SPI_getbinval(tup, desc, 3, &isnull));
@@ -324,24 +344,35 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 	out.patients = n;
 	*last_key = keys[n - 1];
 
-	/* progress first: locks the run row and checks that the run is still ours */
+	/*
+	 * A background batch first checks (and share-locks) that the run is
+	 * still this attempt, then counts its progress in its worker's row.  A
+	 * synchronous run is one transaction of its own: it counts at the end.
+	 */
+	if (!spec->sync)
 	{
 		Oid			argtypes[4] = {INT8OID, INT4OID, INT8OID, INT8OID};
 		Datum		args[4];
 
 		args[0] = Int64GetDatum(spec->run_id);
 		args[1] = Int32GetDatum(spec->attempt);
-		args[2] = Int64GetDatum((int64) n);
-		args[3] = Int64GetDatum((int64) out.failed);
-		rc = SPI_execute_with_args(batch_progress_sql, 4, argtypes, args, NULL, false, 0);
-		if (rc != SPI_OK_UPDATE)
-			elog(ERROR, "could not update the progress of run %lld: %s",
+		rc = SPI_execute_with_args(batch_check_sql, 2, argtypes, args, NULL, false, 0);
+		if (rc != SPI_OK_SELECT)
+			elog(ERROR, "could not check run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));
 		if (SPI_processed == 0)
 		{
 			out.run_still_active = false;
 			return out;
 		}
+		argtypes[1] = INT4OID;
+		args[1] = Int32GetDatum(worker);
+		args[2] = Int64GetDatum((int64) n);
+		args[3] = Int64GetDatum((int64) out.failed);
+		rc = SPI_execute_with_args(batch_progress_sql, 4, argtypes, args, NULL, false, 0);
+		if (rc != SPI_OK_UPDATE)
+			elog(ERROR, "could not update the progress of run %lld: %s",
+				 (long long) spec->run_id, SPI_result_code_string(rc));
 	}
 
 	{
@@ -371,13 +402,15 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 			elog(ERROR, "could not store the results of run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));
 
+		if (!spec->sync)
 		{
-			Oid			sargtypes[2] = {INT8OID, JSONBARRAYOID};
-			Datum		sargs[2];
+			Oid			sargtypes[3] = {INT8OID, JSONBARRAYOID, INT4OID};
+			Datum		sargs[3];
 
 			sargs[0] = Int64GetDatum(spec->run_id);
 			sargs[1] = PointerGetDatum(result_array);
-			rc = SPI_execute_with_args(batch_summary_sql, 2, sargtypes, sargs, NULL, false, 0);
+			sargs[2] = Int32GetDatum(worker);
+			rc = SPI_execute_with_args(batch_summary_sql, 3, sargtypes, sargs, NULL, false, 0);
 			if (rc != SPI_OK_INSERT)
 				elog(ERROR, "could not store the summary of run %lld: %s",
 					 (long long) spec->run_id, SPI_result_code_string(rc));
@@ -386,3 +419,21 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 
 	return out;
 }
+
+/* the summary of a synchronous run, from all its results, as worker 0 */
+void
+runs_summarize_sync(const RunSpec *spec)
+{
+	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
+	Datum		args[3];
+	int			rc;
+
+	args[0] = Int64GetDatum(spec->run_id);
+	args[1] = Int32GetDatum(0);
+	args[2] = Int32GetDatum(0);
+	rc = SPI_execute_with_args(run_summary_sql, 3, types, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not store the summary of run %lld: %s",
+			 (long long) spec->run_id, SPI_result_code_string(rc));
+}
+

@@ -124,6 +124,7 @@ hedis_run_now(PG_FUNCTION_ARGS)
 
 	if (!runs_read_spec(run_id, &spec, NULL))
 		elog(ERROR, "run %lld vanished", (long long) run_id);
+	spec.sync = true;
 
 	ereport(NOTICE,
 			(errmsg("run %lld: evaluating %s for %lld patients",
@@ -153,13 +154,15 @@ hedis_run_now(PG_FUNCTION_ARGS)
 		}
 	}
 
+	runs_summarize_sync(&spec);
 	{
-		Oid			t[1] = {INT8OID};
-		Datum		v[1] = {Int64GetDatum(run_id)};
+		Oid			t[3] = {INT8OID, INT8OID, INT8OID};
+		Datum		v[3] = {Int64GetDatum(run_id), Int64GetDatum(done), Int64GetDatum(failed)};
 
 		rc = SPI_execute_with_args("UPDATE hedis.run SET status = 'done',"
+								   "       patients_done = $2, patients_failed = $3,"
 								   "       finished_at = clock_timestamp(), updated_at = clock_timestamp()"
-								   " WHERE run_id = $1", 1, t, v, NULL, false, 0);
+								   " WHERE run_id = $1", 3, t, v, NULL, false, 0);
 		if (rc != SPI_OK_UPDATE)
 			elog(ERROR, "could not complete run %lld", (long long) run_id);
 	}

@@ -42,7 +42,18 @@ runs_worker_finish(const RunSpec *spec, int worker)
 							   1, types, values, NULL, false, 0);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not lock run %lld", (long long) spec->run_id);
-	rc = SPI_execute_with_args("UPDATE hedis.run_worker SET finished_at = clock_timestamp()"
+	/* this worker's progress becomes the run's */
+	rc = SPI_execute_with_args("UPDATE hedis.run r"
+							   "   SET patients_done = r.patients_done + w.patients_done,"
+							   "       patients_failed = r.patients_failed + w.patients_failed,"
+							   "       updated_at = clock_timestamp()"
+							   "  FROM hedis.run_worker w"
+							   " WHERE r.run_id = $1 AND w.run_id = $1 AND w.worker = $2",
+							   2, types, values, NULL, false, 0);
+	if (rc != SPI_OK_UPDATE)
+		elog(ERROR, "could not count worker %d of run %lld", worker, (long long) spec->run_id);
+	rc = SPI_execute_with_args("UPDATE hedis.run_worker SET finished_at = clock_timestamp(),"
+							   "       patients_done = 0, patients_failed = 0"
 							   " WHERE run_id = $1 AND worker = $2",
 							   2, types, values, NULL, false, 0);
 	if (rc != SPI_OK_UPDATE)

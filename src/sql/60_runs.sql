@@ -60,12 +60,15 @@ CREATE TABLE hedis.run_result (
 COMMENT ON TABLE hedis.run_result IS
     'per-patient results of a run (all from the run''s current attempt)';
 
--- Counts per group and population, and per stratum.  stratifier = '' and
--- stratum = '' is the whole group; otherwise stratum is the stratifier value
--- as jsonb text.  count sums the population counts (episodes for
--- episode-based measures); patients counts patients with a count > 0.
-CREATE TABLE hedis.run_summary (
+-- Counts per group and population, and per stratum, one set per worker so
+-- that workers never wait for each other's rows (hedis.run_summary adds
+-- them up).  stratifier = '' and stratum = '' is the whole group; otherwise
+-- stratum is the stratifier value as jsonb text.  count sums the population
+-- counts (episodes for episode-based measures); patients counts patients
+-- with a count > 0.
+CREATE TABLE hedis.run_summary_part (
     run_id      bigint NOT NULL REFERENCES hedis.run ON DELETE CASCADE,
+    worker      int NOT NULL,
     group_index int NOT NULL,
     group_id    text NOT NULL,
     stratifier  text NOT NULL,
@@ -73,21 +76,35 @@ CREATE TABLE hedis.run_summary (
     population  text NOT NULL,
     count       bigint NOT NULL,
     patients    bigint NOT NULL,
-    PRIMARY KEY (run_id, group_index, stratifier, stratum, population)
+    PRIMARY KEY (run_id, worker, group_index, stratifier, stratum, population)
 );
 
+CREATE VIEW hedis.run_summary AS
+SELECT run_id, group_index, min(group_id) AS group_id, stratifier, stratum, population,
+       sum(count)::bigint AS count, sum(patients)::bigint AS patients
+  FROM hedis.run_summary_part
+ GROUP BY run_id, group_index, stratifier, stratum, population;
+COMMENT ON VIEW hedis.run_summary IS
+    'counts of a run per group, stratum and population (summed over its workers)';
+
 -- Workers of the current dispatch of a background run.
+-- Each worker counts its own progress here (hedis.runs adds it to the
+-- run's): workers never update the shared run row per batch.
 CREATE TABLE hedis.run_worker (
     run_id      bigint NOT NULL REFERENCES hedis.run ON DELETE CASCADE,
     worker      int NOT NULL,
     pid         int,
     started_at  timestamptz,
     finished_at timestamptz,
+    patients_done   bigint NOT NULL DEFAULT 0,
+    patients_failed bigint NOT NULL DEFAULT 0,
+    updated_at  timestamptz,
     PRIMARY KEY (run_id, worker)
 );
 
-GRANT SELECT ON hedis.run, hedis.run_result, hedis.run_summary, hedis.run_worker TO hedis_reader;
-GRANT INSERT, UPDATE, DELETE ON hedis.run, hedis.run_result, hedis.run_summary, hedis.run_worker
+GRANT SELECT ON hedis.run, hedis.run_result, hedis.run_summary, hedis.run_summary_part,
+    hedis.run_worker TO hedis_reader;
+GRANT INSERT, UPDATE, DELETE ON hedis.run, hedis.run_result, hedis.run_summary_part, hedis.run_worker
     TO hedis_reader;
 
 -- Wakes the background launcher when the calling transaction commits, and
@@ -206,9 +223,15 @@ BEGIN
         RAISE NOTICE 'measure content changed since run % started: restarting it from scratch', run;
         restart := true;
     END IF;
+    -- the workers' progress becomes the run's before their rows go
+    UPDATE hedis.run x
+       SET patients_done = x.patients_done + w.done, patients_failed = x.patients_failed + w.failed
+      FROM (SELECT coalesce(sum(patients_done), 0) AS done, coalesce(sum(patients_failed), 0) AS failed
+              FROM hedis.run_worker WHERE run_id = run) w
+     WHERE x.run_id = run;
     IF restart THEN
         DELETE FROM hedis.run_result WHERE run_id = run;
-        DELETE FROM hedis.run_summary WHERE run_id = run;
+        DELETE FROM hedis.run_summary_part WHERE run_id = run;
         UPDATE hedis.run
            SET attempt = attempt + 1, patients_done = 0, patients_failed = 0,
                done_at_dispatch = 0, patients_total = NULL, max_patient_key = NULL,
@@ -258,21 +281,28 @@ SELECT s.run_id, s.group_index, s.group_id, s.stratifier, s.stratum,
 
 CREATE VIEW hedis.runs AS
 SELECT r.run_id, r.measure, r.period_start, r.period_end, r.priority, r.mode, r.status,
-       r.attempt, r.workers, r.patients_done, r.patients_total, r.patients_failed,
+       r.attempt, r.workers, r.done AS patients_done, r.patients_total, r.failed AS patients_failed,
        CASE WHEN r.patients_total > 0
-            THEN round(100.0 * r.patients_done / r.patients_total, 1) END AS percent_done,
+            THEN round(100.0 * r.done / r.patients_total, 1) END AS percent_done,
        (SELECT round(rr.rate, 4) FROM hedis.run_rates rr
          WHERE rr.run_id = r.run_id AND rr.stratifier = ''
          ORDER BY rr.group_index LIMIT 1) AS rate,
-       CASE WHEN r.status = 'running' AND r.patients_done > r.done_at_dispatch
+       CASE WHEN r.status = 'running' AND r.done > r.done_at_dispatch
                  AND r.patients_total IS NOT NULL
-            THEN (r.updated_at - r.dispatched_at)
-                 / (r.patients_done - r.done_at_dispatch)
-                 * (r.patients_total - r.patients_done) END AS eta,
+            THEN (r.last_update - r.dispatched_at)
+                 / (r.done - r.done_at_dispatch)
+                 * (r.patients_total - r.done) END AS eta,
        r.queued_at, r.started_at, r.finished_at,
-       coalesce(r.finished_at, r.updated_at) - r.started_at AS elapsed,
+       coalesce(r.finished_at, r.last_update) - r.started_at AS elapsed,
        r.message
-  FROM hedis.run r;
+  FROM (SELECT r.*,
+               r.patients_done + coalesce(w.done, 0) AS done,
+               r.patients_failed + coalesce(w.failed, 0) AS failed,
+               greatest(r.updated_at, w.updated_at) AS last_update
+          FROM hedis.run r
+          LEFT JOIN (SELECT run_id, sum(patients_done) AS done, sum(patients_failed) AS failed,
+                            max(updated_at) AS updated_at
+                       FROM hedis.run_worker GROUP BY run_id) w ON w.run_id = r.run_id) r;
 COMMENT ON VIEW hedis.runs IS
     'every run: status, progress, rate of the first group (summary rows), estimated time left';
 

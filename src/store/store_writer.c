@@ -210,6 +210,8 @@ store_writer_flush(StoreWriter *w)
 		args[1] = PointerGetDatum(make_array(w->p_birth, w->p_birth_null, w->npatients, DATEOID));
 		args[2] = PointerGetDatum(make_array(w->p_gender, w->p_gender_null, w->npatients, TEXTOID));
 		rc = SPI_execute_plan(patient_plan, args, nulls, false, 0);
+		/* SPI returns in its procedure context; the next arrays belong in ours */
+		MemoryContextSwitchTo(w->cxt);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "patient upsert failed: %s", SPI_result_code_string(rc));
 	}
@@ -226,6 +228,7 @@ store_writer_flush(StoreWriter *w)
 		args[5] = PointerGetDatum(make_array(w->pend, w->pend_null, w->n, TIMESTAMPTZOID));
 		args[6] = PointerGetDatum(make_array(w->res, NULL, w->n, JSONBOID));
 		rc = SPI_execute_plan(resource_plan, args, nulls, false, 0);
+		MemoryContextSwitchTo(w->cxt);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "resource upsert failed: %s", SPI_result_code_string(rc));
 	}

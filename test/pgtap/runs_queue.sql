@@ -59,7 +59,7 @@ UPDATE hedis.run SET patients_done = 2, patients_total = 4, max_patient_key = 99
 INSERT INTO hedis.run_result (run_id, patient_key, attempt, patient_id, result)
 VALUES (:r_url, 1, 1, 'p1', '{"groups":[{"populations":{"numerator":1}}]}'),
        (:r_url, 2, 1, 'p2', '{"groups":[{"populations":{"numerator":0}}]}');
-INSERT INTO hedis.run_summary VALUES (:r_url, 0, '0', '', '', 'numerator', 1, 1);
+INSERT INTO hedis.run_summary_part VALUES (:r_url, 0, 0, '0', '', '', 'numerator', 1, 1);
 SELECT is(hedis.resume_run(:r_url), 1, 'resume continues attempt 1 when the knowledge is unchanged');
 SELECT results_eq(
     format($$SELECT status, patients_done, max_patient_key, (SELECT count(*) FROM hedis.run_result WHERE run_id = %1$s)
@@ -102,14 +102,14 @@ SELECT :r_done, k, 1, id, jsonb_build_object('patient', id, 'groups', jsonb_buil
                                   'denominator-exclusion', dx, 'numerator', num),
                'stratifiers', jsonb_build_array(jsonb_build_object('id', 's', 'value', sv)))))
   FROM (VALUES (1, 'pa', 0, 1, 'F'), (2, 'pb', 0, 0, 'M'), (3, 'pc', 1, 0, 'F')) v(k, id, dx, num, sv);
-INSERT INTO hedis.run_summary
-SELECT :r_done, 0, 'g', '', '', p, c, c FROM (VALUES ('initial-population', 3), ('denominator', 3),
+INSERT INTO hedis.run_summary_part
+SELECT :r_done, 0, 0, 'g', '', '', p, c, c FROM (VALUES ('initial-population', 3), ('denominator', 3),
        ('denominator-exclusion', 1), ('numerator', 1)) v(p, c)
 UNION ALL
-SELECT :r_done, 0, 'g', 's', '"F"', p, c, c FROM (VALUES ('initial-population', 2), ('denominator', 2),
+SELECT :r_done, 0, 0, 'g', 's', '"F"', p, c, c FROM (VALUES ('initial-population', 2), ('denominator', 2),
        ('denominator-exclusion', 1), ('numerator', 1)) v(p, c)
 UNION ALL
-SELECT :r_done, 0, 'g', 's', '"M"', p, c, c FROM (VALUES ('initial-population', 1), ('denominator', 1),
+SELECT :r_done, 0, 0, 'g', 's', '"M"', p, c, c FROM (VALUES ('initial-population', 1), ('denominator', 1),
        ('denominator-exclusion', 0), ('numerator', 0)) v(p, c);
 
 SELECT hedis.measure_report(:r_done) AS rep \gset
