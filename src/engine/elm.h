@@ -132,7 +132,13 @@ struct ElmLibrary
 	ElmConceptDef *concepts;
 	int			nparams;
 	ElmParameter *params;
+	/* resource types its retrieves read (so a patient's other resources need not be) */
+	int			nretrieved;
+	const char **retrieved;
 };
+
+/* the resource types lib and everything it includes retrieve; Patient always */
+extern int	elm_library_retrieved_types(ElmLibrary *lib, const char ***types);
 
 /* ---- expression nodes ------------------------------------------------- */
 

@@ -288,6 +288,42 @@ resolve_library(CompileCtx *cc, JsonbContainer *obj)
 	compile_error(cc, obj, "unknown included library \"%s\"", libname);
 }
 
+static void
+collect_retrieved(ElmLibrary *lib, const char ***types, int *n, int *cap, int depth)
+{
+	if (depth > 32)
+		return;
+	for (int i = 0; i < lib->nretrieved; i++)
+	{
+		bool		seen = false;
+
+		for (int k = 0; k < *n && !seen; k++)
+			seen = strcmp((*types)[k], lib->retrieved[i]) == 0;
+		if (seen)
+			continue;
+		if (*n == *cap)
+		{
+			*cap *= 2;
+			*types = repalloc(*types, sizeof(char *) * *cap);
+		}
+		(*types)[(*n)++] = lib->retrieved[i];
+	}
+	for (int i = 0; i < lib->nincludes; i++)
+		collect_retrieved(lib->includes[i].lib, types, n, cap, depth + 1);
+}
+
+int
+elm_library_retrieved_types(ElmLibrary *lib, const char ***types)
+{
+	int			n = 1,
+				cap = 16;
+
+	*types = palloc(sizeof(char *) * cap);
+	(*types)[0] = "Patient";
+	collect_retrieved(lib, types, &n, &cap, 0);
+	return n;
+}
+
 ElmDef *
 elm_library_find_def(ElmLibrary *lib, const char *name)
 {
@@ -562,6 +598,21 @@ compile_retrieve(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 	r->date_property = j_str(obj, "dateProperty");
 	r->date_range = compile_child(cc, obj, "dateRange");
 	r->profile = r->template_id ? fhir_profile_lookup(r->template_id) : -1;
+	if (r->data_type)
+	{
+		ElmLibrary *lib = cc->lib;
+		bool		seen = false;
+
+		for (int i = 0; i < lib->nretrieved && !seen; i++)
+			seen = strcmp(lib->retrieved[i], r->data_type) == 0;
+		if (!seen)
+		{
+			lib->retrieved = lib->retrieved
+				? repalloc(lib->retrieved, sizeof(char *) * (lib->nretrieved + 1))
+				: palloc(sizeof(char *));
+			lib->retrieved[lib->nretrieved++] = r->data_type;
+		}
+	}
 	if (j_len(j_container(obj, "include")) > 0 || j_len(j_container(obj, "codeFilter")) > 0 ||
 		j_len(j_container(obj, "dateFilter")) > 0 || j_len(j_container(obj, "otherFilter")) > 0)
 		compile_error(cc, obj, "Retrieve with %s is not implemented", "include/filter elements");

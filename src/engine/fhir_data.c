@@ -25,64 +25,94 @@
 
 /* ---- navigation ------------------------------------------------------- */
 
-static const char *
-primitive_system_type_of(const CqlFhir *f)
+typedef enum PrimKind
 {
-	const char *st = fhir_primitive_system_type(f->type);
+	PK_STRING,
+	PK_BOOLEAN,
+	PK_INTEGER,
+	PK_DECIMAL,
+	PK_DATE,
+	PK_DATETIME,
+	PK_TIME
+} PrimKind;
 
-	if (st)
-		return st;
-	switch (f->jv.type)
+/* the System type of a FHIR primitive type, memoised by its interned name */
+static PrimKind
+prim_kind_of_type(const char *type)
+{
+	static struct
 	{
-		case jbvBool:
-			return "Boolean";
-		case jbvNumeric:
-			return "Decimal";
-		default:
-			return "String";
-	}
+		const char *type;
+		PrimKind	kind;
+	}			memo[64];
+	int			slot = (int) (((uintptr_t) type >> 3) & 63);
+	const char *st;
+	PrimKind	k = PK_STRING;
+
+	if (memo[slot].type == type)
+		return memo[slot].kind;
+	st = fhir_primitive_system_type(type);
+	if (st == NULL)
+		k = PK_STRING;
+	else if (strcmp(st, "Boolean") == 0)
+		k = PK_BOOLEAN;
+	else if (strcmp(st, "Integer") == 0)
+		k = PK_INTEGER;
+	else if (strcmp(st, "Decimal") == 0)
+		k = PK_DECIMAL;
+	else if (strcmp(st, "Date") == 0)
+		k = PK_DATE;
+	else if (strcmp(st, "DateTime") == 0)
+		k = PK_DATETIME;
+	else if (strcmp(st, "Time") == 0)
+		k = PK_TIME;
+	memo[slot].type = type;
+	memo[slot].kind = k;
+	return k;
 }
 
 CqlValue
 fhir_primitive_value(const CqlFhir *f)
 {
-	const char *st;
+	PrimKind	k;
 	CqlDateTime dt;
 	char	   *s;
 
 	if (f->jv.type == jbvNull || f->jv.type == jbvBinary)
 		return CQL_NULL_VALUE;
-	st = primitive_system_type_of(f);
 	if (f->jv.type == jbvBool)
 		return cql_bool(f->jv.val.boolean);
+	/* an untyped primitive takes its JSON kind */
+	k = f->type ? prim_kind_of_type(f->type) : (f->jv.type == jbvNumeric ? PK_DECIMAL : PK_STRING);
 	if (f->jv.type == jbvNumeric)
 	{
-		if (strcmp(st, "Integer") == 0)
+		if (k == PK_INTEGER)
 			return cql_int(DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(f->jv.val.numeric))));
 		return cql_dec(DatumGetFloat8(DirectFunctionCall1(numeric_float8, NumericGetDatum(f->jv.val.numeric))));
 	}
 	/* jbvString */
-	if (strcmp(st, "DateTime") == 0)
+	switch (k)
 	{
-		if (cql_dt_parse_datetime(f->jv.val.string.val, f->jv.val.string.len, &dt))
-		{
+		case PK_DATETIME:
+			if (!cql_dt_parse_datetime(f->jv.val.string.val, f->jv.val.string.len, &dt))
+				return CQL_NULL_VALUE;
 			cql_dt_apply_default_tz(&dt, (int16_t) cql_default_tz_minutes);
 			return cql_temporal(CK_DATETIME, &dt);
-		}
-		return CQL_NULL_VALUE;
+		case PK_DATE:
+			return cql_dt_parse_date(f->jv.val.string.val, f->jv.val.string.len, &dt)
+				? cql_temporal(CK_DATE, &dt) : CQL_NULL_VALUE;
+		case PK_TIME:
+			return cql_dt_parse_time(f->jv.val.string.val, f->jv.val.string.len, &dt)
+				? cql_temporal(CK_TIME, &dt) : CQL_NULL_VALUE;
+		default:
+			break;
 	}
-	if (strcmp(st, "Date") == 0)
-		return cql_dt_parse_date(f->jv.val.string.val, f->jv.val.string.len, &dt)
-			? cql_temporal(CK_DATE, &dt) : CQL_NULL_VALUE;
-	if (strcmp(st, "Time") == 0)
-		return cql_dt_parse_time(f->jv.val.string.val, f->jv.val.string.len, &dt)
-			? cql_temporal(CK_TIME, &dt) : CQL_NULL_VALUE;
 	s = pnstrdup(f->jv.val.string.val, f->jv.val.string.len);
-	if (strcmp(st, "Integer") == 0)
+	if (k == PK_INTEGER)
 		return cql_int(strtoll(s, NULL, 10));
-	if (strcmp(st, "Decimal") == 0)
+	if (k == PK_DECIMAL)
 		return cql_dec(strtod(s, NULL));
-	if (strcmp(st, "Boolean") == 0)
+	if (k == PK_BOOLEAN)
 		return cql_bool(strcmp(s, "true") == 0);
 	return cql_str(s);
 }
@@ -178,7 +208,9 @@ fhir_to_system(CqlValue v)
 	if (kind == FK_CONCEPT)
 	{
 		CqlValue	c = {.kind = CK_CONCEPT};
-		CqlValue	codings = fhir_property(v, "coding");
+		static const char *mt;
+		static const void *me;
+		CqlValue	codings = fhir_property_memo(v, "coding", &mt, &me);
 
 		c.u.concept = palloc0(sizeof(CqlConcept));
 		c.u.concept->codes = palloc0(sizeof(CqlCode) * Max(cql_list_len(codings), 1));
@@ -194,7 +226,9 @@ fhir_to_system(CqlValue v)
 	}
 	if (kind == FK_QUANTITY)
 	{
-		CqlValue	val = fhir_to_system(fhir_property(v, "value"));
+		static const char *mt;
+		static const void *me;
+		CqlValue	val = fhir_to_system(fhir_property_memo(v, "value", &mt, &me));
 		const char *unit = obj_get(f, "code", 4, &jv) ? jv_string(&jv) : NULL;
 
 		if (unit == NULL && obj_get(f, "unit", 4, &jv))
@@ -205,8 +239,12 @@ fhir_to_system(CqlValue v)
 	}
 	if (kind == FK_PERIOD)
 	{
-		CqlValue	s = fhir_to_system(fhir_property(v, "start"));
-		CqlValue	e = fhir_to_system(fhir_property(v, "end"));
+		static const char *mts,
+				   *mte;
+		static const void *mes,
+				   *mee;
+		CqlValue	s = fhir_to_system(fhir_property_memo(v, "start", &mts, &mes));
+		CqlValue	e = fhir_to_system(fhir_property_memo(v, "end", &mte, &mee));
 
 		return cql_interval(s, e, s.kind != CK_NULL || e.kind == CK_NULL, true);
 	}
@@ -726,7 +764,15 @@ profile_accepts(const ElmRetrieve *r, CqlValue resource)
 	if (hedis_profile_matching == PROFILE_MATCH_NONE || r->template_id == NULL ||
 		strncmp(r->template_id, FHIR_BASE_PREFIX, strlen(FHIR_BASE_PREFIX)) == 0)
 		return true;
-	declared = fhir_to_system(fhir_property(fhir_property(resource, "meta"), "profile"));
+	{
+		static const char *mt1,
+				   *mt2;
+		static const void *me1,
+				   *me2;
+
+		declared = fhir_to_system(fhir_property_memo(fhir_property_memo(resource, "meta", &mt1, &me1),
+													 "profile", &mt2, &me2));
+	}
 	for (int i = 0; i < cql_list_len(declared); i++)
 	{
 		CqlValue	p = declared.u.list->items[i];
@@ -764,31 +810,53 @@ fhir_type_in_patient_compartment(const char *type)
 }
 
 static SPIPlanPtr patient_plan = NULL;
+static SPIPlanPtr patient_types_plan = NULL;
 
-PatientData *
-fhir_patient_load(int64 patient_key)
+static SPIPlanPtr
+patient_query(bool typed)
 {
-	PatientData *pd;
-	Datum		args[1];
-	int			rc;
-	uint64		n;
-	int			g = -1;
-	MemoryContext caller = CurrentMemoryContext;
+	SPIPlanPtr *plan = typed ? &patient_types_plan : &patient_plan;
 
-	if (patient_plan == NULL)
+	if (*plan == NULL)
 	{
-		Oid			argtypes[1] = {INT8OID};
-		SPIPlanPtr	p = SPI_prepare("SELECT resource_type, fhir_id, resource FROM hedis.resource "
+		Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
+		SPIPlanPtr	p = SPI_prepare(typed
+									? "SELECT resource_type, fhir_id, resource FROM hedis.resource "
+									"WHERE patient_key = $1 AND resource_type = ANY ($2) "
+									"ORDER BY resource_type, fhir_id"
+									: "SELECT resource_type, fhir_id, resource FROM hedis.resource "
 									"WHERE patient_key = $1 ORDER BY resource_type, fhir_id",
-									1, argtypes);
+									typed ? 2 : 1, argtypes);
 
 		if (p == NULL)
 			elog(ERROR, "could not prepare the patient query: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(p);
-		patient_plan = p;
+		*plan = p;
 	}
+	return *plan;
+}
+
+/*
+ * The patient's resources, grouped by type, read with one index scan.
+ * types (a text[] datum, or 0 for all) limits them to what the measure
+ * retrieves.  The jsonb values are used in place: the rows stay in SPI's
+ * tuple table, which lives until the evaluation's SPI_finish.
+ */
+PatientData *
+fhir_patient_load(int64 patient_key, Datum types)
+{
+	PatientData *pd;
+	Datum		args[2];
+	int			rc;
+	uint64		n;
+	int			g = -1;
+	MemoryContext caller = CurrentMemoryContext;
+	const char *itype = NULL;
+	char		prev[NAMEDATALEN] = "";
+
 	args[0] = Int64GetDatum(patient_key);
-	rc = SPI_execute_plan(patient_plan, args, NULL, true, 0);
+	args[1] = types;
+	rc = SPI_execute_plan(patient_query(types != (Datum) 0), args, NULL, true, 0);
 	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read hedis.resource: %s", SPI_result_code_string(rc));
@@ -802,30 +870,33 @@ fhir_patient_load(int64 patient_key)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[i];
 		bool		isnull;
-		char	   *type = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-		Jsonb	   *jb = DatumGetJsonbPCopy(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		text	   *ttype = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		int			tlen = Min(VARSIZE_ANY_EXHDR(ttype), NAMEDATALEN - 1);
+		Jsonb	   *jb = DatumGetJsonbP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
 		JsonbValue	jv;
-		const char *itype = fhir_type_intern(type);
 		CqlValue	r;
 
+		/* rows come sorted by type: intern each type once */
+		if (g < 0 || strncmp(prev, VARDATA_ANY(ttype), tlen) != 0 || prev[tlen] != '\0')
+		{
+			memcpy(prev, VARDATA_ANY(ttype), tlen);
+			prev[tlen] = '\0';
+			itype = fhir_type_intern(prev);
+			g = pd->ngroups++;
+			pd->groups[g].type = itype ? itype : pstrdup(prev);
+			pd->groups[g].resources = palloc(sizeof(CqlValue) * (n - i));
+		}
 		jv.type = jbvBinary;
 		jv.val.binary.data = &jb->root;
 		jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
-		r = cql_fhir_value(itype ? itype : type, &jv, NULL);
-		if (g < 0 || strcmp(pd->groups[g].type, itype ? itype : type) != 0)
-		{
-			g = pd->ngroups++;
-			pd->groups[g].type = itype ? itype : type;
-			pd->groups[g].resources = palloc(sizeof(CqlValue) * (n - i));
-		}
+		r = cql_fhir_value(pd->groups[g].type, &jv, NULL);
 		pd->groups[g].resources[pd->groups[g].n++] = r;
-		if (strcmp(type, "Patient") == 0)
+		if (pd->patient.kind == CK_NULL && strcmp(prev, "Patient") == 0)
 		{
 			pd->patient = r;
 			pd->fhir_id = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
 		}
 	}
-	SPI_freetuptable(SPI_tuptable);
 	return pd;
 }
 

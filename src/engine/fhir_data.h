@@ -30,8 +30,8 @@ struct PatientData
 
 extern bool fhir_type_in_patient_compartment(const char *type);
 
-/* load in CurrentMemoryContext; NULL if no such patient */
-extern PatientData *fhir_patient_load(int64 patient_key);
+/* load in CurrentMemoryContext; types: text[] of resource types to read, 0 for all */
+extern PatientData *fhir_patient_load(int64 patient_key, Datum types);
 extern int64 fhir_patient_key(const char *fhir_id, bool missing_ok);
 
 /* Retrieve: resources of r->data_type for the patient, filtered */

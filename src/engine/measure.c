@@ -14,6 +14,7 @@
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "lib/stringinfo.h"
+#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/datetime.h"
@@ -294,6 +295,15 @@ measure_compile(const char *ref, Jsonb *resource)
 			if (ms->def)
 				mg->nstrat++;
 		}
+	}
+	{
+		const char **types;
+		int			ntypes = elm_library_retrieved_types(m->lib, &types);
+		Datum	   *elems = palloc(sizeof(Datum) * ntypes);
+
+		for (int i = 0; i < ntypes; i++)
+			elems[i] = CStringGetTextDatum(types[i]);
+		m->retrieved_types = PointerGetDatum(construct_array(elems, ntypes, TEXTOID, -1, false, TYPALIGN_INT));
 	}
 	m->sde = palloc0(sizeof(MeasureStratifier) * Max(jlen(sdes), 1));
 	for (int s = 0; s < jlen(sdes); s++)

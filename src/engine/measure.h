@@ -51,6 +51,7 @@ typedef struct MeasureDef
 	MeasureGroup *groups;
 	int			nsde;
 	MeasureStratifier *sde;
+	Datum		retrieved_types;	/* text[]: the resource types the logic reads */
 } MeasureDef;
 
 typedef struct GroupResult
