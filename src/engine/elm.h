@@ -38,6 +38,7 @@ typedef struct ElmTypeSpec
 	ElmTypeKind kind;
 	bool		is_system;		/* namespace urn:hl7-org:elm-types:r1 */
 	const char *name;			/* local name: "DateTime", "Encounter" */
+	const char *fhir_type;		/* non-System: the model's interned name, NULL if unknown */
 	struct ElmTypeSpec *elem;	/* list element / interval point */
 	int			nchoices;
 	struct ElmTypeSpec **choices;
@@ -76,6 +77,9 @@ typedef struct ElmValueSet
 	uint64		loaded_generation;
 	int			ncodes;
 	char	  **codes;
+	/* the same codes in an open-addressing hash table (mask + 1 slots) */
+	char	  **table;
+	uint32		mask;
 } ElmValueSet;
 
 typedef struct ElmCodeSystem

@@ -224,6 +224,7 @@ compile_typespec(CompileCtx *cc, JsonbContainer *ts)
 		t->name = qname_local(j_str(ts, "name"), &t->is_system);
 		if (t->name == NULL)
 			t->name = "Any";	/* an unnamed type constrains nothing */
+		t->fhir_type = t->is_system ? NULL : fhir_type_intern(t->name);
 	}
 	else if (strcmp(kind, "ListTypeSpecifier") == 0)
 	{
@@ -266,6 +267,7 @@ compile_type_attr(CompileCtx *cc, JsonbContainer *obj, const char *name_key, con
 
 		t->kind = ETS_NAMED;
 		t->name = qname_local(qn, &t->is_system);
+		t->fhir_type = t->is_system ? NULL : fhir_type_intern(t->name);
 		return t;
 	}
 	if (j_container(obj, spec_key) == NULL)

@@ -221,7 +221,7 @@ elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *ar
 
 		/* an untyped FHIR element takes the type the function declares */
 		if (a.kind == CK_FHIR && a.u.fhir->type == NULL && t && t->kind == ETS_NAMED && !t->is_system)
-			a = cql_fhir_value(fhir_type_intern(t->name), &a.u.fhir->jv, a.u.fhir->ext);
+			a = cql_fhir_value(t->fhir_type, &a.u.fhir->jv, a.u.fhir->ext);
 		cx->slots[cx->frame_base + i] = a;
 	}
 	v = elm_eval(cx, f->body);
@@ -475,13 +475,13 @@ eval_as(EvalCtx *cx, const ElmNode *n)
 	if (n->ts == NULL)
 		return v;
 	if (v.kind == CK_FHIR && v.u.fhir->type == NULL && n->ts->kind == ETS_NAMED && !n->ts->is_system)
-		return cql_fhir_value(fhir_type_intern(n->ts->name), &v.u.fhir->jv, v.u.fhir->ext);
+		return cql_fhir_value(n->ts->fhir_type, &v.u.fhir->jv, v.u.fhir->ext);
 	/*
 	 * A profile-only type the FHIR model does not know (QI-Core's
 	 * NotDoneRecorded, say) cannot be checked: the value passes, as in the
 	 * reference engine.
 	 */
-	if (n->ts->kind == ETS_NAMED && !n->ts->is_system && fhir_type_intern(n->ts->name) == NULL &&
+	if (n->ts->kind == ETS_NAMED && !n->ts->is_system && n->ts->fhir_type == NULL &&
 		strcmp(n->ts->name, "Any") != 0 && !n->flag)
 		return v;
 	if (type_matches_memo(n, v))

@@ -72,7 +72,7 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 		Jsonb	   *jb;
 		int64		key = patient_key >= 0 ? patient_key : fhir_patient_key(patient_id, false);
 
-		pd = fhir_patient_load(key, m->retrieved_types);
+		pd = fhir_patient_load(key, m->retrieved, m->nretrieved);
 		if (pd->patient.kind == CK_NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
@@ -160,7 +160,7 @@ hedis_evaluate_expression(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_UNDEFINED_OBJECT),
 					 errmsg("library \"%s\" has no definition \"%s\"", lib->name, expression)));
 		old = MemoryContextSwitchTo(eval_cxt);
-		pd = fhir_patient_load(fhir_patient_key(patient, false), (Datum) 0);
+		pd = fhir_patient_load(fhir_patient_key(patient, false), NULL, 0);
 		measure_ctx_begin(&cx, eval_cxt, pd, start, end);
 		json = cql_to_json_text(elm_eval_def(&cx, def));
 		MemoryContextSwitchTo(caller);

@@ -11,9 +11,22 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "common/hashfn.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "executor/spi.h"
 #include "nodes/pg_list.h"
+#include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -371,9 +384,7 @@ fhir_property_one(CqlValue src, const char *name, const FhirElementInfo *e_given
 	if (e && !e->is_choice)
 	{
 		found = obj_get(f, name, nlen, &jv);
-		type = e->elem_type[0] ? fhir_type_intern(e->elem_type) : NULL;
-		if (type == NULL && e->elem_type[0])
-			type = e->elem_type;	/* nested types interned by the table */
+		type = fhir_element_type(e);
 		strlcpy(keybuf, name, sizeof(keybuf));
 	}
 	else
@@ -539,22 +550,54 @@ valueset_load(ElmValueSet *vs)
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
 	qsort(vs->codes, vs->ncodes, sizeof(char *), cmp_cstr);
+	/* membership is the hot question: a hash table at most half full */
+	vs->mask = 15;
+	while (vs->mask + 1 < (uint32) vs->ncodes * 2)
+		vs->mask = vs->mask * 2 + 1;
+	vs->table = MemoryContextAllocZero(owner, sizeof(char *) * (vs->mask + 1));
+	for (int i = 0; i < vs->ncodes; i++)
+	{
+		uint32		h = hash_bytes((const unsigned char *) vs->codes[i], strlen(vs->codes[i])) & vs->mask;
+
+		while (vs->table[h] != NULL)
+			h = (h + 1) & vs->mask;
+		vs->table[h] = vs->codes[i];
+	}
 	vs->loaded_generation = 1;
+}
+
+/* is "system|code" (len bytes) in the value set's hash table */
+static bool
+valueset_has_key(ElmValueSet *vs, const char *key, int len)
+{
+	uint32		h;
+
+	if (vs->loaded_generation == 0)
+		valueset_load(vs);
+	h = hash_bytes((const unsigned char *) key, len) & vs->mask;
+	while (vs->table[h] != NULL)
+	{
+		if (strncmp(vs->table[h], key, len) == 0 && vs->table[h][len] == '\0')
+			return true;
+		h = (h + 1) & vs->mask;
+	}
+	return false;
 }
 
 bool
 terminology_contains(ElmValueSet *vs, const char *system, const char *code)
 {
 	char		key[512];
-	char	   *kp = key;
+	int			len;
 
 	if (vs->loaded_generation == 0)
 		valueset_load(vs);
 	if (system == NULL || code == NULL)
 		return false;
-	if (snprintf(key, sizeof(key), "%s|%s", system, code) >= (int) sizeof(key))
+	len = snprintf(key, sizeof(key), "%s|%s", system, code);
+	if (len >= (int) sizeof(key))
 		return false;
-	return bsearch(&kp, vs->codes, vs->ncodes, sizeof(char *), cmp_cstr) != NULL;
+	return valueset_has_key(vs, key, len);
 }
 
 static bool
@@ -570,7 +613,7 @@ coding_in(const CqlFhir *f, ElmValueSet *vs)
 	JsonbValue	sys,
 				code;
 	char		key[512];
-	char	   *kp = key;
+	int			len;
 
 	if (!obj_get(f, "system", 6, &sys) || sys.type != jbvString ||
 		!obj_get(f, "code", 4, &code) || code.type != jbvString ||
@@ -579,10 +622,9 @@ coding_in(const CqlFhir *f, ElmValueSet *vs)
 	memcpy(key, sys.val.string.val, sys.val.string.len);
 	key[sys.val.string.len] = '|';
 	memcpy(key + sys.val.string.len + 1, code.val.string.val, code.val.string.len);
-	key[sys.val.string.len + 1 + code.val.string.len] = '\0';
-	if (vs->loaded_generation == 0)
-		valueset_load(vs);
-	return bsearch(&kp, vs->codes, vs->ncodes, sizeof(char *), cmp_cstr) != NULL;
+	len = sys.val.string.len + 1 + code.val.string.len;
+	key[len] = '\0';
+	return valueset_has_key(vs, key, len);
 }
 
 CqlTri
@@ -809,94 +851,152 @@ fhir_type_in_patient_compartment(const char *type)
 	return true;
 }
 
-static SPIPlanPtr patient_plan = NULL;
-static SPIPlanPtr patient_types_plan = NULL;
-
-static SPIPlanPtr
-patient_query(bool typed)
+/*
+ * The store's resource table and its (patient_key, resource_type, fhir_id)
+ * index, looked up by name in the extension's schema (syscache hits).
+ */
+typedef struct ResourceRels
 {
-	SPIPlanPtr *plan = typed ? &patient_types_plan : &patient_plan;
+	LocalTransactionId lxid;	/* looked up in this transaction */
+	Oid			heap;
+	Oid			index;
+	AttrNumber	att_type;
+	AttrNumber	att_id;
+	AttrNumber	att_resource;
+} ResourceRels;
 
-	if (*plan == NULL)
-	{
-		Oid			argtypes[2] = {INT8OID, TEXTARRAYOID};
-		SPIPlanPtr	p = SPI_prepare(typed
-									? "SELECT resource_type, fhir_id, resource FROM hedis.resource "
-									"WHERE patient_key = $1 AND resource_type = ANY ($2) "
-									"ORDER BY resource_type, fhir_id"
-									: "SELECT resource_type, fhir_id, resource FROM hedis.resource "
-									"WHERE patient_key = $1 ORDER BY resource_type, fhir_id",
-									typed ? 2 : 1, argtypes);
+static const ResourceRels *
+resource_relations(void)
+{
+	static ResourceRels rels = {InvalidLocalTransactionId};
+	Oid			nsp;
 
-		if (p == NULL)
-			elog(ERROR, "could not prepare the patient query: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		*plan = p;
-	}
-	return *plan;
+	/* once per transaction: the extension cannot be dropped under it */
+	if (rels.lxid == MyProc->lxid && OidIsValid(rels.heap))
+		return &rels;
+	nsp = get_namespace_oid("hedis", false);
+	rels.heap = get_relname_relid("resource", nsp);
+	rels.index = get_relname_relid("resource_patient_idx", nsp);
+	if (!OidIsValid(rels.heap) || !OidIsValid(rels.index))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("hedis.resource or its index resource_patient_idx is missing")));
+	rels.att_type = get_attnum(rels.heap, "resource_type");
+	rels.att_id = get_attnum(rels.heap, "fhir_id");
+	rels.att_resource = get_attnum(rels.heap, "resource");
+	rels.lxid = MyProc->lxid;
+	return &rels;
+}
+
+/* is this resource type one the measure reads?  (wanted NULL: all) */
+static bool
+type_wanted(const char *type, const char **wanted, int nwanted)
+{
+	if (wanted == NULL)
+		return true;
+	for (int i = 0; i < nwanted; i++)
+		if (strcmp(wanted[i], type) == 0)
+			return true;
+	return false;
 }
 
 /*
- * The patient's resources, grouped by type, read with one index scan.
- * types (a text[] datum, or 0 for all) limits them to what the measure
- * retrieves.  The jsonb values are used in place: the rows stay in SPI's
- * tuple table, which lives until the evaluation's SPI_finish.
+ * The patient's resources, grouped by type, read with one scan of the
+ * patient index (no SQL: this is the per-patient hot path).  wanted (NULL
+ * for all) limits them to the types the measure retrieves; the others are
+ * skipped before their jsonb is copied.
  */
 PatientData *
-fhir_patient_load(int64 patient_key, Datum types)
+fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
 {
 	PatientData *pd;
-	Datum		args[2];
-	int			rc;
-	uint64		n;
+	const ResourceRels *rels = resource_relations();
+	Relation	heap,
+				index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+	Snapshot	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 	int			g = -1;
-	MemoryContext caller = CurrentMemoryContext;
-	const char *itype = NULL;
+	int			cap = 16;
 	char		prev[NAMEDATALEN] = "";
+	bool		have_prev = false;
+	bool		prev_wanted = false;
+	AttrNumber	att_type = rels->att_type,
+				att_id = rels->att_id,
+				att_resource = rels->att_resource;
 
-	args[0] = Int64GetDatum(patient_key);
-	args[1] = types;
-	rc = SPI_execute_plan(patient_query(types != (Datum) 0), args, NULL, true, 0);
-	MemoryContextSwitchTo(caller);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read hedis.resource: %s", SPI_result_code_string(rc));
-	n = SPI_processed;
 	pd = palloc0(sizeof(PatientData));
-	pd->mcxt = caller;
+	pd->mcxt = CurrentMemoryContext;
 	pd->patient_key = patient_key;
 	pd->patient = CQL_NULL_VALUE;
-	pd->groups = palloc0(sizeof(PatientTypeGroup) * Max(n, 1));
-	for (uint64 i = 0; i < n; i++)
+	pd->groups = palloc0(sizeof(PatientTypeGroup) * cap);
+
+	heap = table_open(rels->heap, AccessShareLock);
+	index = index_open(rels->index, AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(patient_key));
+	scan = index_beginscan(heap, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+
+	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
-		HeapTuple	tup = SPI_tuptable->vals[i];
 		bool		isnull;
-		text	   *ttype = DatumGetTextPP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		text	   *ttype = DatumGetTextPP(slot_getattr(slot, att_type, &isnull));
 		int			tlen = Min(VARSIZE_ANY_EXHDR(ttype), NAMEDATALEN - 1);
-		Jsonb	   *jb = DatumGetJsonbP(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3, &isnull));
+		Jsonb	   *jb;
 		JsonbValue	jv;
 		CqlValue	r;
+		PatientTypeGroup *grp;
 
-		/* rows come sorted by type: intern each type once */
-		if (g < 0 || strncmp(prev, VARDATA_ANY(ttype), tlen) != 0 || prev[tlen] != '\0')
+		/* rows come sorted by type: look each type up once */
+		if (!have_prev || strncmp(prev, VARDATA_ANY(ttype), tlen) != 0 || prev[tlen] != '\0')
 		{
+			have_prev = true;
 			memcpy(prev, VARDATA_ANY(ttype), tlen);
 			prev[tlen] = '\0';
-			itype = fhir_type_intern(prev);
-			g = pd->ngroups++;
-			pd->groups[g].type = itype ? itype : pstrdup(prev);
-			pd->groups[g].resources = palloc(sizeof(CqlValue) * (n - i));
+			prev_wanted = type_wanted(prev, wanted, nwanted);
+			if (prev_wanted)
+			{
+				const char *itype = fhir_type_intern(prev);
+
+				if (pd->ngroups == cap)
+				{
+					cap *= 2;
+					pd->groups = repalloc(pd->groups, sizeof(PatientTypeGroup) * cap);
+				}
+				g = pd->ngroups++;
+				pd->groups[g].type = itype ? itype : pstrdup(prev);
+				pd->groups[g].n = 0;
+				pd->groups[g].cap = 8;
+				pd->groups[g].resources = palloc(sizeof(CqlValue) * 8);
+			}
 		}
+		if (!prev_wanted)
+			continue;
+		grp = &pd->groups[g];
+		/* the buffer holding the row is released at the next row: copy */
+		jb = DatumGetJsonbPCopy(slot_getattr(slot, att_resource, &isnull));
 		jv.type = jbvBinary;
 		jv.val.binary.data = &jb->root;
 		jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
-		r = cql_fhir_value(pd->groups[g].type, &jv, NULL);
-		pd->groups[g].resources[pd->groups[g].n++] = r;
+		r = cql_fhir_value(grp->type, &jv, NULL);
+		if (grp->n == grp->cap)
+		{
+			grp->cap *= 2;
+			grp->resources = repalloc(grp->resources, sizeof(CqlValue) * grp->cap);
+		}
+		grp->resources[grp->n++] = r;
 		if (pd->patient.kind == CK_NULL && strcmp(prev, "Patient") == 0)
 		{
 			pd->patient = r;
-			pd->fhir_id = TextDatumGetCString(SPI_getbinval(tup, SPI_tuptable->tupdesc, 2, &isnull));
+			pd->fhir_id = TextDatumGetCString(slot_getattr(slot, att_id, &isnull));
 		}
 	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
 	return pd;
 }
 
@@ -1016,7 +1116,8 @@ load_referenced_group(PatientData *pd, const char *type)
 	grp = &pd->groups[pd->ngroups++];
 	grp->type = pstrdup(type);
 	grp->n = 0;
-	grp->resources = palloc(sizeof(CqlValue) * Max(list_length(ids), 1));
+	grp->cap = Max(list_length(ids), 1);
+	grp->resources = palloc(sizeof(CqlValue) * grp->cap);
 	if (ids == NIL)
 		return grp;
 	elems = palloc(sizeof(Datum) * list_length(ids));

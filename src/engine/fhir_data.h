@@ -15,6 +15,7 @@ typedef struct PatientTypeGroup
 {
 	const char *type;
 	int			n;
+	int			cap;
 	CqlValue   *resources;		/* CK_FHIR values */
 } PatientTypeGroup;
 
@@ -30,8 +31,8 @@ struct PatientData
 
 extern bool fhir_type_in_patient_compartment(const char *type);
 
-/* load in CurrentMemoryContext; types: text[] of resource types to read, 0 for all */
-extern PatientData *fhir_patient_load(int64 patient_key, Datum types);
+/* load in CurrentMemoryContext; wanted: the resource types to read (NULL: all) */
+extern PatientData *fhir_patient_load(int64 patient_key, const char **wanted, int nwanted);
 extern int64 fhir_patient_key(const char *fhir_id, bool missing_ok);
 
 /* Retrieve: resources of r->data_type for the patient, filtered */

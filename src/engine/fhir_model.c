@@ -7,6 +7,8 @@
  */
 #include "postgres.h"
 
+#include "utils/memutils.h"
+
 #include "engine/fhir_model.h"
 
 static int
@@ -120,6 +122,34 @@ fhir_primitive_system_type(const char *type)
 		type_index(e->elem_type) < 0)
 		return e->elem_type;
 	return NULL;
+}
+
+/*
+ * The table's interned name of an element's type (nested types such as
+ * "Observation.Component" included), resolved once per element.
+ */
+const char *
+fhir_element_type(const FhirElementInfo *e)
+{
+	static const char **resolved = NULL;
+	static bool *done = NULL;
+	int			i = (int) (e - fhir_r4_elements);
+
+	if (e->elem_type[0] == '\0')
+		return NULL;
+	if (resolved == NULL)
+	{
+		resolved = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * fhir_r4_nelements);
+		done = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * fhir_r4_nelements);
+	}
+	if (!done[i])
+	{
+		const char *t = fhir_type_intern(e->elem_type);
+
+		resolved[i] = t ? t : e->elem_type;
+		done[i] = true;
+	}
+	return resolved[i];
 }
 
 bool

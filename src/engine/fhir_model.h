@@ -37,6 +37,8 @@ extern const char *fhir_type_base(const char *type);
 extern bool fhir_type_is_a(const char *type, const char *ancestor);
 /* element of a type or of one of its base types; NULL if none */
 extern const FhirElementInfo *fhir_element_lookup(const char *type, const char *name);
+/* the interned name of an element's declared type; NULL for a choice */
+extern const char *fhir_element_type(const FhirElementInfo *e);
 /* a primitive type ("date", "code", "EncounterStatus"...): has a System value */
 extern bool fhir_type_is_primitive(const char *type);
 /* the System type of a primitive's value ("Date", "String"...), NULL if not primitive */

@@ -296,15 +296,7 @@ measure_compile(const char *ref, Jsonb *resource)
 				mg->nstrat++;
 		}
 	}
-	{
-		const char **types;
-		int			ntypes = elm_library_retrieved_types(m->lib, &types);
-		Datum	   *elems = palloc(sizeof(Datum) * ntypes);
-
-		for (int i = 0; i < ntypes; i++)
-			elems[i] = CStringGetTextDatum(types[i]);
-		m->retrieved_types = PointerGetDatum(construct_array(elems, ntypes, TEXTOID, -1, false, TYPALIGN_INT));
-	}
+	m->nretrieved = elm_library_retrieved_types(m->lib, &m->retrieved);
 	m->sde = palloc0(sizeof(MeasureStratifier) * Max(jlen(sdes), 1));
 	for (int s = 0; s < jlen(sdes); s++)
 	{

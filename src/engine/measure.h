@@ -51,7 +51,8 @@ typedef struct MeasureDef
 	MeasureGroup *groups;
 	int			nsde;
 	MeasureStratifier *sde;
-	Datum		retrieved_types;	/* text[]: the resource types the logic reads */
+	const char **retrieved;		/* the resource types the logic reads */
+	int			nretrieved;
 } MeasureDef;
 
 typedef struct GroupResult
