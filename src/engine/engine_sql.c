@@ -59,6 +59,7 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext eval_cxt;
 	Jsonb	   *volatile result = NULL;
+	PatientData *volatile opened = NULL;
 
 	eval_cxt = AllocSetContextCreate(caller, "hedis evaluation", ALLOCSET_DEFAULT_SIZES);
 	SPI_connect();
@@ -73,6 +74,7 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 		int64		key = patient_key >= 0 ? patient_key : fhir_patient_key(patient_id, false);
 
 		pd = fhir_patient_load(key, m->retrieved, m->nretrieved);
+		opened = pd;
 		if (pd->patient.kind == CK_NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_NO_DATA_FOUND),
@@ -90,6 +92,7 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 	}
 	PG_FINALLY();
 	{
+		fhir_patient_release(opened);
 		SPI_finish();
 		MemoryContextDelete(eval_cxt);
 	}
@@ -144,6 +147,7 @@ hedis_evaluate_expression(PG_FUNCTION_ARGS)
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext eval_cxt = AllocSetContextCreate(caller, "hedis evaluation", ALLOCSET_DEFAULT_SIZES);
 	char	   *volatile result = NULL;
+	PatientData *volatile opened = NULL;
 
 	SPI_connect();
 	PG_TRY();
@@ -161,6 +165,7 @@ hedis_evaluate_expression(PG_FUNCTION_ARGS)
 					 errmsg("library \"%s\" has no definition \"%s\"", lib->name, expression)));
 		old = MemoryContextSwitchTo(eval_cxt);
 		pd = fhir_patient_load(fhir_patient_key(patient, false), NULL, 0);
+		opened = pd;
 		measure_ctx_begin(&cx, eval_cxt, pd, start, end);
 		json = cql_to_json_text(elm_eval_def(&cx, def));
 		MemoryContextSwitchTo(caller);
@@ -169,6 +174,7 @@ hedis_evaluate_expression(PG_FUNCTION_ARGS)
 	}
 	PG_FINALLY();
 	{
+		fhir_patient_release(opened);
 		SPI_finish();
 		MemoryContextDelete(eval_cxt);
 	}

@@ -566,21 +566,119 @@ valueset_load(ElmValueSet *vs)
 	vs->loaded_generation = 1;
 }
 
-/* is "system|code" (len bytes) in the value set's hash table */
+/* is "system|code" (len bytes, hash h) in the value set's hash table */
 static bool
-valueset_has_key(ElmValueSet *vs, const char *key, int len)
+valueset_has_hashed_key(ElmValueSet *vs, const char *key, int len, uint32 hash)
 {
 	uint32		h;
 
 	if (vs->loaded_generation == 0)
 		valueset_load(vs);
-	h = hash_bytes((const unsigned char *) key, len) & vs->mask;
+	h = hash & vs->mask;
 	while (vs->table[h] != NULL)
 	{
 		if (strncmp(vs->table[h], key, len) == 0 && vs->table[h][len] == '\0')
 			return true;
 		h = (h + 1) & vs->mask;
 	}
+	return false;
+}
+
+static bool
+valueset_has_key(ElmValueSet *vs, const char *key, int len)
+{
+	return valueset_has_hashed_key(vs, key, len, hash_bytes((const unsigned char *) key, len));
+}
+
+/* append the "system|code" of every coding in a code-bearing FHIR value */
+static void
+collect_code_keys(CqlValue v, ResourceCodes *rc, int *cap)
+{
+	if (v.kind == CK_LIST)
+	{
+		for (int i = 0; i < v.u.list->n; i++)
+			collect_code_keys(v.u.list->items[i], rc, cap);
+		return;
+	}
+	if (v.kind == CK_NULL)
+		return;
+	if (v.kind != CK_FHIR || v.u.fhir->type == NULL || v.u.fhir->jv.type != jbvBinary)
+	{
+		rc->other = true;		/* a bare code, say: the general path decides */
+		return;
+	}
+	if (fhir_kind(v.u.fhir->type) == FK_CONCEPT)
+	{
+		static const char *mt;
+		static const void *me;
+
+		collect_code_keys(fhir_property_memo(v, "coding", &mt, &me), rc, cap);
+		return;
+	}
+	if (fhir_kind(v.u.fhir->type) == FK_CODING)
+	{
+		JsonbValue	sys,
+					code;
+		int			len;
+
+		if (!obj_get(v.u.fhir, "system", 6, &sys) || sys.type != jbvString ||
+			!obj_get(v.u.fhir, "code", 4, &code) || code.type != jbvString)
+			return;
+		if (rc->n == *cap)
+		{
+			*cap = *cap ? *cap * 2 : 4;
+			rc->keys = rc->keys ? repalloc(rc->keys, sizeof(char *) * *cap) : palloc(sizeof(char *) * *cap);
+			rc->lens = rc->lens ? repalloc(rc->lens, sizeof(int) * *cap) : palloc(sizeof(int) * *cap);
+			rc->hashes = rc->hashes ? repalloc(rc->hashes, sizeof(uint32) * *cap) : palloc(sizeof(uint32) * *cap);
+		}
+		len = sys.val.string.len + 1 + code.val.string.len;
+		rc->keys[rc->n] = palloc(len + 1);
+		memcpy(rc->keys[rc->n], sys.val.string.val, sys.val.string.len);
+		rc->keys[rc->n][sys.val.string.len] = '|';
+		memcpy(rc->keys[rc->n] + sys.val.string.len + 1, code.val.string.val, code.val.string.len);
+		rc->keys[rc->n][len] = '\0';
+		rc->lens[rc->n] = len;
+		rc->hashes[rc->n] = hash_bytes((const unsigned char *) rc->keys[rc->n], len);
+		rc->n++;
+	}
+}
+
+/*
+ * The codes of every resource of a group for one code property, extracted
+ * once per patient: a patient's Encounters are filtered by many value sets
+ * ("Office Visit", "Home Healthcare Services", ...) and each retrieve then
+ * only probes hash tables.
+ */
+static ResourceCodes *
+group_codes(PatientData *pd, PatientTypeGroup *grp, const ElmRetrieve *r)
+{
+	MemoryContext old;
+
+	if (grp->codes != NULL && (grp->codes_property == r->code_property ||
+								strcmp(grp->codes_property, r->code_property) == 0))
+		return grp->codes;
+	old = MemoryContextSwitchTo(pd->mcxt);
+	grp->codes = palloc0(sizeof(ResourceCodes) * Max(grp->n, 1));
+	for (int i = 0; i < grp->n; i++)
+	{
+		int			cap = 0;
+
+		collect_code_keys(fhir_property_memo(grp->resources[i], r->code_property,
+											 (const char **) &r->memo_type,
+											 (const void **) &r->memo_elem),
+						  &grp->codes[i], &cap);
+	}
+	grp->codes_property = r->code_property;
+	MemoryContextSwitchTo(old);
+	return grp->codes;
+}
+
+static bool
+codes_in_valueset(const ResourceCodes *rc, ElmValueSet *vs)
+{
+	for (int i = 0; i < rc->n; i++)
+		if (valueset_has_hashed_key(vs, rc->keys[i], rc->lens[i], rc->hashes[i]))
+			return true;
 	return false;
 }
 
@@ -900,83 +998,85 @@ type_wanted(const char *type, const char **wanted, int nwanted)
 	return false;
 }
 
-/*
- * The patient's resources, grouped by type, read with one scan of the
- * patient index (no SQL: this is the per-patient hot path).  wanted (NULL
- * for all) limits them to the types the measure retrieves; the others are
- * skipped before their jsonb is copied.
- */
-PatientData *
-fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
+static PatientTypeGroup *
+new_group(PatientData *pd, const char *type)
 {
-	PatientData *pd;
+	PatientTypeGroup *grp;
+	const char *itype = fhir_type_intern(type);
+
+	if (pd->ngroups == pd->capgroups)
+	{
+		pd->capgroups = pd->capgroups ? pd->capgroups * 2 : 8;
+		pd->groups = pd->groups ? repalloc(pd->groups, sizeof(PatientTypeGroup) * pd->capgroups)
+			: palloc(sizeof(PatientTypeGroup) * pd->capgroups);
+	}
+	grp = &pd->groups[pd->ngroups++];
+	memset(grp, 0, sizeof(PatientTypeGroup));
+	grp->type = itype ? itype : pstrdup(type);
+	grp->cap = 8;
+	grp->resources = palloc(sizeof(CqlValue) * grp->cap);
+	return grp;
+}
+
+/*
+ * Scan the patient index for the patient's resources, of one type (type
+ * not NULL) or of every wanted type, appending them to their groups.  Rows
+ * come sorted by type.  The row buffer is released at the next row, so
+ * each jsonb is copied, but only for the types asked for.
+ */
+static void
+scan_patient(PatientData *pd, const char *type)
+{
 	const ResourceRels *rels = resource_relations();
-	Relation	heap,
-				index;
+	MemoryContext old = MemoryContextSwitchTo(pd->mcxt);
 	IndexScanDesc scan;
-	TupleTableSlot *slot;
-	ScanKeyData key;
-	Snapshot	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-	int			g = -1;
-	int			cap = 16;
+	ScanKeyData keys[2];
+	int			nkeys = 1;
+	PatientTypeGroup *grp = NULL;
 	char		prev[NAMEDATALEN] = "";
 	bool		have_prev = false;
 	bool		prev_wanted = false;
-	AttrNumber	att_type = rels->att_type,
-				att_id = rels->att_id,
-				att_resource = rels->att_resource;
 
-	pd = palloc0(sizeof(PatientData));
-	pd->mcxt = CurrentMemoryContext;
-	pd->patient_key = patient_key;
-	pd->patient = CQL_NULL_VALUE;
-	pd->groups = palloc0(sizeof(PatientTypeGroup) * cap);
-
-	heap = table_open(rels->heap, AccessShareLock);
-	index = index_open(rels->index, AccessShareLock);
-	slot = table_slot_create(heap, NULL);
-	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(patient_key));
-	scan = index_beginscan(heap, index, snapshot, 1, 0);
-	index_rescan(scan, &key, 1, NULL, 0);
-
-	while (index_getnext_slot(scan, ForwardScanDirection, slot))
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(pd->patient_key));
+	if (type)
+	{
+		ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
+							   pd->index->rd_indcollation[1], F_TEXTEQ,
+							   CStringGetTextDatum(type));
+		nkeys = 2;
+		grp = new_group(pd, type);	/* even when empty: asked once */
+		have_prev = true;
+		prev_wanted = true;
+		strlcpy(prev, type, sizeof(prev));
+	}
+	scan = index_beginscan(pd->heap, pd->index, pd->snapshot, nkeys, 0);
+	index_rescan(scan, keys, nkeys, NULL, 0);
+	while (index_getnext_slot(scan, ForwardScanDirection, pd->slot))
 	{
 		bool		isnull;
-		text	   *ttype = DatumGetTextPP(slot_getattr(slot, att_type, &isnull));
-		int			tlen = Min(VARSIZE_ANY_EXHDR(ttype), NAMEDATALEN - 1);
 		Jsonb	   *jb;
 		JsonbValue	jv;
 		CqlValue	r;
-		PatientTypeGroup *grp;
 
-		/* rows come sorted by type: look each type up once */
-		if (!have_prev || strncmp(prev, VARDATA_ANY(ttype), tlen) != 0 || prev[tlen] != '\0')
+		if (type == NULL)
 		{
-			have_prev = true;
-			memcpy(prev, VARDATA_ANY(ttype), tlen);
-			prev[tlen] = '\0';
-			prev_wanted = type_wanted(prev, wanted, nwanted);
-			if (prev_wanted)
-			{
-				const char *itype = fhir_type_intern(prev);
+			text	   *ttype = DatumGetTextPP(slot_getattr(pd->slot, rels->att_type, &isnull));
+			int			tlen = Min(VARSIZE_ANY_EXHDR(ttype), NAMEDATALEN - 1);
 
-				if (pd->ngroups == cap)
-				{
-					cap *= 2;
-					pd->groups = repalloc(pd->groups, sizeof(PatientTypeGroup) * cap);
-				}
-				g = pd->ngroups++;
-				pd->groups[g].type = itype ? itype : pstrdup(prev);
-				pd->groups[g].n = 0;
-				pd->groups[g].cap = 8;
-				pd->groups[g].resources = palloc(sizeof(CqlValue) * 8);
+			if (!have_prev || strncmp(prev, VARDATA_ANY(ttype), tlen) != 0 || prev[tlen] != '\0')
+			{
+				have_prev = true;
+				memcpy(prev, VARDATA_ANY(ttype), tlen);
+				prev[tlen] = '\0';
+				prev_wanted = type_wanted(prev, pd->wanted, pd->nwanted) &&
+					fhir_patient_group_find(pd, prev) == NULL;
+				if (prev_wanted)
+					grp = new_group(pd, prev);
 			}
+			if (!prev_wanted)
+				continue;
 		}
-		if (!prev_wanted)
-			continue;
-		grp = &pd->groups[g];
-		/* the buffer holding the row is released at the next row: copy */
-		jb = DatumGetJsonbPCopy(slot_getattr(slot, att_resource, &isnull));
+		jb = DatumGetJsonbPCopy(slot_getattr(pd->slot, rels->att_resource, &isnull));
 		jv.type = jbvBinary;
 		jv.val.binary.data = &jb->root;
 		jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
@@ -990,14 +1090,86 @@ fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
 		if (pd->patient.kind == CK_NULL && strcmp(prev, "Patient") == 0)
 		{
 			pd->patient = r;
-			pd->fhir_id = TextDatumGetCString(slot_getattr(slot, att_id, &isnull));
+			pd->fhir_id = TextDatumGetCString(slot_getattr(pd->slot, rels->att_id, &isnull));
 		}
 	}
 	index_endscan(scan);
-	ExecDropSingleTupleTableSlot(slot);
-	index_close(index, AccessShareLock);
-	table_close(heap, AccessShareLock);
+	MemoryContextSwitchTo(old);
+}
+
+PatientTypeGroup *
+fhir_patient_group_find(PatientData *pd, const char *type)
+{
+	for (int i = 0; i < pd->ngroups; i++)
+		if (pd->groups[i].type == type || strcmp(pd->groups[i].type, type) == 0)
+			return &pd->groups[i];
+	return NULL;
+}
+
+/*
+ * A patient's resources of one type, read on the first retrieve of that
+ * type: most patients of a population leave the initial population on
+ * their Patient resource alone (age, sex), and then nothing else is read.
+ */
+PatientTypeGroup *
+fhir_patient_group(PatientData *pd, const char *type)
+{
+	PatientTypeGroup *grp = fhir_patient_group_find(pd, type);
+
+	if (grp == NULL && !pd->loaded_all)
+	{
+		scan_patient(pd, type);
+		grp = fhir_patient_group_find(pd, type);
+	}
+	return grp;
+}
+
+/* every wanted type (to follow references out of the patient's resources) */
+static void
+fhir_patient_load_all(PatientData *pd)
+{
+	if (!pd->loaded_all)
+	{
+		scan_patient(pd, NULL);
+		pd->loaded_all = true;
+	}
+}
+
+/*
+ * Start reading a patient: the store's relations stay open until
+ * fhir_patient_release (one open per patient, however many types are
+ * read), and the Patient resource is read now.  wanted (NULL: all) limits
+ * the types read to those the measure retrieves.
+ */
+PatientData *
+fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
+{
+	PatientData *pd;
+	const ResourceRels *rels = resource_relations();
+
+	pd = palloc0(sizeof(PatientData));
+	pd->mcxt = CurrentMemoryContext;
+	pd->patient_key = patient_key;
+	pd->patient = CQL_NULL_VALUE;
+	pd->wanted = wanted;
+	pd->nwanted = nwanted;
+	pd->snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	pd->heap = table_open(rels->heap, AccessShareLock);
+	pd->index = index_open(rels->index, AccessShareLock);
+	pd->slot = table_slot_create(pd->heap, NULL);
+	(void) fhir_patient_group(pd, "Patient");
 	return pd;
+}
+
+void
+fhir_patient_release(PatientData *pd)
+{
+	if (pd == NULL || pd->heap == NULL)
+		return;
+	ExecDropSingleTupleTableSlot(pd->slot);
+	index_close(pd->index, AccessShareLock);
+	table_close(pd->heap, AccessShareLock);
+	pd->heap = NULL;
 }
 
 int64
@@ -1105,6 +1277,7 @@ load_referenced_group(PatientData *pd, const char *type)
 				rc;
 	ListCell   *lc;
 
+	fhir_patient_load_all(pd);
 	for (int g = 0; g < pd->ngroups; g++)
 		for (int i = 0; i < pd->groups[g].n; i++)
 		{
@@ -1153,15 +1326,17 @@ fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *node)
 {
 	PatientData *pd = cx->patient;
 	PatientTypeGroup *grp = NULL;
+	ResourceCodes *codes;
 	CqlValue	out;
 	CqlValue	filter = CQL_NULL_VALUE;
 	CqlValue	range = CQL_NULL_VALUE;
 
 	if (pd == NULL)
 		elm_error_at(node, "a retrieve needs a patient context");
-	for (int i = 0; i < pd->ngroups && grp == NULL; i++)
-		if (pd->groups[i].type == r->data_type || strcmp(pd->groups[i].type, r->data_type) == 0)
-			grp = &pd->groups[i];
+	if (fhir_type_in_patient_compartment(r->data_type))
+		grp = fhir_patient_group(pd, r->data_type);
+	else
+		grp = fhir_patient_group_find(pd, r->data_type);
 	if (grp == NULL && !fhir_type_in_patient_compartment(r->data_type))
 	{
 		MemoryContext old = MemoryContextSwitchTo(pd->mcxt);
@@ -1180,11 +1355,15 @@ fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *node)
 	}
 	if (r->date_range)
 		range = elm_eval(cx, r->date_range);
+	/* value-set filters use the codes extracted once per patient and type */
+	codes = (r->codes && filter.kind == CK_VALUESET) ? group_codes(pd, grp, r) : NULL;
 	for (int i = 0; i < grp->n; i++)
 	{
 		CqlValue	res = grp->resources[i];
 
-		if (r->codes &&
+		if (codes && !codes[i].other && !codes_in_valueset(&codes[i], filter.u.vs))
+			continue;
+		if (r->codes && (codes == NULL || codes[i].other) &&
 			!codes_match(fhir_property_memo(res, r->code_property,
 											(const char **) &r->memo_type, (const void **) &r->memo_elem),
 						 filter, r->code_comparator))

@@ -9,14 +9,30 @@
 
 #include "engine/elm.h"
 #include "engine/fhir_model.h"
+#include "executor/tuptable.h"
+#include "utils/rel.h"
+#include "utils/snapshot.h"
 
 /* One patient's resources, grouped by type, read in one index scan. */
+/* the "system|code" keys of one resource's code property, with their hashes */
+typedef struct ResourceCodes
+{
+	bool		other;			/* the property holds something else than codings */
+	int			n;
+	char	  **keys;
+	int		   *lens;
+	uint32	   *hashes;
+} ResourceCodes;
+
 typedef struct PatientTypeGroup
 {
 	const char *type;
 	int			n;
 	int			cap;
 	CqlValue   *resources;		/* CK_FHIR values */
+	/* codes of every resource for the code property last asked (value-set retrieves) */
+	const char *codes_property;
+	ResourceCodes *codes;
 } PatientTypeGroup;
 
 struct PatientData
@@ -26,13 +42,29 @@ struct PatientData
 	const char *fhir_id;
 	CqlValue	patient;		/* the Patient resource, or null */
 	int			ngroups;
-	PatientTypeGroup *groups;
+	int			capgroups;
+	PatientTypeGroup *groups;	/* the types read so far (possibly empty) */
+	bool		loaded_all;		/* every wanted type has been read */
+	const char **wanted;		/* the types the measure retrieves (NULL: all) */
+	int			nwanted;
+	/* open while the patient is evaluated (fhir_patient_release) */
+	Relation	heap;
+	Relation	index;
+	TupleTableSlot *slot;
+	Snapshot	snapshot;
 };
 
 extern bool fhir_type_in_patient_compartment(const char *type);
 
-/* load in CurrentMemoryContext; wanted: the resource types to read (NULL: all) */
+/*
+ * Start reading a patient (in CurrentMemoryContext): its Patient resource
+ * now, other types on their first retrieve.  wanted: the resource types to
+ * read (NULL: all).  fhir_patient_release closes what it opened.
+ */
 extern PatientData *fhir_patient_load(int64 patient_key, const char **wanted, int nwanted);
+extern void fhir_patient_release(PatientData *pd);
+extern PatientTypeGroup *fhir_patient_group(PatientData *pd, const char *type);
+extern PatientTypeGroup *fhir_patient_group_find(PatientData *pd, const char *type);
 extern int64 fhir_patient_key(const char *fhir_id, bool missing_ok);
 
 /* Retrieve: resources of r->data_type for the patient, filtered */

@@ -619,9 +619,31 @@ push_int(JsonbParseState **st, int64 n)
 static void
 push_cql_value(JsonbParseState **st, CqlValue cv)
 {
-	Jsonb	   *jb = cql_to_jsonb(cv);
+	Jsonb	   *jb;
 	JsonbValue	v;
 
+	/* the usual stratifier values need no JSON text round trip */
+	switch (cv.kind)
+	{
+		case CK_NULL:
+			v.type = jbvNull;
+			(void) pushJsonbValue(st, WJB_VALUE, &v);
+			return;
+		case CK_BOOL:
+			v.type = jbvBool;
+			v.val.boolean = cv.u.b;
+			(void) pushJsonbValue(st, WJB_VALUE, &v);
+			return;
+		case CK_INT:
+			push_int(st, cv.u.i);
+			return;
+		case CK_STR:
+			push_string(st, cv.u.s, WJB_VALUE);
+			return;
+		default:
+			break;
+	}
+	jb = cql_to_jsonb(cv);
 	if (JB_ROOT_IS_SCALAR(jb))
 		(void) JsonbExtractScalar(&jb->root, &v);
 	else
