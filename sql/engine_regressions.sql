@@ -37,7 +37,27 @@ INSERT INTO elmt.chk (cql, expr, expected) VALUES
 ('days between @2012-01 and @2012-03-15 > 20',
    op('Greater', opp('DurationBetween', 'Day', d('2012-01'), d('2012-03-15')), i(20)), 'true'),
 ('months between @2012 and @2014-06 > 5',
-   op('Greater', opp('DurationBetween', 'Month', d('2012'), d('2014-06')), i(5)), 'true');
+   op('Greater', opp('DurationBetween', 'Month', d('2012'), d('2014-06')), i(5)), 'true'),
+-- a query whose sources are all single values returns a single value, not a list
+-- (cql-execution query.js: a list only when some source is a list)
+('from First({1}) X, Last({2}) Y return X + Y',
+   jsonb_build_object('type', 'Query', 'source', jsonb_build_array(
+       jsonb_build_object('alias', 'X', 'expression', src('First', lst(i(1)))),
+       jsonb_build_object('alias', 'Y', 'expression', src('Last', lst(i(2))))),
+     'return', jsonb_build_object('distinct', false, 'expression', op('Add', alias('X'), alias('Y')))), '3'),
+('from First({1}) X, Last({2}) Y where false return X + Y',
+   jsonb_build_object('type', 'Query', 'source', jsonb_build_array(
+       jsonb_build_object('alias', 'X', 'expression', src('First', lst(i(1)))),
+       jsonb_build_object('alias', 'Y', 'expression', src('Last', lst(i(2))))),
+     'where', b(false),
+     'return', jsonb_build_object('distinct', false, 'expression', op('Add', alias('X'), alias('Y')))), 'null'),
+-- an open high bound of a Quantity interval excludes its value (the PCSBPScreening 120 mm[Hg] case)
+('120 ''mm[Hg]'' in Interval[1 ''mm[Hg]'', 120 ''mm[Hg]'')',
+   op('In', q('120', 'mm[Hg]'), ivl(q('1', 'mm[Hg]'), q('120', 'mm[Hg]'), true, false)), 'false'),
+('119.5 ''mm[Hg]'' in Interval[1 ''mm[Hg]'', 120 ''mm[Hg]'')',
+   op('In', q('119.5', 'mm[Hg]'), ivl(q('1', 'mm[Hg]'), q('120', 'mm[Hg]'), true, false)), 'true'),
+('1.0 in Interval(1.0, 2.0]',
+   op('In', dc('1.0'), ivl(dc('1.0'), dc('2.0'), false, true)), 'false');
 
 SELECT elmt.load_library('EngRegressions', '{"codeSystems": {"def": [{"name": "LOINC", "id": "http://loinc.org", "accessLevel": "Public"}]}}');
 SELECT * FROM elmt.run('EngRegressions', 'eng-regr-p');

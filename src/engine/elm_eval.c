@@ -1055,20 +1055,18 @@ eval_query(EvalCtx *cx, const ElmNode *n)
 	qs.cx = cx;
 	qs.q = q;
 	qs.src_values = srcbuf;
-	qs.singleton = false;
+	qs.singleton = true;
 	for (int i = 0; i < q->nsources; i++)
 	{
 		CqlValue	v = elm_eval(cx, q->sources[i]);
 
-		if (v.kind != CK_LIST)
+		if (v.kind == CK_LIST)
+			qs.singleton = false;
+		else
 		{
 			/* a query over one item returns one item (or null) */
-			if (q->nsources == 1)
-			{
-				if (v.kind == CK_NULL)
-					return CQL_NULL_VALUE;
-				qs.singleton = true;
-			}
+			if (q->nsources == 1 && v.kind == CK_NULL)
+				return CQL_NULL_VALUE;
 			{
 				CqlValue	l = cql_list_new(1);
 

@@ -23,16 +23,28 @@ typedef enum PtKind
 	PT_UNKNOWN
 } PtKind;
 
+/*
+ * bias: an open boundary of a Decimal or Quantity interval lies just above
+ * (low, +1) or just below (high, -1) its value: 8-decimal successors would
+ * be lost in the tolerance Quantity comparison allows.
+ */
 typedef struct Pt
 {
 	PtKind		k;
 	CqlValue	v;
+	int			bias;
 } Pt;
+
+static bool
+continuous(CqlValue v)
+{
+	return v.kind == CK_DEC || v.kind == CK_QTY;
+}
 
 static Pt
 pt_value(CqlValue v)
 {
-	Pt			p = {PT_VALUE, v};
+	Pt			p = {PT_VALUE, v, 0};
 
 	if (v.kind == CK_NULL)
 		p.k = PT_UNKNOWN;
@@ -42,10 +54,12 @@ pt_value(CqlValue v)
 static Pt
 iv_low(const CqlInterval *iv)
 {
-	Pt			p = {PT_VALUE, iv->low};
+	Pt			p = {PT_VALUE, iv->low, 0};
 
 	if (iv->low.kind == CK_NULL)
 		p.k = iv->low_closed ? PT_NEG_INF : PT_UNKNOWN;
+	else if (!iv->low_closed && continuous(iv->low))
+		p.bias = 1;
 	else if (!iv->low_closed)
 		p = pt_value(elm_successor(iv->low));
 	return p;
@@ -54,10 +68,12 @@ iv_low(const CqlInterval *iv)
 static Pt
 iv_high(const CqlInterval *iv)
 {
-	Pt			p = {PT_VALUE, iv->high};
+	Pt			p = {PT_VALUE, iv->high, 0};
 
 	if (iv->high.kind == CK_NULL)
 		p.k = iv->high_closed ? PT_POS_INF : PT_UNKNOWN;
+	else if (!iv->high_closed && continuous(iv->high))
+		p.bias = -1;
 	else if (!iv->high_closed)
 		p = pt_value(elm_predecessor(iv->high));
 	return p;
@@ -77,7 +93,11 @@ pt_cmp(Pt a, Pt b, int prec, int *c)
 		*c = ra < rb ? -1 : (ra > rb ? 1 : 0);
 		return true;
 	}
-	return cql_compare(a.v, b.v, prec, c);
+	if (!cql_compare(a.v, b.v, prec, c))
+		return false;
+	if (*c == 0 && a.bias != b.bias)
+		*c = a.bias < b.bias ? -1 : 1;
+	return true;
 }
 
 static CqlTri
@@ -85,7 +105,7 @@ pt_le(Pt a, Pt b, int prec)
 {
 	int			c;
 
-	if (a.k == PT_VALUE && b.k == PT_VALUE)
+	if (a.k == PT_VALUE && b.k == PT_VALUE && a.bias == 0 && b.bias == 0)
 		return cql_relation(a.v, b.v, prec, true, true, false);
 	if (!pt_cmp(a, b, prec, &c))
 		return CQL_UNKNOWN;
@@ -97,7 +117,7 @@ pt_lt(Pt a, Pt b, int prec)
 {
 	int			c;
 
-	if (a.k == PT_VALUE && b.k == PT_VALUE)
+	if (a.k == PT_VALUE && b.k == PT_VALUE && a.bias == 0 && b.bias == 0)
 		return cql_relation(a.v, b.v, prec, true, false, false);
 	if (!pt_cmp(a, b, prec, &c))
 		return CQL_UNKNOWN;

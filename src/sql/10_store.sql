@@ -11,12 +11,10 @@ CREATE TABLE hedis.patient (
 COMMENT ON TABLE hedis.patient IS
     'one row per FHIR Patient; patient_key is the compact internal key';
 
--- Type and id are identifiers, not language text: byte-order collation
--- ("C") makes every index comparison on them a memcmp.
 CREATE TABLE hedis.resource (
-    resource_type text COLLATE "C" NOT NULL,
-    fhir_id       text COLLATE "C" NOT NULL,
-    patient_ref   text COLLATE "C",
+    resource_type text NOT NULL,
+    fhir_id       text NOT NULL,
+    patient_ref   text,
     patient_key   bigint REFERENCES hedis.patient ON DELETE CASCADE,
     codes         text[] NOT NULL DEFAULT '{}',
     period_start  timestamptz,
