@@ -191,6 +191,7 @@ typedef struct ElmRetrieve
 	const char *date_property;
 	ElmNode    *date_range;
 	int			profile;		/* index into the profile-criteria table, -1 none */
+	bool		base_profile;	/* no profile, or the resource type's own */
 	/* code property element look-up for the last resource type */
 	const char *memo_type;
 	const void *memo_elem;

@@ -600,6 +600,9 @@ compile_retrieve(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 	r->date_property = j_str(obj, "dateProperty");
 	r->date_range = compile_child(cc, obj, "dateRange");
 	r->profile = r->template_id ? fhir_profile_lookup(r->template_id) : -1;
+	r->base_profile = r->template_id == NULL ||
+		(r->data_type &&
+		 strcmp(r->template_id, psprintf("http://hl7.org/fhir/StructureDefinition/%s", r->data_type)) == 0);
 	if (r->data_type)
 	{
 		ElmLibrary *lib = cc->lib;

@@ -884,11 +884,12 @@ profile_criteria_accept(int profile, CqlValue resource)
 }
 
 #define QICORE_PREFIX "http://hl7.org/fhir/us/qicore/"
-#define FHIR_BASE_PREFIX "http://hl7.org/fhir/StructureDefinition/"
 
 /*
- * Does the resource meet the retrieve's profile?  A base FHIR profile takes
- * every resource of its type.  Otherwise (the default, "declared"): a
+ * Does the resource meet the retrieve's profile?  The base profile of the
+ * resource type (http://hl7.org/fhir/StructureDefinition/Observation) takes
+ * every resource of its type; other FHIR profiles (the vital-sign "bmi")
+ * are profiles like any other.  Otherwise (the default, "declared"): a
  * resource that declares QI-Core profiles in meta.profile is taken at its
  * word, as the reference engine does; one that declares none (data from a
  * plain EHR export) is judged by what the profile requires of its content
@@ -901,8 +902,7 @@ profile_accepts(const ElmRetrieve *r, CqlValue resource)
 	CqlValue	declared;
 	bool		any_qicore = false;
 
-	if (hedis_profile_matching == PROFILE_MATCH_NONE || r->template_id == NULL ||
-		strncmp(r->template_id, FHIR_BASE_PREFIX, strlen(FHIR_BASE_PREFIX)) == 0)
+	if (hedis_profile_matching == PROFILE_MATCH_NONE || r->base_profile)
 		return true;
 	{
 		static const char *mt1,
