@@ -163,39 +163,11 @@ unwrap(CqlValue v)
 }
 
 static bool
-is_number(CqlValue v)
-{
-	return v.kind == CK_INT || v.kind == CK_DEC;
-}
-
-static double
-as_double(CqlValue v)
-{
-	return v.kind == CK_INT ? (double) v.u.i : v.u.d;
-}
-
-static bool
-is_temporal(CqlValue v)
-{
-	return v.kind == CK_DATE || v.kind == CK_DATETIME || v.kind == CK_TIME;
-}
-
-static bool
 str_eq(const char *a, const char *b)
 {
 	if (a == NULL || b == NULL)
 		return a == b;
 	return strcmp(a, b) == 0;
-}
-
-static CqlTri
-tri_and(CqlTri a, CqlTri b)
-{
-	if (a == CQL_FALSE || b == CQL_FALSE)
-		return CQL_FALSE;
-	if (a == CQL_UNKNOWN || b == CQL_UNKNOWN)
-		return CQL_UNKNOWN;
-	return CQL_TRUE;
 }
 
 static CqlTri
@@ -234,9 +206,9 @@ cql_equal(CqlValue a, CqlValue b)
 		}
 		return lo == 0 ? CQL_UNKNOWN : CQL_FALSE;
 	}
-	if (is_number(a) && is_number(b))
-		return as_double(a) == as_double(b) ? CQL_TRUE : CQL_FALSE;
-	if (is_temporal(a) && is_temporal(b))
+	if (cql_is_number(a) && cql_is_number(b))
+		return cql_number(a) == cql_number(b) ? CQL_TRUE : CQL_FALSE;
+	if (cql_is_temporal(a) && cql_is_temporal(b))
 		return cql_dt_equal(&a.u.dt, &b.u.dt);
 	if (a.kind != b.kind)
 	{
@@ -257,7 +229,7 @@ cql_equal(CqlValue a, CqlValue b)
 		case CK_QTY:
 			return cql_qty_equal(a.u.q, b.u.q);
 		case CK_RATIO:
-			return tri_and(cql_qty_equal(&a.u.ratio->num, &b.u.ratio->num),
+			return cql_tri_and(cql_qty_equal(&a.u.ratio->num, &b.u.ratio->num),
 						   cql_qty_equal(&a.u.ratio->den, &b.u.ratio->den));
 		case CK_CODE:
 			return code_equal(a.u.code, b.u.code);
@@ -268,12 +240,12 @@ cql_equal(CqlValue a, CqlValue b)
 				if (a.u.concept->ncodes != b.u.concept->ncodes)
 					return CQL_FALSE;
 				for (int i = 0; i < a.u.concept->ncodes; i++)
-					r = tri_and(r, code_equal(&a.u.concept->codes[i], &b.u.concept->codes[i]));
+					r = cql_tri_and(r, code_equal(&a.u.concept->codes[i], &b.u.concept->codes[i]));
 				return r;
 			}
 		case CK_INTERVAL:
 			/* equal when they start and end at the same points: [1, 5) = [1, 4] */
-			return tri_and(cql_equal(elm_interval_start(a.u.iv), elm_interval_start(b.u.iv)),
+			return cql_tri_and(cql_equal(elm_interval_start(a.u.iv), elm_interval_start(b.u.iv)),
 						   cql_equal(elm_interval_end(a.u.iv), elm_interval_end(b.u.iv)));
 		case CK_LIST:
 			{
@@ -289,7 +261,7 @@ cql_equal(CqlValue a, CqlValue b)
 					/* nulls inside lists compare equal to each other */
 					if (x.kind == CK_NULL && y.kind == CK_NULL)
 						continue;
-					r = tri_and(r, cql_equal(x, y));
+					r = cql_tri_and(r, cql_equal(x, y));
 				}
 				return r;
 			}
@@ -308,7 +280,7 @@ cql_equal(CqlValue a, CqlValue b)
 						return CQL_FALSE;
 					if (x.kind == CK_NULL && y.kind == CK_NULL)
 						continue;
-					r = tri_and(r, cql_equal(x, y));
+					r = cql_tri_and(r, cql_equal(x, y));
 				}
 				return r;
 			}
@@ -365,9 +337,9 @@ cql_equivalent(CqlValue a, CqlValue b)
 	b = unwrap(b);
 	if (a.kind == CK_NULL || b.kind == CK_NULL)
 		return a.kind == b.kind;
-	if (is_number(a) && is_number(b))
-		return fabs(as_double(a) - as_double(b)) < 0.000000005;
-	if (is_temporal(a) && is_temporal(b))
+	if (cql_is_number(a) && cql_is_number(b))
+		return fabs(cql_number(a) - cql_number(b)) < 0.000000005;
+	if (cql_is_temporal(a) && cql_is_temporal(b))
 		return cql_dt_equivalent(&a.u.dt, &b.u.dt);
 	if (a.kind == CK_CODE && b.kind == CK_CONCEPT)
 		return concept_has(b.u.concept, a.u.code);
@@ -455,15 +427,15 @@ cql_compare(CqlValue a, CqlValue b, int prec, int *cmp)
 		return false;
 	if (a.kind == CK_UNCERTAIN || b.kind == CK_UNCERTAIN)
 		return uncertain_compare(a, b, cmp);
-	if (is_number(a) && is_number(b))
+	if (cql_is_number(a) && cql_is_number(b))
 	{
-		double		x = as_double(a),
-					y = as_double(b);
+		double		x = cql_number(a),
+					y = cql_number(b);
 
 		*cmp = x < y ? -1 : (x > y ? 1 : 0);
 		return true;
 	}
-	if (is_temporal(a) && is_temporal(b))
+	if (cql_is_temporal(a) && cql_is_temporal(b))
 		return cql_dt_compare(&a.u.dt, &b.u.dt, prec, cmp) == 0;
 	if (a.kind == CK_STR && b.kind == CK_STR)
 	{
@@ -540,7 +512,7 @@ cql_sort_compare(CqlValue a, CqlValue b)
 		return (a.kind != CK_NULL) - (b.kind != CK_NULL);
 	if (cql_compare(a, b, CQL_PREC_ALL, &cmp))
 		return cmp;
-	if (is_temporal(a) && is_temporal(b))
+	if (cql_is_temporal(a) && cql_is_temporal(b))
 	{
 		/* uncertain: order by the earliest instant each could be */
 		CqlDateTime x,

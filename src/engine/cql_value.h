@@ -195,6 +195,36 @@ extern CqlValue cql_uncertain(int64 lo, int64 hi);
 /* a DateTime with a time part expressed in the evaluation's offset */
 extern CqlValue cql_normalize_tz(CqlValue v);
 
+static inline bool
+cql_is_number(CqlValue v)
+{
+	return v.kind == CK_INT || v.kind == CK_DEC;
+}
+
+/* an Integer or Decimal as a double */
+static inline double
+cql_number(CqlValue v)
+{
+	return v.kind == CK_INT ? (double) v.u.i : v.u.d;
+}
+
+static inline bool
+cql_is_temporal(CqlValue v)
+{
+	return v.kind == CK_DATE || v.kind == CK_DATETIME || v.kind == CK_TIME;
+}
+
+/* three-valued and */
+static inline CqlTri
+cql_tri_and(CqlTri a, CqlTri b)
+{
+	if (a == CQL_FALSE || b == CQL_FALSE)
+		return CQL_FALSE;
+	if (a == CQL_UNKNOWN || b == CQL_UNKNOWN)
+		return CQL_UNKNOWN;
+	return CQL_TRUE;
+}
+
 /* three-valued result as a CqlValue */
 static inline CqlValue
 cql_tri(CqlTri t)

@@ -33,24 +33,6 @@ arg(EvalCtx *cx, const ElmNode *n, int i)
 	return elm_system_value(elm_eval(cx, n->args[i]));
 }
 
-static bool
-is_num(CqlValue v)
-{
-	return v.kind == CK_INT || v.kind == CK_DEC;
-}
-
-static double
-num(CqlValue v)
-{
-	return v.kind == CK_INT ? (double) v.u.i : v.u.d;
-}
-
-static bool
-is_temporal(CqlValue v)
-{
-	return v.kind == CK_DATE || v.kind == CK_DATETIME || v.kind == CK_TIME;
-}
-
 static CqlValue
 int32_or_null(int64 r)
 {
@@ -69,7 +51,7 @@ dec_round8(double d)
 CqlValue
 elm_add_quantity(CqlValue a, const CqlQuantity *q, int sign)
 {
-	if (is_temporal(a))
+	if (cql_is_temporal(a))
 	{
 		CqlPrecision unit;
 		int64_t		amount;
@@ -128,10 +110,10 @@ arith(const ElmNode *n, CqlValue a, CqlValue b, char op)
 				return int32_or_null(r);
 		}
 	}
-	if (is_num(a) && is_num(b))
+	if (cql_is_number(a) && cql_is_number(b))
 	{
-		double		x = num(a),
-					y = num(b);
+		double		x = cql_number(a),
+					y = cql_number(b);
 
 		switch (op)
 		{
@@ -145,7 +127,7 @@ arith(const ElmNode *n, CqlValue a, CqlValue b, char op)
 				return y == 0 ? CQL_NULL_VALUE : dec_round8(x / y);
 		}
 	}
-	if (b.kind == CK_QTY && (op == '+' || op == '-') && (is_temporal(a) || a.kind == CK_QTY))
+	if (b.kind == CK_QTY && (op == '+' || op == '-') && (cql_is_temporal(a) || a.kind == CK_QTY))
 		return elm_add_quantity(a, b.u.q, op == '+' ? 1 : -1);
 	if (a.kind == CK_STR && b.kind == CK_STR && op == '+')
 		return cql_str(psprintf("%s%s", a.u.s, b.u.s));
@@ -157,14 +139,14 @@ arith(const ElmNode *n, CqlValue a, CqlValue b, char op)
 
 		if (a.kind == CK_QTY)
 			x = *a.u.q;
-		else if (is_num(a))
-			cql_qty_make(num(a), "1", &x);
+		else if (cql_is_number(a))
+			cql_qty_make(cql_number(a), "1", &x);
 		else
 			goto bad;
 		if (b.kind == CK_QTY)
 			y = *b.u.q;
-		else if (is_num(b))
-			cql_qty_make(num(b), "1", &y);
+		else if (cql_is_number(b))
+			cql_qty_make(cql_number(b), "1", &y);
 		else
 			goto bad;
 		if (op == '*' ? cql_qty_multiply(&x, &y, &out) :
@@ -207,11 +189,11 @@ eval_truncated_divide(EvalCtx *cx, const ElmNode *n)
 	CqlValue	a = arg(cx, n, 0),
 				b = arg(cx, n, 1);
 
-	if (!is_num(a) || !is_num(b) || num(b) == 0)
+	if (!cql_is_number(a) || !cql_is_number(b) || cql_number(b) == 0)
 		return CQL_NULL_VALUE;
 	if (a.kind == CK_INT && b.kind == CK_INT)
 		return cql_int(a.u.i / b.u.i);
-	return cql_dec(trunc(num(a) / num(b)));
+	return cql_dec(trunc(cql_number(a) / cql_number(b)));
 }
 
 static CqlValue
@@ -220,11 +202,11 @@ eval_modulo(EvalCtx *cx, const ElmNode *n)
 	CqlValue	a = arg(cx, n, 0),
 				b = arg(cx, n, 1);
 
-	if (!is_num(a) || !is_num(b) || num(b) == 0)
+	if (!cql_is_number(a) || !cql_is_number(b) || cql_number(b) == 0)
 		return CQL_NULL_VALUE;
 	if (a.kind == CK_INT && b.kind == CK_INT)
 		return cql_int(a.u.i % b.u.i);
-	return dec_round8(fmod(num(a), num(b)));
+	return dec_round8(fmod(cql_number(a), cql_number(b)));
 }
 
 static CqlValue
@@ -260,9 +242,9 @@ unary_math(CqlValue a, double (*fn) (double), bool to_int)
 {
 	double		r;
 
-	if (!is_num(a))
+	if (!cql_is_number(a))
 		return CQL_NULL_VALUE;
-	r = fn(num(a));
+	r = fn(cql_number(a));
 	if (isnan(r) || isinf(r))
 		return CQL_NULL_VALUE;
 	return to_int ? cql_int((int64) r) : dec_round8(r);
@@ -305,9 +287,9 @@ eval_power(EvalCtx *cx, const ElmNode *n)
 				b = arg(cx, n, 1);
 	double		r;
 
-	if (!is_num(a) || !is_num(b))
+	if (!cql_is_number(a) || !cql_is_number(b))
 		return CQL_NULL_VALUE;
-	r = pow(num(a), num(b));
+	r = pow(cql_number(a), cql_number(b));
 	if (isnan(r) || isinf(r))
 		return CQL_NULL_VALUE;
 	if (a.kind == CK_INT && b.kind == CK_INT && b.u.i >= 0)
@@ -322,7 +304,7 @@ eval_round(EvalCtx *cx, const ElmNode *n)
 	CqlValue	p = n->args[1] ? arg(cx, n, 1) : cql_int(0);
 	double		scale;
 
-	if (!is_num(a) || p.kind != CK_INT)
+	if (!cql_is_number(a) || p.kind != CK_INT)
 		return CQL_NULL_VALUE;
 	scale = pow(10, (double) p.u.i);
 	/*
@@ -330,7 +312,7 @@ eval_round(EvalCtx *cx, const ElmNode *n)
 	 * 100.4999...; snapping the scaled value to 1e-6 first restores the
 	 * decimal the measure wrote (CQL decimals have 8 places at most).
 	 */
-	return cql_dec(floor(round(num(a) * scale * 1e6) / 1e6 + 0.5) / scale);
+	return cql_dec(floor(round(cql_number(a) * scale * 1e6) / 1e6 + 0.5) / scale);
 }
 
 static CqlValue
@@ -555,7 +537,7 @@ eval_datetime_ctor(EvalCtx *cx, const ElmNode *n)
 				return CQL_NULL_VALUE;
 			break;
 		}
-		comps[ncomps++] = (int) (v.kind == CK_INT ? v.u.i : (int64) num(v));
+		comps[ncomps++] = (int) (v.kind == CK_INT ? v.u.i : (int64) cql_number(v));
 	}
 	if (n->nargs == 3)
 	{
@@ -567,8 +549,8 @@ eval_datetime_ctor(EvalCtx *cx, const ElmNode *n)
 	{
 		CqlValue	off = arg(cx, n, 7);
 
-		if (is_num(off))
-			tz = (int) round(num(off) * 60);
+		if (cql_is_number(off))
+			tz = (int) round(cql_number(off) * 60);
 	}
 	if (!cql_dt_from_components('T', comps, ncomps, has_tz, tz, &dt))
 		elm_error_at(n, "invalid datetime");
@@ -601,7 +583,7 @@ eval_date_from(EvalCtx *cx, const ElmNode *n)
 	CqlValue	a = arg(cx, n, 0);
 	CqlDateTime out;
 
-	if (!is_temporal(a) || a.kind == CK_TIME)
+	if (!cql_is_temporal(a) || a.kind == CK_TIME)
 		return CQL_NULL_VALUE;
 	cql_dt_date_from(&a.u.dt, &out);
 	return cql_temporal(CK_DATE, &out);
@@ -624,7 +606,7 @@ eval_component_from(EvalCtx *cx, const ElmNode *n)
 	CqlValue	a = arg(cx, n, 0);
 	int			out;
 
-	if (!is_temporal(a) || n->prec == CQL_PREC_ALL ||
+	if (!cql_is_temporal(a) || n->prec == CQL_PREC_ALL ||
 		!cql_dt_component(&a.u.dt, (CqlPrecision) n->prec, &out))
 		return CQL_NULL_VALUE;
 	return cql_int(out);
@@ -650,7 +632,7 @@ between(EvalCtx *cx, const ElmNode *n, bool difference)
 				hi;
 	bool		ok;
 
-	if (!is_temporal(a) || !is_temporal(b) || n->prec == CQL_PREC_ALL)
+	if (!cql_is_temporal(a) || !cql_is_temporal(b) || n->prec == CQL_PREC_ALL)
 		return CQL_NULL_VALUE;
 	if (difference)
 		ok = cql_dt_difference_between(&a.u.dt, &b.u.dt, (CqlPrecision) n->prec, &lo, &hi);
@@ -681,7 +663,7 @@ eval_calculate_age_at(EvalCtx *cx, const ElmNode *n)
 	int64_t		lo,
 				hi;
 
-	if (!is_temporal(a) || !is_temporal(b))
+	if (!cql_is_temporal(a) || !cql_is_temporal(b))
 		return CQL_NULL_VALUE;
 	if (!cql_dt_age_at(&a.u.dt, &b.u.dt, (CqlPrecision) (n->prec == CQL_PREC_ALL ? CQL_PREC_YEAR : n->prec), &lo, &hi))
 		return CQL_NULL_VALUE;
@@ -696,7 +678,7 @@ eval_calculate_age(EvalCtx *cx, const ElmNode *n)
 				hi;
 	CqlDateTime today;
 
-	if (!is_temporal(a))
+	if (!cql_is_temporal(a))
 		return CQL_NULL_VALUE;
 	cql_dt_date_from(&cx->now, &today);
 	if (!cql_dt_age_at(&a.u.dt, a.kind == CK_DATE ? &today : &cx->now,
@@ -738,7 +720,7 @@ temporal_point_compare(CqlValue a, CqlValue b, int prec, char op)
 
 	if (a.kind == CK_NULL || b.kind == CK_NULL)
 		return CQL_NULL_VALUE;
-	if (is_temporal(a) && is_temporal(b))
+	if (cql_is_temporal(a) && cql_is_temporal(b))
 	{
 		a = cql_normalize_tz(a);
 		b = cql_normalize_tz(b);
@@ -1035,8 +1017,8 @@ eval_to_decimal(EvalCtx *cx, const ElmNode *n)
 	char	   *end;
 	double		d;
 
-	if (is_num(v))
-		return cql_dec(num(v));
+	if (cql_is_number(v))
+		return cql_dec(cql_number(v));
 	if (v.kind == CK_BOOL)
 		return cql_dec(v.u.b ? 1.0 : 0.0);
 	if (v.kind != CK_STR)
@@ -1142,8 +1124,8 @@ eval_to_quantity(EvalCtx *cx, const ElmNode *n)
 
 	if (v.kind == CK_QTY)
 		return v;
-	if (is_num(v))
-		return cql_quantity(num(v), "1");
+	if (cql_is_number(v))
+		return cql_quantity(cql_number(v), "1");
 	if (v.kind == CK_STR)
 	{
 		char	   *end;

@@ -135,16 +135,6 @@ pt_eq(Pt a, Pt b, int prec)
 }
 
 static CqlTri
-tri_and(CqlTri a, CqlTri b)
-{
-	if (a == CQL_FALSE || b == CQL_FALSE)
-		return CQL_FALSE;
-	if (a == CQL_UNKNOWN || b == CQL_UNKNOWN)
-		return CQL_UNKNOWN;
-	return CQL_TRUE;
-}
-
-static CqlTri
 tri_or(CqlTri a, CqlTri b)
 {
 	if (a == CQL_TRUE || b == CQL_TRUE)
@@ -256,19 +246,19 @@ point_in(CqlValue x, const CqlInterval *iv, int prec)
 
 	if (x.kind == CK_NULL)
 		return CQL_UNKNOWN;
-	return tri_and(pt_le(iv_low(iv), p, prec), pt_le(p, iv_high(iv), prec));
+	return cql_tri_and(pt_le(iv_low(iv), p, prec), pt_le(p, iv_high(iv), prec));
 }
 
 static CqlTri
 included_in(const CqlInterval *a, const CqlInterval *b, int prec)
 {
-	return tri_and(pt_le(iv_low(b), iv_low(a), prec), pt_le(iv_high(a), iv_high(b), prec));
+	return cql_tri_and(pt_le(iv_low(b), iv_low(a), prec), pt_le(iv_high(a), iv_high(b), prec));
 }
 
 static CqlTri
 overlaps(const CqlInterval *a, const CqlInterval *b, int prec)
 {
-	return tri_and(pt_le(iv_low(a), iv_high(b), prec), pt_le(iv_low(b), iv_high(a), prec));
+	return cql_tri_and(pt_le(iv_low(a), iv_high(b), prec), pt_le(iv_low(b), iv_high(a), prec));
 }
 
 static CqlTri
@@ -336,7 +326,7 @@ list_includes(CqlValue a, CqlValue b)
 	CqlTri		r = CQL_TRUE;
 
 	for (int i = 0; i < b.u.list->n; i++)
-		r = tri_and(r, list_contains(a, b.u.list->items[i]));
+		r = cql_tri_and(r, list_contains(a, b.u.list->items[i]));
 	return r;
 }
 
@@ -424,7 +414,7 @@ eval_overlaps_before(EvalCtx *cx, const ElmNode *n)
 
 	if (!two_intervals(cx, n, &a, &b))
 		return CQL_NULL_VALUE;
-	return cql_tri(tri_and(pt_lt(iv_low(a.u.iv), iv_low(b.u.iv), n->prec),
+	return cql_tri(cql_tri_and(pt_lt(iv_low(a.u.iv), iv_low(b.u.iv), n->prec),
 						   pt_le(iv_low(b.u.iv), iv_high(a.u.iv), n->prec)));
 }
 
@@ -436,7 +426,7 @@ eval_overlaps_after(EvalCtx *cx, const ElmNode *n)
 
 	if (!two_intervals(cx, n, &a, &b))
 		return CQL_NULL_VALUE;
-	return cql_tri(tri_and(pt_lt(iv_high(b.u.iv), iv_high(a.u.iv), n->prec),
+	return cql_tri(cql_tri_and(pt_lt(iv_high(b.u.iv), iv_high(a.u.iv), n->prec),
 						   pt_le(iv_low(a.u.iv), iv_high(b.u.iv), n->prec)));
 }
 
@@ -448,7 +438,7 @@ eval_starts(EvalCtx *cx, const ElmNode *n)
 
 	if (!two_intervals(cx, n, &a, &b))
 		return CQL_NULL_VALUE;
-	return cql_tri(tri_and(pt_eq(iv_low(a.u.iv), iv_low(b.u.iv), n->prec),
+	return cql_tri(cql_tri_and(pt_eq(iv_low(a.u.iv), iv_low(b.u.iv), n->prec),
 						   pt_le(iv_high(a.u.iv), iv_high(b.u.iv), n->prec)));
 }
 
@@ -460,7 +450,7 @@ eval_ends(EvalCtx *cx, const ElmNode *n)
 
 	if (!two_intervals(cx, n, &a, &b))
 		return CQL_NULL_VALUE;
-	return cql_tri(tri_and(pt_eq(iv_high(a.u.iv), iv_high(b.u.iv), n->prec),
+	return cql_tri(cql_tri_and(pt_eq(iv_high(a.u.iv), iv_high(b.u.iv), n->prec),
 						   pt_le(iv_low(b.u.iv), iv_low(a.u.iv), n->prec)));
 }
 
@@ -732,7 +722,7 @@ point_properly_in(CqlValue x, const CqlInterval *iv, int prec)
 
 	if (x.kind == CK_NULL)
 		return CQL_UNKNOWN;
-	return tri_and(pt_lt(iv_low(iv), p, prec), pt_lt(p, iv_high(iv), prec));
+	return cql_tri_and(pt_lt(iv_low(iv), p, prec), pt_lt(p, iv_high(iv), prec));
 }
 
 static CqlValue

@@ -27,18 +27,6 @@ arg(EvalCtx *cx, const ElmNode *n, int i)
 	return elm_system_value(elm_eval(cx, n->args[i]));
 }
 
-static bool
-is_num(CqlValue v)
-{
-	return v.kind == CK_INT || v.kind == CK_DEC;
-}
-
-static double
-num(CqlValue v)
-{
-	return v.kind == CK_INT ? (double) v.u.i : v.u.d;
-}
-
 /* ---- iteration with a scope (Filter, ForEach, Repeat, Current) -------- */
 
 /* args[0] source, args[1] condition/element; n->slot the scope's variable */
@@ -201,9 +189,9 @@ numbers_of(EvalCtx *cx, const ElmNode *n, double **vals, int *count)
 
 		if (v.kind == CK_NULL)
 			continue;
-		if (!is_num(v))
+		if (!cql_is_number(v))
 			elm_error_at(n, "%s over %s", n->type, cql_kind_name(v));
-		(*vals)[(*count)++] = num(v);
+		(*vals)[(*count)++] = cql_number(v);
 	}
 	return true;
 }
@@ -322,9 +310,9 @@ eval_log(EvalCtx *cx, const ElmNode *n)
 				b = arg(cx, n, 1);
 	double		r;
 
-	if (!is_num(x) || !is_num(b) || num(x) <= 0 || num(b) <= 0 || num(b) == 1)
+	if (!cql_is_number(x) || !cql_is_number(b) || cql_number(x) <= 0 || cql_number(b) <= 0 || cql_number(b) == 1)
 		return CQL_NULL_VALUE;
-	r = log(num(x)) / log(num(b));
+	r = log(cql_number(x)) / log(cql_number(b));
 	return cql_dec(round(r * 1e8) / 1e8);
 }
 
@@ -534,8 +522,8 @@ convert_value(CqlValue v, const char *type)
 					return cql_bool(false);
 			}
 		}
-		if (is_num(v) && (num(v) == 0 || num(v) == 1))
-			return cql_bool(num(v) == 1);
+		if (cql_is_number(v) && (cql_number(v) == 0 || cql_number(v) == 1))
+			return cql_bool(cql_number(v) == 1);
 		return CQL_NULL_VALUE;
 	}
 	if (strcmp(type, "Integer") == 0 || strcmp(type, "Long") == 0)
@@ -557,8 +545,8 @@ convert_value(CqlValue v, const char *type)
 		char	   *end;
 		double		d;
 
-		if (is_num(v))
-			return cql_dec(num(v));
+		if (cql_is_number(v))
+			return cql_dec(cql_number(v));
 		if (v.kind == CK_BOOL)
 			return cql_dec(v.u.b);
 		if (v.kind != CK_STR)
@@ -599,8 +587,8 @@ convert_value(CqlValue v, const char *type)
 	{
 		if (v.kind == CK_QTY)
 			return v;
-		if (is_num(v))
-			return cql_quantity(num(v), "1");
+		if (cql_is_number(v))
+			return cql_quantity(cql_number(v), "1");
 		if (v.kind == CK_STR)
 		{
 			char	   *end;
