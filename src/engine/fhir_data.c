@@ -1377,19 +1377,9 @@ fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *node)
 
 			if (d.kind == CK_NULL)
 				continue;
-			if (d.kind == CK_INTERVAL)
-			{
-				CqlValue	lst = cql_list_new(2);
-
-				(void) lst;
-				ok = elm_interval_before_after(d, range, CQL_PREC_ALL, '=');
-				/* overlap test: not after and not before */
-				ok = cql_bool(!elm_truthy(elm_interval_before_after(d, range, CQL_PREC_ALL, '<')) &&
-							  !elm_truthy(elm_interval_before_after(d, range, CQL_PREC_ALL, '>')));
-			}
-			else
-				ok = cql_bool(!elm_truthy(elm_interval_before_after(d, range, CQL_PREC_ALL, '<')) &&
-							  !elm_truthy(elm_interval_before_after(d, range, CQL_PREC_ALL, '>')));
+			/* the date (or period) overlaps the range: neither before nor after it */
+			ok = cql_bool(!elm_truthy(elm_interval_before_after(d, range, CQL_PREC_ALL, '<')) &&
+						  !elm_truthy(elm_interval_before_after(d, range, CQL_PREC_ALL, '>')));
 			if (!elm_truthy(ok))
 				continue;
 		}
