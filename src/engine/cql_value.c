@@ -600,6 +600,9 @@ cql_to_text(CqlValue v)
 
 /* ---- JSON output ------------------------------------------------------ */
 
+/* when set, whole resources print as {"reference": "Type/id"} */
+static bool json_resources_as_references = false;
+
 static void
 json_value(StringInfo out, CqlValue v)
 {
@@ -607,6 +610,19 @@ json_value(StringInfo out, CqlValue v)
 
 	if (v.kind == CK_FHIR)
 	{
+		if (v.u.fhir->jv.type == jbvBinary && json_resources_as_references &&
+			v.u.fhir->type && fhir_type_is_a(v.u.fhir->type, "Resource"))
+		{
+			const char *id = fhir_resource_id(v.u.fhir);
+
+			if (id)
+			{
+				appendStringInfoString(out, "{\"reference\": ");
+				escape_json(out, psprintf("%s/%s", v.u.fhir->type, id));
+				appendStringInfoChar(out, '}');
+				return;
+			}
+		}
 		if (v.u.fhir->jv.type == jbvBinary)
 		{
 			(void) JsonbToCString(out, v.u.fhir->jv.val.binary.data,
@@ -729,6 +745,26 @@ cql_to_json_text(CqlValue v)
 
 	initStringInfo(&out);
 	json_value(&out, v);
+	return out.data;
+}
+
+/* the same, with resources named by reference instead of copied whole */
+char *
+cql_to_json_text_refs(CqlValue v)
+{
+	StringInfoData out;
+
+	initStringInfo(&out);
+	json_resources_as_references = true;
+	PG_TRY();
+	{
+		json_value(&out, v);
+	}
+	PG_FINALLY();
+	{
+		json_resources_as_references = false;
+	}
+	PG_END_TRY();
 	return out.data;
 }
 

@@ -276,6 +276,8 @@ extern char *cql_to_text(CqlValue v);
 
 /* the value as jsonb (for evaluate_expression and evidence) */
 extern char *cql_to_json_text(CqlValue v);
+/* resources as {"reference": "Type/id"} (reports: evidence, supplemental data) */
+extern char *cql_to_json_text_refs(CqlValue v);
 extern Jsonb *cql_to_jsonb(CqlValue v);
 
 /* the System/FHIR type name of a value, for error messages and overloads */

@@ -1175,16 +1175,26 @@ fhir_patient_release(PatientData *pd)
 int64
 fhir_patient_key(const char *fhir_id, bool missing_ok)
 {
-	Oid			argtypes[1] = {TEXTOID};
+	static SPIPlanPtr plan = NULL;
 	Datum		args[1];
 	int			rc;
 	bool		isnull;
-
 	MemoryContext caller = CurrentMemoryContext;
 
+	/* planned once per backend: hedis.evaluate calls this for every patient */
+	if (plan == NULL)
+	{
+		Oid			argtypes[1] = {TEXTOID};
+		SPIPlanPtr	p = SPI_prepare("SELECT patient_key FROM hedis.patient WHERE fhir_id = $1",
+									1, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare the patient key query: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(p);
+		plan = p;
+	}
 	args[0] = CStringGetTextDatum(fhir_id);
-	rc = SPI_execute_with_args("SELECT patient_key FROM hedis.patient WHERE fhir_id = $1",
-							   1, argtypes, args, NULL, true, 1);
+	rc = SPI_execute_plan(plan, args, NULL, true, 1);
 	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read hedis.patient: %s", SPI_result_code_string(rc));

@@ -900,7 +900,7 @@ measure_report_json(EvalCtx *cx, MeasureDef *m, const char *patient_id,
 		appendStringInfoString(&out, "}, {\"url\": \"definition\", \"valueString\": ");
 		append_json_str(&out, m->sde[s].def->name);
 		appendStringInfoString(&out, "}, {\"url\": \"value\", \"valueString\": ");
-		append_json_str(&out, cql_to_json_text(v));
+		append_json_str(&out, cql_to_json_text_refs(v));
 		appendStringInfoString(&out, "}]}");
 	}
 	appendStringInfoString(&out, "], \"evaluatedResource\": [");
