@@ -1010,138 +1010,47 @@ eval_to_string(EvalCtx *cx, const ElmNode *n)
 	return t ? cql_str(t) : CQL_NULL_VALUE;
 }
 
+/* the ToX operators: one conversion table, shared with Convert (elm_ops_more.c) */
 static CqlValue
 eval_to_decimal(EvalCtx *cx, const ElmNode *n)
 {
-	CqlValue	v = arg(cx, n, 0);
-	char	   *end;
-	double		d;
-
-	if (cql_is_number(v))
-		return cql_dec(cql_number(v));
-	if (v.kind == CK_BOOL)
-		return cql_dec(v.u.b ? 1.0 : 0.0);
-	if (v.kind != CK_STR)
-		return CQL_NULL_VALUE;
-	d = strtod(v.u.s, &end);
-	return (*end == '\0' && end != v.u.s) ? cql_dec(d) : CQL_NULL_VALUE;
+	return elm_convert(elm_eval(cx, n->args[0]), "Decimal");
 }
 
 static CqlValue
 eval_to_integer(EvalCtx *cx, const ElmNode *n)
 {
-	CqlValue	v = arg(cx, n, 0);
-	char	   *end;
-	long long	i;
-
-	if (v.kind == CK_INT)
-		return v;
-	if (v.kind == CK_BOOL)
-		return cql_int(v.u.b ? 1 : 0);
-	if (v.kind != CK_STR)
-		return CQL_NULL_VALUE;
-	i = strtoll(v.u.s, &end, 10);
-	return (*end == '\0' && end != v.u.s) ? cql_int(i) : CQL_NULL_VALUE;
+	return elm_convert(elm_eval(cx, n->args[0]), "Integer");
 }
 
 static CqlValue
 eval_to_boolean(EvalCtx *cx, const ElmNode *n)
 {
-	CqlValue	v = arg(cx, n, 0);
-
-	if (v.kind == CK_BOOL)
-		return v;
-	if (v.kind == CK_STR)
-	{
-		if (pg_strcasecmp(v.u.s, "true") == 0 || pg_strcasecmp(v.u.s, "t") == 0 ||
-			pg_strcasecmp(v.u.s, "yes") == 0 || pg_strcasecmp(v.u.s, "y") == 0 ||
-			strcmp(v.u.s, "1") == 0)
-			return cql_bool(true);
-		if (pg_strcasecmp(v.u.s, "false") == 0 || pg_strcasecmp(v.u.s, "f") == 0 ||
-			pg_strcasecmp(v.u.s, "no") == 0 || pg_strcasecmp(v.u.s, "n") == 0 ||
-			strcmp(v.u.s, "0") == 0)
-			return cql_bool(false);
-	}
-	if (v.kind == CK_INT && (v.u.i == 0 || v.u.i == 1))
-		return cql_bool(v.u.i == 1);
-	return CQL_NULL_VALUE;
+	return elm_convert(elm_eval(cx, n->args[0]), "Boolean");
 }
 
 static CqlValue
 eval_to_datetime(EvalCtx *cx, const ElmNode *n)
 {
-	CqlValue	v = arg(cx, n, 0);
-	CqlDateTime dt;
-
-	if (v.kind == CK_DATETIME)
-		return v;
-	if (v.kind == CK_DATE)
-	{
-		dt = v.u.dt;
-		cql_dt_apply_default_tz(&dt, (int16_t) cql_default_tz_minutes);
-		return cql_temporal(CK_DATETIME, &dt);
-	}
-	if (v.kind == CK_STR && cql_dt_parse_datetime(v.u.s, -1, &dt))
-		return cql_temporal(CK_DATETIME, &dt);
-	return CQL_NULL_VALUE;
+	return elm_convert(elm_eval(cx, n->args[0]), "DateTime");
 }
 
 static CqlValue
 eval_to_date(EvalCtx *cx, const ElmNode *n)
 {
-	CqlValue	v = arg(cx, n, 0);
-	CqlDateTime dt;
-
-	if (v.kind == CK_DATE)
-		return v;
-	if (v.kind == CK_DATETIME)
-	{
-		cql_dt_date_from(&v.u.dt, &dt);
-		return cql_temporal(CK_DATE, &dt);
-	}
-	if (v.kind == CK_STR && cql_dt_parse_date(v.u.s, -1, &dt))
-		return cql_temporal(CK_DATE, &dt);
-	return CQL_NULL_VALUE;
+	return elm_convert(elm_eval(cx, n->args[0]), "Date");
 }
 
 static CqlValue
 eval_to_time(EvalCtx *cx, const ElmNode *n)
 {
-	CqlValue	v = arg(cx, n, 0);
-	CqlDateTime dt;
-
-	if (v.kind == CK_TIME)
-		return v;
-	if (v.kind == CK_STR && cql_dt_parse_time(v.u.s, -1, &dt))
-		return cql_temporal(CK_TIME, &dt);
-	return CQL_NULL_VALUE;
+	return elm_convert(elm_eval(cx, n->args[0]), "Time");
 }
 
 static CqlValue
 eval_to_quantity(EvalCtx *cx, const ElmNode *n)
 {
-	CqlValue	v = arg(cx, n, 0);
-
-	if (v.kind == CK_QTY)
-		return v;
-	if (cql_is_number(v))
-		return cql_quantity(cql_number(v), "1");
-	if (v.kind == CK_STR)
-	{
-		char	   *end;
-		double		d = strtod(v.u.s, &end);
-		char	   *q1,
-				   *q2;
-
-		if (end == v.u.s)
-			return CQL_NULL_VALUE;
-		q1 = strchr(end, '\'');
-		q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
-		if (q1 && q2)
-			return cql_quantity(d, pnstrdup(q1 + 1, q2 - q1 - 1));
-		return cql_quantity(d, "1");
-	}
-	return CQL_NULL_VALUE;
+	return elm_convert(elm_eval(cx, n->args[0]), "Quantity");
 }
 
 static CqlValue

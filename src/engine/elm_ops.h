@@ -25,6 +25,9 @@ extern CqlValue elm_predecessor(CqlValue v);
 extern CqlValue elm_min_value_of(CqlValue like);
 extern CqlValue elm_max_value_of(CqlValue like);
 
+/* v converted to the named System type (ToX, Convert); null when it does not convert */
+extern CqlValue elm_convert(CqlValue v, const char *type);
+
 /* temporal or numeric value + quantity (sign -1 subtracts) */
 extern CqlValue elm_add_quantity(CqlValue a, const CqlQuantity *q, int sign);
 

@@ -491,8 +491,8 @@ eval_high_boundary(EvalCtx *cx, const ElmNode *n)
 /* ---- conversions -------------------------------------------------------- */
 
 /* v converted to the System type named; null when it does not convert */
-static CqlValue
-convert_value(CqlValue v, const char *type)
+CqlValue
+elm_convert(CqlValue v, const char *type)
 {
 	CqlDateTime dt;
 
@@ -625,7 +625,7 @@ eval_convert(EvalCtx *cx, const ElmNode *n)
 {
 	if (n->ts == NULL || n->ts->kind != ETS_NAMED || !n->ts->is_system)
 		elm_error_at(n, "Convert to a non-System type is not supported");
-	return convert_value(elm_eval(cx, n->args[0]), n->ts->name);
+	return elm_convert(elm_eval(cx, n->args[0]), n->ts->name);
 }
 
 static CqlValue
@@ -637,7 +637,7 @@ eval_can_convert(EvalCtx *cx, const ElmNode *n)
 		return CQL_NULL_VALUE;
 	if (n->ts == NULL || n->ts->kind != ETS_NAMED || !n->ts->is_system)
 		return cql_bool(false);
-	return cql_bool(convert_value(v, n->ts->name).kind != CK_NULL);
+	return cql_bool(elm_convert(v, n->ts->name).kind != CK_NULL);
 }
 
 /* ConvertsToX: the target type is the node type's suffix, kept in n->str */
@@ -648,13 +648,13 @@ eval_converts_to(EvalCtx *cx, const ElmNode *n)
 
 	if (v.kind == CK_NULL)
 		return CQL_NULL_VALUE;
-	return cql_bool(convert_value(v, n->type + strlen("ConvertsTo")).kind != CK_NULL);
+	return cql_bool(elm_convert(v, n->type + strlen("ConvertsTo")).kind != CK_NULL);
 }
 
 static CqlValue
 eval_to_long(EvalCtx *cx, const ElmNode *n)
 {
-	return convert_value(elm_eval(cx, n->args[0]), "Long");
+	return elm_convert(elm_eval(cx, n->args[0]), "Long");
 }
 
 static CqlValue
