@@ -195,6 +195,16 @@ typedef struct ElmRetrieve
 	/* code property element look-up for the last resource type */
 	const char *memo_type;
 	const void *memo_elem;
+	int8		compartment;	/* in the patient compartment: 1 yes, -1 no, 0 not known yet */
+	/*
+	 * Its filters (codes, date range) are the same for the whole patient:
+	 * the result is kept for the patient's evaluation (epoch), as a
+	 * definition's is.  Retrieves inside functions (one per call) and
+	 * unions of retrieves under several definitions then read once.
+	 */
+	bool		per_patient;
+	uint64		cache_epoch;
+	CqlValue	cached;
 } ElmRetrieve;
 
 struct ElmNode

@@ -584,6 +584,33 @@ compile_query(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 	cc->nvars = saved_nvars;
 }
 
+/*
+ * Does the expression give the same value throughout one patient's
+ * evaluation?  Terminology, literals, parameters and definitions do; an
+ * operand, alias or let does not.  Node types not listed count as varying.
+ */
+static bool
+same_for_patient(const ElmNode *n)
+{
+	static const char *const constant_types[] = {
+		"ValueSetRef", "CodeRef", "ConceptRef", "CodeSystemRef", "Code", "Concept",
+		"Literal", "Null", "List", "ToList", "ToConcept", "ToCode", "ExpressionRef",
+		"ParameterRef"
+	};
+	bool		listed = false;
+
+	if (n == NULL)
+		return true;
+	for (int i = 0; i < lengthof(constant_types) && !listed; i++)
+		listed = strcmp(n->type, constant_types[i]) == 0;
+	if (!listed || n->source != NULL)
+		return false;
+	for (int i = 0; i < n->nargs; i++)
+		if (!same_for_patient(n->args[i]))
+			return false;
+	return true;
+}
+
 static void
 compile_retrieve(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 {
@@ -623,6 +650,7 @@ compile_retrieve(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 		compile_error(cc, obj, "Retrieve with %s is not implemented", "include/filter elements");
 	if (r->code_property == NULL && r->codes != NULL)
 		r->code_property = "code";
+	r->per_patient = same_for_patient(r->codes) && same_for_patient(r->date_range);
 }
 
 /* element lists of Tuple and Instance: [{name, value}] */

@@ -282,18 +282,48 @@ choice_suffix_type(const char *suffix, int len)
 	return fhir_type_intern(buf);
 }
 
-/* find "<name><Type>" among the object's keys */
+/*
+ * The key a choice element was last found under (valueQuantity,
+ * effectiveDateTime...), per element of the model: the resources of one
+ * measure mostly use one type per choice, so one key probe usually finds
+ * it without walking all the object's keys.
+ */
+#define CHOICE_MEMO_SIZE 128	/* power of two */
+
+typedef struct ChoiceMemo
+{
+	const FhirElementInfo *elem;	/* NULL: empty */
+	const char *type;			/* the suffix's interned type */
+	int			klen;
+	char		key[NAMEDATALEN];
+} ChoiceMemo;
+
+static ChoiceMemo choice_memo[CHOICE_MEMO_SIZE];
+
+/* find "<name><Type>" among the object's keys (e: the choice element, or NULL) */
 static bool
-find_choice(const CqlFhir *f, const char *name, JsonbValue *out, const char **type, char *keybuf)
+find_choice(const CqlFhir *f, const char *name, const FhirElementInfo *e,
+			JsonbValue *out, const char **type, char *keybuf)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
 	JsonbIteratorToken tok;
 	size_t		nlen = strlen(name);
 	int			level = 0;
+	ChoiceMemo *memo = NULL;
 
 	if (f->jv.type != jbvBinary || !JsonContainerIsObject(f->jv.val.binary.data))
 		return false;
+	if (e)
+	{
+		memo = &choice_memo[((uintptr_t) e / sizeof(FhirElementInfo)) & (CHOICE_MEMO_SIZE - 1)];
+		if (memo->elem == e && obj_get(f, memo->key, memo->klen, out))
+		{
+			memcpy(keybuf, memo->key, memo->klen + 1);
+			*type = memo->type;
+			return true;
+		}
+	}
 	it = JsonbIteratorInit(f->jv.val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -312,6 +342,13 @@ find_choice(const CqlFhir *f, const char *name, JsonbValue *out, const char **ty
 			memcpy(keybuf, v.val.string.val, klen);
 			keybuf[klen] = '\0';
 			*type = t;
+			if (memo)
+			{
+				memo->elem = e;
+				memo->type = t;
+				memo->klen = klen;
+				memcpy(memo->key, keybuf, klen + 1);
+			}
 			return obj_get(f, keybuf, klen, out);
 		}
 	}
@@ -393,7 +430,7 @@ fhir_property_one(CqlValue src, const char *name, const FhirElementInfo *e_given
 		if (found)
 			strlcpy(keybuf, name, sizeof(keybuf));
 		else
-			found = find_choice(f, name, &jv, &type, keybuf);
+			found = find_choice(f, name, e, &jv, &type, keybuf);
 	}
 	if (!found)
 	{
@@ -1331,23 +1368,43 @@ load_referenced_group(PatientData *pd, const char *type)
 	return grp;
 }
 
+static CqlValue fhir_retrieve_filtered(EvalCtx *cx, ElmRetrieve *r, PatientData *pd);
+
 CqlValue
-fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *node)
+fhir_retrieve(EvalCtx *cx, ElmRetrieve *r, const ElmNode *node)
 {
 	PatientData *pd = cx->patient;
+	CqlValue	out;
+
+	if (pd == NULL)
+		elm_error_at(node, "a retrieve needs a patient context");
+	if (r->per_patient && r->cache_epoch == cx->epoch)
+		return r->cached;
+	out = fhir_retrieve_filtered(cx, r, pd);
+	if (r->per_patient)
+	{
+		r->cached = out;
+		r->cache_epoch = cx->epoch;
+	}
+	return out;
+}
+
+static CqlValue
+fhir_retrieve_filtered(EvalCtx *cx, ElmRetrieve *r, PatientData *pd)
+{
 	PatientTypeGroup *grp = NULL;
 	ResourceCodes *codes;
 	CqlValue	out;
 	CqlValue	filter = CQL_NULL_VALUE;
 	CqlValue	range = CQL_NULL_VALUE;
 
-	if (pd == NULL)
-		elm_error_at(node, "a retrieve needs a patient context");
-	if (fhir_type_in_patient_compartment(r->data_type))
+	if (r->compartment == 0)
+		r->compartment = fhir_type_in_patient_compartment(r->data_type) ? 1 : -1;
+	if (r->compartment > 0)
 		grp = fhir_patient_group(pd, r->data_type);
 	else
 		grp = fhir_patient_group_find(pd, r->data_type);
-	if (grp == NULL && !fhir_type_in_patient_compartment(r->data_type))
+	if (grp == NULL && r->compartment < 0)
 	{
 		MemoryContext old = MemoryContextSwitchTo(pd->mcxt);
 

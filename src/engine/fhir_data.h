@@ -68,7 +68,7 @@ extern PatientTypeGroup *fhir_patient_group_find(PatientData *pd, const char *ty
 extern int64 fhir_patient_key(const char *fhir_id, bool missing_ok);
 
 /* Retrieve: resources of r->data_type for the patient, filtered */
-extern CqlValue fhir_retrieve(EvalCtx *cx, const ElmRetrieve *r, const ElmNode *node);
+extern CqlValue fhir_retrieve(EvalCtx *cx, ElmRetrieve *r, const ElmNode *node);
 
 /* navigation */
 extern CqlValue fhir_property(CqlValue src, const char *name);

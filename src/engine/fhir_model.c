@@ -3,7 +3,12 @@
  *		Look-ups in the generated FHIR R4 type table.
  *
  * The table is sorted at generation time, so every look-up is a binary
- * search; no state, no allocation.
+ * search.  The engine passes the table's own (interned) name pointers
+ * almost always, and asks the same few questions for every resource of
+ * every patient: small direct-mapped caches keyed by those pointers answer
+ * them without the strcmp calls of a search (about 5 % of an evaluation
+ * before them).  A cache hit is exact: the slot records the very pointer
+ * (and, for elements, the name) it answers for.
  */
 #include "postgres.h"
 
@@ -11,8 +16,19 @@
 
 #include "engine/fhir_model.h"
 
+#define TYPE_CACHE_SIZE 256		/* power of two */
+
+/* slot -> 1 + index of the type whose interned name hashes there (0: empty) */
+static int	type_cache[TYPE_CACHE_SIZE];
+
+static inline uint32
+pointer_slot(const void *p, uint32 size)
+{
+	return (uint32) (((uint64) (uintptr_t) p * UINT64CONST(0x9E3779B97F4A7C15)) >> 40) & (size - 1);
+}
+
 static int
-type_index(const char *name)
+type_search(const char *name)
 {
 	int			lo = 0,
 				hi = fhir_r4_ntypes - 1;
@@ -32,6 +48,21 @@ type_index(const char *name)
 	return -1;
 }
 
+static int
+type_index(const char *name)
+{
+	uint32		slot = pointer_slot(name, TYPE_CACHE_SIZE);
+	int			i = type_cache[slot] - 1;
+
+	if (i >= 0 && fhir_r4_types[i].name == name)
+		return i;
+	i = type_search(name);
+	/* only interned pointers are cached: another string may reuse its address */
+	if (i >= 0 && fhir_r4_types[i].name == name)
+		type_cache[slot] = i + 1;
+	return i;
+}
+
 const char *
 fhir_type_intern(const char *name)
 {
@@ -43,14 +74,29 @@ fhir_type_intern(const char *name)
 	return i < 0 ? NULL : fhir_r4_types[i].name;
 }
 
+/* the interned name of a type's base type, resolved once per type */
 const char *
 fhir_type_base(const char *type)
 {
+	static const char **base_of = NULL;
+	static bool *done = NULL;
 	int			i = type ? type_index(type) : -1;
 
 	if (i < 0 || fhir_r4_types[i].base[0] == '\0')
 		return NULL;
-	return fhir_r4_types[i].base;
+	if (base_of == NULL)
+	{
+		base_of = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * fhir_r4_ntypes);
+		done = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * fhir_r4_ntypes);
+	}
+	if (!done[i])
+	{
+		const char *b = fhir_type_intern(fhir_r4_types[i].base);
+
+		base_of[i] = b ? b : fhir_r4_types[i].base;
+		done[i] = true;
+	}
+	return base_of[i];
 }
 
 bool
@@ -60,7 +106,7 @@ fhir_type_is_a(const char *type, const char *ancestor)
 
 	while (type != NULL && guard++ < 16)
 	{
-		if (strcmp(type, ancestor) == 0)
+		if (type == ancestor || strcmp(type, ancestor) == 0)
 			return true;
 		type = fhir_type_base(type);
 	}
@@ -91,8 +137,20 @@ element_own(const char *type, const char *name)
 	return NULL;
 }
 
-const FhirElementInfo *
-fhir_element_lookup(const char *type, const char *name)
+#define ELEMENT_CACHE_SIZE 512	/* power of two */
+#define ELEMENT_CACHE_NAMELEN 48
+
+typedef struct ElementCacheSlot
+{
+	const char *type;			/* interned type name; NULL: empty */
+	char		name[ELEMENT_CACHE_NAMELEN];
+	const FhirElementInfo *elem;	/* the answer (NULL: no such element) */
+} ElementCacheSlot;
+
+static ElementCacheSlot *element_cache = NULL;
+
+static const FhirElementInfo *
+element_search(const char *type, const char *name)
 {
 	int			guard = 0;
 
@@ -105,6 +163,38 @@ fhir_element_lookup(const char *type, const char *name)
 		type = fhir_type_base(type);
 	}
 	return NULL;
+}
+
+/* the element of a type (or of one of its base types), NULL if none */
+const FhirElementInfo *
+fhir_element_lookup(const char *type, const char *name)
+{
+	size_t		nlen;
+	uint32		h;
+	ElementCacheSlot *slot;
+	const FhirElementInfo *e;
+	int			ti;
+
+	if (type == NULL)
+		return NULL;
+	nlen = strlen(name);
+	ti = type_index(type);
+	if (ti < 0 || fhir_r4_types[ti].name != type || nlen >= ELEMENT_CACHE_NAMELEN)
+		return element_search(type, name);
+	if (element_cache == NULL)
+		element_cache = MemoryContextAllocZero(TopMemoryContext,
+											   sizeof(ElementCacheSlot) * ELEMENT_CACHE_SIZE);
+	h = pointer_slot(type, ELEMENT_CACHE_SIZE);
+	for (size_t k = 0; k < nlen; k++)
+		h = h * 31 + (unsigned char) name[k];
+	slot = &element_cache[h & (ELEMENT_CACHE_SIZE - 1)];
+	if (slot->type == type && strcmp(slot->name, name) == 0)
+		return slot->elem;
+	e = element_search(type, name);
+	slot->type = type;
+	memcpy(slot->name, name, nlen + 1);
+	slot->elem = e;
+	return e;
 }
 
 const char *
