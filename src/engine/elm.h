@@ -42,6 +42,10 @@ typedef struct ElmTypeSpec
 	struct ElmTypeSpec *elem;	/* list element / interval point */
 	int			nchoices;
 	struct ElmTypeSpec **choices;
+	/* named types, worked out on first use: Any, and the System value kinds */
+	bool		resolved;
+	bool		any;
+	uint32		system_kinds;	/* bit (1 << CqlKind) per kind the System type holds */
 } ElmTypeSpec;
 
 typedef struct ElmDef
@@ -222,7 +226,7 @@ struct ElmNode
 	const char **strs;
 	ElmNode    *source;			/* Property source */
 	ElmTypeSpec *ts;			/* As/Is/Instance target type */
-	bool		flag;			/* As strict, Interval lowClosed, ... */
+	bool		flag;			/* As strict, Interval lowClosed, Case by type... */
 	bool		flag2;			/* Interval highClosed */
 	void	   *ref;			/* ElmDef/ElmParameter/ElmValueSet/... */
 	ElmFunction **overloads;	/* FunctionRef candidates */
@@ -235,7 +239,7 @@ struct ElmNode
 	/* Property / Is / As: result for the last FHIR type seen */
 	const char *memo_type;
 	const void *memo_elem;		/* Property: FhirElementInfo of that type */
-	int			memo_match;		/* Is/As: 1 matches, 0 not */
+	int			memo_match;		/* Is/As: 1 matches, 0 not; Case by type: the branch, -1 else */
 };
 
 /* ---- evaluation context ------------------------------------------------ */

@@ -585,6 +585,35 @@ compile_query(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 }
 
 /*
+ * "case when x is T1 then ... when x is T2 then ..." over one operand or
+ * alias (FHIRHelpers' ToValue has forty such branches): the evaluator can
+ * read x once and pick the branch by x's type.
+ */
+static bool
+case_is_type_dispatch(const ElmNode *n, int nitems)
+{
+	const ElmNode *first;
+
+	if (n->args[0] != NULL || nitems < 2)
+		return false;
+	first = n->args[2];
+	for (int i = 0; i < nitems; i++)
+	{
+		const ElmNode *w = n->args[2 + 2 * i];
+
+		if (w == NULL || strcmp(w->type, "Is") != 0 || w->ts == NULL || w->nargs != 1 ||
+			w->args[0] == NULL)
+			return false;
+		if (strcmp(w->args[0]->type, "OperandRef") != 0 && strcmp(w->args[0]->type, "AliasRef") != 0)
+			return false;
+		if (w->args[0]->slot != first->args[0]->slot ||
+			strcmp(w->args[0]->type, first->args[0]->type) != 0)
+			return false;
+	}
+	return true;
+}
+
+/*
  * Does the expression give the same value throughout one patient's
  * evaluation?  Terminology, literals, parameters and definitions do; an
  * operand, alias or let does not.  Node types not listed count as varying.
@@ -837,6 +866,7 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 			n->args[2 + 2 * i] = compile_child(cc, j_at(items, i), "when");
 			n->args[3 + 2 * i] = compile_child(cc, j_at(items, i), "then");
 		}
+		n->flag = case_is_type_dispatch(n, k);
 	}
 	else if (strcmp(type, "DateTime") == 0 || strcmp(type, "Date") == 0 ||
 			 strcmp(type, "Time") == 0)

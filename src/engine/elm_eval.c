@@ -371,40 +371,35 @@ eval_identifier_ref(EvalCtx *cx, const ElmNode *n)
 
 /* ---- types ------------------------------------------------------------ */
 
-static bool
-system_type_matches(CqlValue v, const char *name)
+/* the value kinds a System type name holds */
+static uint32
+system_type_kinds(const char *name)
 {
-	switch (v.kind)
+	static const struct
 	{
-		case CK_BOOL:
-			return strcmp(name, "Boolean") == 0;
-		case CK_INT:
-			return strcmp(name, "Integer") == 0 || strcmp(name, "Long") == 0;
-		case CK_DEC:
-			return strcmp(name, "Decimal") == 0;
-		case CK_STR:
-			return strcmp(name, "String") == 0;
-		case CK_DATE:
-			return strcmp(name, "Date") == 0;
-		case CK_DATETIME:
-			return strcmp(name, "DateTime") == 0;
-		case CK_TIME:
-			return strcmp(name, "Time") == 0;
-		case CK_QTY:
-			return strcmp(name, "Quantity") == 0;
-		case CK_RATIO:
-			return strcmp(name, "Ratio") == 0;
-		case CK_CODE:
-			return strcmp(name, "Code") == 0;
-		case CK_CONCEPT:
-			return strcmp(name, "Concept") == 0;
-		case CK_VALUESET:
-			return strcmp(name, "ValueSet") == 0 || strcmp(name, "Vocabulary") == 0;
-		case CK_TUPLE:
-			return strcmp(name, "Tuple") == 0;
-		default:
-			return false;
-	}
+		const char *name;
+		CqlKind		kind;
+	}			kinds[] = {
+		{"Boolean", CK_BOOL}, {"Integer", CK_INT}, {"Long", CK_INT}, {"Decimal", CK_DEC},
+		{"String", CK_STR}, {"Date", CK_DATE}, {"DateTime", CK_DATETIME}, {"Time", CK_TIME},
+		{"Quantity", CK_QTY}, {"Ratio", CK_RATIO}, {"Code", CK_CODE}, {"Concept", CK_CONCEPT},
+		{"ValueSet", CK_VALUESET}, {"Vocabulary", CK_VALUESET}, {"Tuple", CK_TUPLE}
+	};
+	uint32		mask = 0;
+
+	for (int i = 0; i < lengthof(kinds); i++)
+		if (strcmp(name, kinds[i].name) == 0)
+			mask |= (uint32) 1 << kinds[i].kind;
+	return mask;
+}
+
+/* type names compared once per type specifier, not once per value */
+static void
+resolve_named_type(ElmTypeSpec *ts)
+{
+	ts->any = ts->name == NULL || strcmp(ts->name, "Any") == 0;
+	ts->system_kinds = (ts->name && ts->is_system) ? system_type_kinds(ts->name) : 0;
+	ts->resolved = true;
 }
 
 bool
@@ -415,7 +410,9 @@ elm_type_matches(CqlValue v, const ElmTypeSpec *ts)
 	switch (ts->kind)
 	{
 		case ETS_NAMED:
-			if (ts->name == NULL || strcmp(ts->name, "Any") == 0)
+			if (!ts->resolved)
+				resolve_named_type((ElmTypeSpec *) ts);
+			if (ts->any)
 				return true;
 			if (v.kind == CK_FHIR)
 			{
@@ -423,9 +420,9 @@ elm_type_matches(CqlValue v, const ElmTypeSpec *ts)
 					return false;
 				if (v.u.fhir->type == NULL)
 					return true;	/* untyped: accept, the function types it */
-				return fhir_type_is_a(v.u.fhir->type, ts->name);
+				return fhir_type_is_a(v.u.fhir->type, ts->fhir_type ? ts->fhir_type : ts->name);
 			}
-			return ts->is_system ? system_type_matches(v, ts->name) : false;
+			return (ts->system_kinds & ((uint32) 1 << v.kind)) != 0;
 		case ETS_LIST:
 			return v.kind == CK_LIST;
 		case ETS_INTERVAL:
@@ -521,11 +518,45 @@ eval_if(EvalCtx *cx, const ElmNode *n)
 	return n->args[2] ? elm_eval(cx, n->args[2]) : CQL_NULL_VALUE;
 }
 
+/*
+ * A case that only tests the type of one operand (see case_is_type_dispatch):
+ * the operand is read once, and for a FHIR value, whose type is an interned
+ * name, the branch is remembered per type.
+ */
+static CqlValue
+eval_case_by_type(EvalCtx *cx, const ElmNode *n, int nitems)
+{
+	ElmNode    *mn = (ElmNode *) n;
+	CqlValue	v = elm_eval(cx, n->args[2]->args[0]);
+	int			branch = -1;
+
+	if (v.kind == CK_FHIR && v.u.fhir->type == NULL)
+		branch = -1;			/* an untyped element is no type (eval_is) */
+	else if (v.kind == CK_FHIR && mn->memo_type == v.u.fhir->type)
+		branch = mn->memo_match;
+	else
+	{
+		for (int i = 0; i < nitems && branch < 0; i++)
+			if (v.kind != CK_NULL && elm_type_matches(v, n->args[2 + 2 * i]->ts))
+				branch = i;
+		if (v.kind == CK_FHIR)
+		{
+			mn->memo_type = v.u.fhir->type;
+			mn->memo_match = branch;
+		}
+	}
+	if (branch >= 0)
+		return elm_eval(cx, n->args[3 + 2 * branch]);
+	return n->args[1] ? elm_eval(cx, n->args[1]) : CQL_NULL_VALUE;
+}
+
 static CqlValue
 eval_case(EvalCtx *cx, const ElmNode *n)
 {
 	int			nitems = (n->nargs - 2) / 2;
 
+	if (n->flag)
+		return eval_case_by_type(cx, n, nitems);
 	if (n->args[0])
 	{
 		CqlValue	comparand = elm_eval(cx, n->args[0]);

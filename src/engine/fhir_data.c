@@ -305,11 +305,7 @@ static bool
 find_choice(const CqlFhir *f, const char *name, const FhirElementInfo *e,
 			JsonbValue *out, const char **type, char *keybuf)
 {
-	JsonbIterator *it;
-	JsonbValue	v;
-	JsonbIteratorToken tok;
 	size_t		nlen = strlen(name);
-	int			level = 0;
 	ChoiceMemo *memo = NULL;
 
 	if (f->jv.type != jbvBinary || !JsonContainerIsObject(f->jv.val.binary.data))
@@ -324,32 +320,46 @@ find_choice(const CqlFhir *f, const char *name, const FhirElementInfo *e,
 			return true;
 		}
 	}
-	it = JsonbIteratorInit(f->jv.val.binary.data);
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	/*
+	 * Walk the object's keys in their stored order (jsonb.h's documented
+	 * layout: n key entries, then n value entries, then the data; an entry
+	 * holds its end offset every JB_OFFSET_STRIDE entries and its length
+	 * otherwise).  The iterator API would copy every value on the way; an
+	 * absent choice element (Condition.abatement, most of the time) costs
+	 * this whole walk on every look-up.
+	 */
 	{
-		if (tok == WJB_BEGIN_OBJECT)
-		{
-			level++;
-			continue;
-		}
-		if (tok == WJB_KEY && level == 1 && v.val.string.len > (int) nlen &&
-			memcmp(v.val.string.val, name, nlen) == 0 &&
-			v.val.string.val[nlen] >= 'A' && v.val.string.val[nlen] <= 'Z')
-		{
-			const char *t = choice_suffix_type(v.val.string.val + nlen, v.val.string.len - nlen);
-			int			klen = Min(v.val.string.len, NAMEDATALEN - 1);
+		JsonbContainer *c = f->jv.val.binary.data;
+		int			nkeys = JsonContainerSize(c);
+		const char *data = (const char *) &c->children[nkeys * 2];
+		uint32		kstart = 0;
 
-			memcpy(keybuf, v.val.string.val, klen);
-			keybuf[klen] = '\0';
-			*type = t;
-			if (memo)
+		for (int i = 0; i < nkeys; i++)
+		{
+			JEntry		je = c->children[i];
+			uint32		kend = JBE_HAS_OFF(je) ? JBE_OFFLENFLD(je) : kstart + JBE_OFFLENFLD(je);
+			const char *key = data + kstart;
+			int			len = (int) (kend - kstart);
+
+			kstart = kend;
+			if (len > (int) nlen && memcmp(key, name, nlen) == 0 &&
+				key[nlen] >= 'A' && key[nlen] <= 'Z')
 			{
-				memo->elem = e;
-				memo->type = t;
-				memo->klen = klen;
-				memcpy(memo->key, keybuf, klen + 1);
+				const char *t = choice_suffix_type(key + nlen, len - nlen);
+				int			klen = Min(len, NAMEDATALEN - 1);
+
+				memcpy(keybuf, key, klen);
+				keybuf[klen] = '\0';
+				*type = t;
+				if (memo)
+				{
+					memo->elem = e;
+					memo->type = t;
+					memo->klen = klen;
+					memcpy(memo->key, keybuf, klen + 1);
+				}
+				return obj_get(f, keybuf, klen, out);
 			}
-			return obj_get(f, keybuf, klen, out);
 		}
 	}
 	return false;

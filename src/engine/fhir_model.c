@@ -102,11 +102,18 @@ fhir_type_base(const char *type)
 bool
 fhir_type_is_a(const char *type, const char *ancestor)
 {
+	const char *anc = fhir_type_intern(ancestor);
+	const char *known = type ? fhir_type_intern(type) : NULL;
 	int			guard = 0;
 
+	/* a name the model lacks (a profile's, say) matches only itself */
+	if (anc == NULL || known == NULL)
+		return type != NULL && strcmp(type, ancestor) == 0;
+	/* interned names all the way up: pointers compare */
+	type = known;
 	while (type != NULL && guard++ < 16)
 	{
-		if (type == ancestor || strcmp(type, ancestor) == 0)
+		if (type == anc)
 			return true;
 		type = fhir_type_base(type);
 	}
