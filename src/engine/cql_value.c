@@ -121,6 +121,7 @@ cql_fhir_value(const char *type, const JsonbValue *jv, JsonbContainer *ext)
 	v.u.fhir->type = type;
 	v.u.fhir->jv = *jv;
 	v.u.fhir->ext = ext;
+	v.u.fhir->underscore_keys = 0;
 	return v;
 }
 

@@ -127,6 +127,7 @@ typedef struct CqlFhir
 	const char *type;
 	JsonbValue	jv;
 	JsonbContainer *ext;
+	int8		underscore_keys;	/* has "_name" keys: 1 yes, -1 no, 0 not looked */
 } CqlFhir;
 
 /* ---- constructors ------------------------------------------------------ */

@@ -283,6 +283,87 @@ choice_suffix_type(const char *suffix, int len)
 }
 
 /*
+ * The object's stored keys in order, without the iterator API (which
+ * copies every value on the way): jsonb.h's documented layout is n key
+ * entries, then n value entries, then the data; an entry holds its end
+ * offset every JB_OFFSET_STRIDE entries and its length otherwise.
+ */
+typedef struct ObjectKeyWalk
+{
+	const JsonbContainer *c;
+	const char *data;
+	int			nkeys;
+	int			i;
+	uint32		start;
+} ObjectKeyWalk;
+
+static void
+key_walk_begin(ObjectKeyWalk *w, const JsonbContainer *c)
+{
+	w->c = c;
+	w->nkeys = JsonContainerSize(c);
+	w->data = (const char *) &c->children[w->nkeys * 2];
+	w->i = 0;
+	w->start = 0;
+}
+
+static bool
+key_walk_next(ObjectKeyWalk *w, const char **key, int *len)
+{
+	JEntry		je;
+	uint32		end;
+
+	if (w->i >= w->nkeys)
+		return false;
+	je = w->c->children[w->i++];
+	end = JBE_HAS_OFF(je) ? JBE_OFFLENFLD(je) : w->start + JBE_OFFLENFLD(je);
+	*key = w->data + w->start;
+	*len = (int) (end - w->start);
+	w->start = end;
+	return true;
+}
+
+/*
+ * Has the object any "_name" key (a primitive's id or extensions)?  Most
+ * have none, and then no element needs its "_name" looked up.  Remembered
+ * in the value: a resource is asked for many elements.
+ */
+static bool
+has_underscore_keys(CqlFhir *f)
+{
+	if (f->underscore_keys == 0)
+	{
+		ObjectKeyWalk w;
+		const char *key;
+		int			len;
+
+		f->underscore_keys = -1;
+		key_walk_begin(&w, f->jv.val.binary.data);
+		while (key_walk_next(&w, &key, &len))
+			if (len > 0 && key[0] == '_')
+			{
+				f->underscore_keys = 1;
+				break;
+			}
+	}
+	return f->underscore_keys > 0;
+}
+
+/* look up "_name" (name of nlen bytes), if the object has such keys */
+static bool
+obj_get_underscore(CqlFhir *f, const char *name, size_t nlen, JsonbValue *out)
+{
+	char		extkey[NAMEDATALEN + 1];
+
+	if (nlen >= NAMEDATALEN || f->jv.type != jbvBinary ||
+		!JsonContainerIsObject(f->jv.val.binary.data) || !has_underscore_keys(f))
+		return false;
+	extkey[0] = '_';
+	memcpy(extkey + 1, name, nlen);
+	return obj_get(f, extkey, (int) nlen + 1, out);
+}
+
+/*
  * The key a choice element was last found under (valueQuantity,
  * effectiveDateTime...), per element of the model: the resources of one
  * measure mostly use one type per choice, so one key probe usually finds
@@ -320,28 +401,15 @@ find_choice(const CqlFhir *f, const char *name, const FhirElementInfo *e,
 			return true;
 		}
 	}
-	/*
-	 * Walk the object's keys in their stored order (jsonb.h's documented
-	 * layout: n key entries, then n value entries, then the data; an entry
-	 * holds its end offset every JB_OFFSET_STRIDE entries and its length
-	 * otherwise).  The iterator API would copy every value on the way; an
-	 * absent choice element (Condition.abatement, most of the time) costs
-	 * this whole walk on every look-up.
-	 */
 	{
-		JsonbContainer *c = f->jv.val.binary.data;
-		int			nkeys = JsonContainerSize(c);
-		const char *data = (const char *) &c->children[nkeys * 2];
-		uint32		kstart = 0;
+		ObjectKeyWalk w;
+		const char *key;
+		int			len;
 
-		for (int i = 0; i < nkeys; i++)
+		/* an absent choice element (Condition.abatement, mostly) walks them all */
+		key_walk_begin(&w, f->jv.val.binary.data);
+		while (key_walk_next(&w, &key, &len))
 		{
-			JEntry		je = c->children[i];
-			uint32		kend = JBE_HAS_OFF(je) ? JBE_OFFLENFLD(je) : kstart + JBE_OFFLENFLD(je);
-			const char *key = data + kstart;
-			int			len = (int) (kend - kstart);
-
-			kstart = kend;
 			if (len > (int) nlen && memcmp(key, name, nlen) == 0 &&
 				key[nlen] >= 'A' && key[nlen] <= 'Z')
 			{
@@ -406,6 +474,8 @@ fhir_property_one(CqlValue src, const char *name, const FhirElementInfo *e_given
 				ext;
 	const char *type = NULL;
 	char		keybuf[NAMEDATALEN];
+	const char *key;
+	size_t		klen;
 	bool		found,
 				have_ext;
 	size_t		nlen = strlen(name);
@@ -417,7 +487,7 @@ fhir_property_one(CqlValue src, const char *name, const FhirElementInfo *e_given
 			return fhir_primitive_value(f);
 		if (f->ext)
 		{
-			CqlFhir		holder = {NULL, {.type = jbvBinary}, NULL};
+			CqlFhir		holder = {NULL, {.type = jbvBinary}, NULL, 0};
 
 			holder.jv.val.binary.data = f->ext;
 			holder.jv.val.binary.len = VARSIZE_ANY(f->ext);
@@ -428,27 +498,20 @@ fhir_property_one(CqlValue src, const char *name, const FhirElementInfo *e_given
 	}
 
 	e = have_e ? e_given : (f->type ? fhir_element_lookup(f->type, name) : NULL);
+	key = name;
+	klen = nlen;
+	found = obj_get(f, name, nlen, &jv);
 	if (e && !e->is_choice)
-	{
-		found = obj_get(f, name, nlen, &jv);
 		type = fhir_element_type(e);
-		strlcpy(keybuf, name, sizeof(keybuf));
-	}
-	else
+	else if (!found && (found = find_choice(f, name, e, &jv, &type, keybuf)))
 	{
-		found = obj_get(f, name, nlen, &jv);
-		if (found)
-			strlcpy(keybuf, name, sizeof(keybuf));
-		else
-			found = find_choice(f, name, e, &jv, &type, keybuf);
+		key = keybuf;
+		klen = strlen(keybuf);
 	}
 	if (!found)
 	{
 		/* a primitive with only an extension ("_birthDate") */
-		char		extkey[NAMEDATALEN + 1];
-
-		snprintf(extkey, sizeof(extkey), "_%s", name);
-		if (obj_get(f, extkey, strlen(extkey), &ext) && ext.type == jbvBinary)
+		if (obj_get_underscore(f, name, nlen, &ext) && ext.type == jbvBinary)
 		{
 			JsonbValue	nullv = {.type = jbvNull};
 
@@ -460,12 +523,7 @@ fhir_property_one(CqlValue src, const char *name, const FhirElementInfo *e_given
 	}
 	if (jv.type == jbvNull)
 		return CQL_NULL_VALUE;
-	{
-		char		extkey[NAMEDATALEN + 1];
-
-		snprintf(extkey, sizeof(extkey), "_%s", keybuf);
-		have_ext = obj_get(f, extkey, strlen(extkey), &ext);
-	}
+	have_ext = obj_get_underscore(f, key, klen, &ext);
 	return wrap_element(type, &jv, &ext, have_ext);
 }
 
@@ -793,7 +851,7 @@ terminology_value_in(CqlValue v, ElmValueSet *vs)
 				for (int i = 0; i < n; i++)
 				{
 					JsonbValue *c = getIthJsonbValueFromContainer(codings.val.binary.data, i);
-					CqlFhir		cf = {NULL, {0}, NULL};
+					CqlFhir		cf = {NULL, {0}, NULL, 0};
 
 					if (c == NULL || c->type != jbvBinary)
 						continue;
