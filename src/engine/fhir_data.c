@@ -1216,14 +1216,21 @@ fhir_patient_group_find(PatientData *pd, const char *type)
  * type: most patients of a population leave the initial population on
  * their Patient resource alone (age, sex), and then nothing else is read.
  */
+static void fhir_patient_load_all(PatientData *pd);
+
 PatientTypeGroup *
 fhir_patient_group(PatientData *pd, const char *type)
 {
 	PatientTypeGroup *grp = fhir_patient_group_find(pd, type);
 
+	/*
+	 * Past the Patient resource, one index scan reads every type the measure
+	 * wants: a patient who gets this far is usually asked for most of them,
+	 * and each scan of its own costs a descent of the index.
+	 */
 	if (grp == NULL && !pd->loaded_all)
 	{
-		scan_patient(pd, type);
+		fhir_patient_load_all(pd);
 		grp = fhir_patient_group_find(pd, type);
 	}
 	return grp;
@@ -1262,7 +1269,7 @@ fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
 	pd->heap = table_open(rels->heap, AccessShareLock);
 	pd->index = index_open(rels->index, AccessShareLock);
 	pd->slot = table_slot_create(pd->heap, NULL);
-	(void) fhir_patient_group(pd, "Patient");
+	scan_patient(pd, "Patient");
 	return pd;
 }
 
