@@ -80,10 +80,12 @@ cql_list_new(int cap)
 {
 	CqlValue	v = {.kind = CK_LIST};
 
-	v.u.list = palloc(sizeof(CqlList));
+	/* the list and its first items in one allocation: lists are made by the hundred per patient */
+	cap = Max(cap, 4);
+	v.u.list = palloc(sizeof(CqlList) + sizeof(CqlValue) * cap);
 	v.u.list->n = 0;
-	v.u.list->cap = Max(cap, 4);
-	v.u.list->items = palloc(sizeof(CqlValue) * v.u.list->cap);
+	v.u.list->cap = cap;
+	v.u.list->items = (CqlValue *) (v.u.list + 1);
 	return v;
 }
 
@@ -94,8 +96,16 @@ cql_list_append(CqlValue *list, CqlValue item)
 
 	if (l->n == l->cap)
 	{
+		if (l->items == (CqlValue *) (l + 1))
+		{
+			CqlValue   *grown = palloc(sizeof(CqlValue) * l->cap * 2);
+
+			memcpy(grown, l->items, sizeof(CqlValue) * l->n);
+			l->items = grown;
+		}
+		else
+			l->items = repalloc(l->items, sizeof(CqlValue) * l->cap * 2);
 		l->cap *= 2;
-		l->items = repalloc(l->items, sizeof(CqlValue) * l->cap);
 	}
 	l->items[l->n++] = item;
 }
@@ -105,10 +115,11 @@ cql_tuple_new(int n)
 {
 	CqlValue	v = {.kind = CK_TUPLE};
 
-	v.u.tuple = palloc(sizeof(CqlTuple));
+	/* one allocation: the tuple, its values, its names */
+	v.u.tuple = palloc0(sizeof(CqlTuple) + sizeof(CqlValue) * Max(n, 1) + sizeof(char *) * Max(n, 1));
 	v.u.tuple->n = n;
-	v.u.tuple->names = palloc0(sizeof(char *) * Max(n, 1));
-	v.u.tuple->vals = palloc0(sizeof(CqlValue) * Max(n, 1));
+	v.u.tuple->vals = (CqlValue *) (v.u.tuple + 1);
+	v.u.tuple->names = (const char **) (v.u.tuple->vals + Max(n, 1));
 	return v;
 }
 
