@@ -83,7 +83,7 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 		results = palloc0(sizeof(GroupResult) * m->ngroups);
 		for (int g = 0; g < m->ngroups; g++)
 			measure_eval_group(&cx, &m->groups[g], &results[g]);
-		jb = report ? text_to_jsonb(measure_report_json(&cx, m, pd->fhir_id, start, end, results))
+		jb = report ? measure_report_jsonb(&cx, m, pd->fhir_id, start, end, results)
 			: measure_result_jsonb(m, pd->fhir_id, results);
 		MemoryContextSwitchTo(caller);
 		result = palloc(VARSIZE(jb));

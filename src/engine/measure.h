@@ -67,9 +67,10 @@ extern const char *measure_population_code(int i);
 extern void measure_ctx_begin(EvalCtx *cx, MemoryContext mcxt, PatientData *pd,
 							  DateADT period_start, DateADT period_end);
 extern void measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r);
+/* measure_report.c */
 extern Jsonb *measure_result_jsonb(MeasureDef *m, const char *patient_id, GroupResult *results);
-extern char *measure_report_json(EvalCtx *cx, MeasureDef *m, const char *patient_id,
-								 DateADT period_start, DateADT period_end,
-								 GroupResult *results);
+extern Jsonb *measure_report_jsonb(EvalCtx *cx, MeasureDef *m, const char *patient_id,
+								   DateADT period_start, DateADT period_end,
+								   GroupResult *results);
 
 #endif							/* MEASURE_H */

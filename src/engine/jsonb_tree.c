@@ -1,0 +1,232 @@
+/*
+ * jsonb_tree.c
+ *		A JsonbValue tree, built directly, then converted to jsonb.
+ *
+ * JsonbValueToJsonb lays out arrays and objects exactly as given, so the
+ * members of every object must first be in jsonb's key order (shorter keys
+ * first, then bytewise) for look-ups in the result to find them; jt_finish
+ * does that, and refuses a key given twice (a bug of the caller).
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+
+#include "engine/jsonb_tree.h"
+
+static JsonbValue *
+jt_new(enum jbvType type)
+{
+	JsonbValue *v = palloc(sizeof(JsonbValue));
+
+	v->type = type;
+	return v;
+}
+
+/*
+ * Member arrays start with room for 4 and double when the count reaches a
+ * power of two (4, 8, 16...), so the count alone tells when one is full.
+ */
+#define JT_FIRST_CAPACITY 4
+
+static bool
+full(int n)
+{
+	return n >= JT_FIRST_CAPACITY && (n & (n - 1)) == 0;
+}
+
+JsonbValue *
+jt_object(void)
+{
+	JsonbValue *v = jt_new(jbvObject);
+
+	v->val.object.nPairs = 0;
+	v->val.object.pairs = palloc(sizeof(JsonbPair) * JT_FIRST_CAPACITY);
+	return v;
+}
+
+JsonbValue *
+jt_array(void)
+{
+	JsonbValue *v = jt_new(jbvArray);
+
+	v->val.array.nElems = 0;
+	v->val.array.rawScalar = false;
+	v->val.array.elems = palloc(sizeof(JsonbValue) * JT_FIRST_CAPACITY);
+	return v;
+}
+
+void
+jt_put(JsonbValue *object, const char *key, JsonbValue *value)
+{
+	int			n = object->val.object.nPairs;
+	JsonbPair  *p;
+
+	if (full(n))
+		object->val.object.pairs = repalloc(object->val.object.pairs, sizeof(JsonbPair) * n * 2);
+	p = &object->val.object.pairs[n];
+	p->key.type = jbvString;
+	p->key.val.string.val = (char *) key;
+	p->key.val.string.len = strlen(key);
+	p->value = *value;
+	p->order = n;
+	object->val.object.nPairs = n + 1;
+}
+
+void
+jt_push(JsonbValue *array, JsonbValue *value)
+{
+	int			n = array->val.array.nElems;
+
+	if (full(n))
+		array->val.array.elems = repalloc(array->val.array.elems, sizeof(JsonbValue) * n * 2);
+	array->val.array.elems[n] = *value;
+	array->val.array.nElems = n + 1;
+}
+
+JsonbValue *
+jt_string(const char *s)
+{
+	JsonbValue *v;
+
+	if (s == NULL)
+		return jt_null();
+	v = jt_new(jbvString);
+	v->val.string.val = (char *) s;
+	v->val.string.len = strlen(s);
+	return v;
+}
+
+JsonbValue *
+jt_int(int64 n)
+{
+	/* counts are mostly 0 and 1: their numerics are made once per backend */
+	static Numeric small[16];
+	JsonbValue *v = jt_new(jbvNumeric);
+
+	if (n >= 0 && n < lengthof(small))
+	{
+		if (small[n] == NULL)
+		{
+			MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+			small[n] = int64_to_numeric(n);
+			MemoryContextSwitchTo(old);
+		}
+		v->val.numeric = small[n];
+	}
+	else
+		v->val.numeric = int64_to_numeric(n);
+	return v;
+}
+
+JsonbValue *
+jt_bool(bool b)
+{
+	JsonbValue *v = jt_new(jbvBool);
+
+	v->val.boolean = b;
+	return v;
+}
+
+JsonbValue *
+jt_null(void)
+{
+	return jt_new(jbvNull);
+}
+
+/* the tree of the container an iterator is at (after its BEGIN token) */
+static JsonbValue *
+tree_of(JsonbIterator **it, JsonbIteratorToken begin)
+{
+	JsonbValue *node = begin == WJB_BEGIN_OBJECT ? jt_object() : jt_array();
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	char	   *key = NULL;
+
+	while ((tok = JsonbIteratorNext(it, &v, false)) != WJB_DONE)
+	{
+		JsonbValue *item;
+
+		if (tok == WJB_END_OBJECT || tok == WJB_END_ARRAY)
+			break;
+		if (tok == WJB_KEY)
+		{
+			key = pnstrdup(v.val.string.val, v.val.string.len);
+			continue;
+		}
+		if (tok == WJB_BEGIN_OBJECT || tok == WJB_BEGIN_ARRAY)
+			item = tree_of(it, tok);
+		else
+		{
+			item = jt_new(v.type);
+			*item = v;
+		}
+		if (node->type == jbvObject)
+			jt_put(node, key, item);
+		else
+			jt_push(node, item);
+	}
+	return node;
+}
+
+JsonbValue *
+jt_from_jsonb(Jsonb *jb)
+{
+	JsonbIterator *it = JsonbIteratorInit(&jb->root);
+	JsonbValue	v;
+	JsonbIteratorToken tok = JsonbIteratorNext(&it, &v, false);
+
+	if (tok == WJB_BEGIN_ARRAY && v.val.array.rawScalar)
+	{
+		JsonbValue *scalar = jt_new(jbvNull);
+
+		(void) JsonbIteratorNext(&it, scalar, false);
+		return scalar;
+	}
+	return tree_of(&it, tok);
+}
+
+static int
+pair_cmp(const void *a, const void *b)
+{
+	const JsonbPair *pa = a;
+	const JsonbPair *pb = b;
+
+	if (pa->key.val.string.len != pb->key.val.string.len)
+		return pa->key.val.string.len > pb->key.val.string.len ? 1 : -1;
+	return memcmp(pa->key.val.string.val, pb->key.val.string.val, pa->key.val.string.len);
+}
+
+static void
+sort_objects(JsonbValue *v)
+{
+	check_stack_depth();
+	if (v->type == jbvArray)
+	{
+		for (int i = 0; i < v->val.array.nElems; i++)
+			sort_objects(&v->val.array.elems[i]);
+	}
+	else if (v->type == jbvObject)
+	{
+		JsonbPair  *pairs = v->val.object.pairs;
+		int			n = v->val.object.nPairs;
+
+		if (n > 1)
+			qsort(pairs, n, sizeof(JsonbPair), pair_cmp);
+		for (int i = 0; i < n; i++)
+		{
+			if (i > 0 && pair_cmp(&pairs[i - 1], &pairs[i]) == 0)
+				elog(ERROR, "key \"%s\" given twice in one object", pairs[i].key.val.string.val);
+			sort_objects(&pairs[i].value);
+		}
+	}
+}
+
+Jsonb *
+jt_finish(JsonbValue *root)
+{
+	sort_objects(root);
+	return JsonbValueToJsonb(root);
+}

@@ -1,0 +1,328 @@
+/*
+ * measure_report.c
+ *		A patient's measure results as jsonb: the compact result population
+ *		runs store, and the FHIR MeasureReport (individual) with the evidence
+ *		behind it.
+ *
+ * Both are built as JsonbValue trees (jsonb_tree.h): one is written per
+ * patient, and writing JSON text for jsonb_in to parse back cost more than
+ * the evaluation of a simple measure.
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/jsonb.h"
+
+#include "engine/elm_ops.h"
+#include "engine/fhir_data.h"
+#include "engine/fhir_model.h"
+#include "engine/jsonb_tree.h"
+#include "engine/measure.h"
+
+#define MEASURE_POPULATION_SYSTEM "http://terminology.hl7.org/CodeSystem/measure-population"
+
+/* a string member that is never null (empty when the value is missing) */
+static JsonbValue *
+text_or_empty(const char *s)
+{
+	return jt_string(s ? s : "");
+}
+
+/* a stratifier's value: the usual kinds directly, others through their jsonb */
+static JsonbValue *
+value_tree(CqlValue cv)
+{
+	switch (cv.kind)
+	{
+		case CK_NULL:
+			return jt_null();
+		case CK_BOOL:
+			return jt_bool(cv.u.b);
+		case CK_INT:
+			return jt_int(cv.u.i);
+		case CK_STR:
+			return jt_string(cv.u.s);
+		default:
+			return jt_from_jsonb(cql_to_jsonb(cv));
+	}
+}
+
+/* compact per-patient result (see hedis_engine.h) */
+Jsonb *
+measure_result_jsonb(MeasureDef *m, const char *patient_id, GroupResult *results)
+{
+	JsonbValue *root = jt_object();
+	JsonbValue *groups = jt_array();
+
+	jt_put(root, "patient", text_or_empty(patient_id));
+	for (int g = 0; g < m->ngroups; g++)
+	{
+		MeasureGroup *mg = &m->groups[g];
+		JsonbValue *group = jt_object();
+		JsonbValue *pops = jt_object();
+		JsonbValue *strats = jt_array();
+
+		jt_put(group, "id", text_or_empty(mg->id));
+		for (int p = 0; p < HEDIS_NPOP; p++)
+			if (mg->pop[p] != NULL)
+				jt_put(pops, measure_population_code(p), jt_int(results[g].count[p]));
+		jt_put(group, "populations", pops);
+		for (int s = 0; s < mg->nstrat; s++)
+		{
+			JsonbValue *strat = jt_object();
+
+			jt_put(strat, "id", text_or_empty(mg->strat[s].id));
+			jt_put(strat, "value", value_tree(elm_system_value(results[g].strat_values[s])));
+			jt_push(strats, strat);
+		}
+		jt_put(group, "stratifiers", strats);
+		jt_push(groups, group);
+	}
+	jt_put(root, "groups", groups);
+	return jt_finish(root);
+}
+
+/* ---- evidence ---------------------------------------------------------- */
+
+/* "Type/id" of every whole FHIR resource in a value (two levels of lists and tuples) */
+static void
+collect_refs(CqlValue v, List **refs, int depth)
+{
+	if (depth > 2)
+		return;
+	if (v.kind == CK_LIST)
+	{
+		for (int i = 0; i < v.u.list->n; i++)
+			collect_refs(v.u.list->items[i], refs, depth + 1);
+		return;
+	}
+	if (v.kind == CK_TUPLE)
+	{
+		for (int i = 0; i < v.u.tuple->n; i++)
+			collect_refs(v.u.tuple->vals[i], refs, depth + 1);
+		return;
+	}
+	if (v.kind == CK_FHIR && v.u.fhir->jv.type == jbvBinary && v.u.fhir->type &&
+		fhir_type_is_a(v.u.fhir->type, "Resource"))
+	{
+		const char *id = fhir_resource_id(v.u.fhir);
+
+		if (id)
+			*refs = lappend(*refs, psprintf("%s/%s", v.u.fhir->type, id));
+	}
+}
+
+static bool
+string_member(List *strings, const char *s)
+{
+	ListCell   *lc;
+
+	foreach(lc, strings)
+		if (strcmp(lfirst(lc), s) == 0)
+			return true;
+	return false;
+}
+
+static JsonbValue *
+reference(const char *ref)
+{
+	JsonbValue *r = jt_object();
+
+	jt_put(r, "reference", jt_string(ref));
+	return r;
+}
+
+static const char *
+value_summary(CqlValue v)
+{
+	v = elm_system_value(v);
+	if (v.kind == CK_BOOL)
+		return v.u.b ? "true" : "false";
+	if (v.kind == CK_NULL)
+		return "null";
+	if (v.kind == CK_LIST)
+		return psprintf("list of %d", v.u.list->n);
+	return cql_kind_name(v);
+}
+
+/* {"url": url, "<value_key>": value} */
+static JsonbValue *
+extension(const char *url, const char *value_key, JsonbValue *value)
+{
+	JsonbValue *e = jt_object();
+
+	jt_put(e, "url", jt_string(url));
+	jt_put(e, value_key, value);
+	return e;
+}
+
+/*
+ * The evidence of one library: its definitions evaluated for this patient
+ * (one complex extension each: name, result, the resources in it), and the
+ * references of those resources added, each once, to evaluated.
+ */
+static void
+library_evidence(EvalCtx *cx, ElmLibrary *lib, const char *prefix,
+				 JsonbValue *definitions, List **evaluated)
+{
+	for (int d = 0; d < lib->ndefs; d++)
+	{
+		ElmDef	   *def = &lib->defs[d];
+		List	   *refs = NIL;
+		JsonbValue *ext;
+		JsonbValue *parts;
+		ListCell   *lc;
+
+		if (def->cache_epoch != cx->epoch)
+			continue;
+		collect_refs(def->cached, &refs, 0);
+		foreach(lc, refs)
+			if (!string_member(*evaluated, lfirst(lc)))
+				*evaluated = lappend(*evaluated, lfirst(lc));
+		if (strcmp(def->name, "Patient") == 0)
+			continue;
+		parts = jt_array();
+		jt_push(parts, extension("definition", "valueString",
+								 jt_string(prefix ? psprintf("%s.%s", prefix, def->name) : def->name)));
+		jt_push(parts, extension("result", "valueString", jt_string(value_summary(def->cached))));
+		/* one reference per extension, as FHIR requires */
+		foreach(lc, refs)
+			jt_push(parts, extension("resource", "valueReference", reference(lfirst(lc))));
+		ext = jt_object();
+		jt_put(ext, "url", jt_string(HEDIS_EVIDENCE_URL));
+		jt_put(ext, "extension", parts);
+		jt_push(definitions, ext);
+	}
+}
+
+/* ---- the MeasureReport ------------------------------------------------ */
+
+static JsonbValue *
+population_tree(MeasureGroup *mg, int p, int count)
+{
+	JsonbValue *pop = jt_object();
+	JsonbValue *code = jt_object();
+	JsonbValue *codings = jt_array();
+	JsonbValue *coding = jt_object();
+
+	if (mg->pop_id[p])
+		jt_put(pop, "id", jt_string(mg->pop_id[p]));
+	jt_put(coding, "system", jt_string(MEASURE_POPULATION_SYSTEM));
+	jt_put(coding, "code", jt_string(measure_population_code(p)));
+	jt_push(codings, coding);
+	jt_put(code, "coding", codings);
+	jt_put(pop, "code", code);
+	jt_put(pop, "count", jt_int(count));
+	return pop;
+}
+
+static JsonbValue *
+group_tree(MeasureGroup *mg, GroupResult *r)
+{
+	JsonbValue *group = jt_object();
+	JsonbValue *pops = jt_array();
+
+	jt_put(group, "id", text_or_empty(mg->id));
+	for (int p = 0; p < HEDIS_NPOP; p++)
+		if (mg->pop[p] != NULL)
+			jt_push(pops, population_tree(mg, p, r->count[p]));
+	jt_put(group, "population", pops);
+	if (mg->nstrat > 0)
+	{
+		JsonbValue *strats = jt_array();
+
+		for (int s = 0; s < mg->nstrat; s++)
+		{
+			char	   *val = cql_to_text(elm_system_value(r->strat_values[s]));
+			JsonbValue *strat = jt_object();
+			JsonbValue *strata = jt_array();
+			JsonbValue *stratum = jt_object();
+			JsonbValue *value = jt_object();
+
+			jt_put(value, "text", jt_string(val ? val : "null"));
+			jt_put(stratum, "value", value);
+			jt_push(strata, stratum);
+			jt_put(strat, "id", text_or_empty(mg->strat[s].id));
+			jt_put(strat, "stratum", strata);
+			jt_push(strats, strat);
+		}
+		jt_put(group, "stratifier", strats);
+	}
+	return group;
+}
+
+/* supplemental data: each element's value for this patient */
+static JsonbValue *
+supplemental_data_tree(EvalCtx *cx, MeasureDef *m)
+{
+	JsonbValue *exts = jt_array();
+
+	for (int s = 0; s < m->nsde; s++)
+	{
+		CqlValue	v = elm_system_value(elm_eval_def(cx, m->sde[s].def));
+		JsonbValue *parts = jt_array();
+		JsonbValue *ext = jt_object();
+
+		jt_push(parts, extension("id", "valueString",
+								 jt_string(m->sde[s].id ? m->sde[s].id : m->sde[s].def->name)));
+		jt_push(parts, extension("definition", "valueString", jt_string(m->sde[s].def->name)));
+		jt_push(parts, extension("value", "valueString", jt_string(cql_to_json_text_refs(v))));
+		jt_put(ext, "url", jt_string(HEDIS_SDE_URL));
+		jt_put(ext, "extension", parts);
+		jt_push(exts, ext);
+	}
+	return exts;
+}
+
+/* FHIR MeasureReport (individual) with the evidence behind it */
+Jsonb *
+measure_report_jsonb(EvalCtx *cx, MeasureDef *m, const char *patient_id,
+					 DateADT period_start, DateADT period_end, GroupResult *results)
+{
+	ElmLibrary *lib = m->lib;
+	JsonbValue *root = jt_object();
+	JsonbValue *period = jt_object();
+	JsonbValue *groups = jt_array();
+	JsonbValue *definitions = jt_array();
+	JsonbValue *evaluated_refs = jt_array();
+	JsonbValue *basic = jt_object();
+	JsonbValue *basic_code = jt_object();
+	JsonbValue *contained = jt_array();
+	List	   *evaluated = NIL;
+	ListCell   *lc;
+
+	jt_put(root, "resourceType", jt_string("MeasureReport"));
+	jt_put(root, "status", jt_string("complete"));
+	jt_put(root, "type", jt_string("individual"));
+	jt_put(root, "measure", text_or_empty(m->version ? psprintf("%s|%s", m->url, m->version) : m->url));
+	jt_put(root, "subject", reference(psprintf("Patient/%s", patient_id ? patient_id : "")));
+	jt_put(period, "start", jt_string(DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(period_start)))));
+	jt_put(period, "end", jt_string(DatumGetCString(DirectFunctionCall1(date_out, DateADTGetDatum(period_end)))));
+	jt_put(root, "period", period);
+	for (int g = 0; g < m->ngroups; g++)
+		jt_push(groups, group_tree(&m->groups[g], &results[g]));
+	jt_put(root, "group", groups);
+	jt_put(root, "extension", supplemental_data_tree(cx, m));
+
+	/*
+	 * Evidence: the definitions of the measure's library and of the
+	 * libraries it includes that were evaluated for this patient, and the
+	 * resources in them.
+	 */
+	library_evidence(cx, lib, NULL, definitions, &evaluated);
+	for (int i = 0; i < lib->nincludes; i++)
+		library_evidence(cx, lib->includes[i].lib, lib->includes[i].local_name,
+						 definitions, &evaluated);
+	foreach(lc, evaluated)
+		jt_push(evaluated_refs, reference(lfirst(lc)));
+	jt_put(root, "evaluatedResource", evaluated_refs);
+	jt_put(basic, "resourceType", jt_string("Basic"));
+	jt_put(basic, "id", jt_string("evidence"));
+	jt_put(basic_code, "text", jt_string("definition results"));
+	jt_put(basic, "code", basic_code);
+	jt_put(basic, "extension", definitions);
+	jt_push(contained, basic);
+	jt_put(root, "contained", contained);
+	return jt_finish(root);
+}
