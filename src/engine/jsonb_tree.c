@@ -213,8 +213,19 @@ sort_objects(JsonbValue *v)
 		JsonbPair  *pairs = v->val.object.pairs;
 		int			n = v->val.object.nPairs;
 
-		if (n > 1)
-			qsort(pairs, n, sizeof(JsonbPair), pair_cmp);
+		/* objects here have a handful of members: insertion sort, no allocation (glibc's qsort mallocs) */
+		for (int i = 1; i < n; i++)
+		{
+			JsonbPair	p = pairs[i];
+			int			j = i;
+
+			while (j > 0 && pair_cmp(&pairs[j - 1], &p) > 0)
+			{
+				pairs[j] = pairs[j - 1];
+				j--;
+			}
+			pairs[j] = p;
+		}
 		for (int i = 0; i < n; i++)
 		{
 			if (i > 0 && pair_cmp(&pairs[i - 1], &pairs[i]) == 0)

@@ -12,6 +12,7 @@
 #include "postgres.h"
 
 #include "utils/date.h"
+#include "utils/jsonb.h"
 
 /* GUCs (runs_launcher.c) */
 extern int	hedis_runs_max_workers;
@@ -31,6 +32,17 @@ typedef struct RunSpec
 	bool		sync;			/* hedis.run_now: one transaction, counted at the end */
 } RunSpec;
 
+/*
+ * Counts per group, stratum and population of a set of compact results
+ * (runs_summary.c).  A background batch stores its own in its transaction;
+ * a synchronous run (sync_summary of runs_process_batch) adds up all its
+ * batches and stores them at the end.
+ */
+typedef struct RunSummary RunSummary;
+extern RunSummary *run_summary_create(MemoryContext mcxt);
+extern void run_summary_add(RunSummary *s, Jsonb *result);
+extern void run_summary_store(RunSummary *s, int64 run_id, int worker);
+
 /* Outcome of one batch */
 typedef struct RunBatchOutcome
 {
@@ -45,10 +57,9 @@ typedef struct RunBatchOutcome
  * Must run inside a transaction with SPI connected.  Evaluation errors are
  * caught per patient and stored as that patient's error.  Advances *last_key.
  */
-extern void runs_summarize_sync(const RunSpec *spec);
 extern RunBatchOutcome runs_process_batch(const RunSpec *spec, int worker,
 										  int n_workers, int64 *last_key,
-										  int batch_size);
+										  int batch_size, RunSummary *sync_summary);
 
 /* Read the run's spec (SPI connected); false if the run does not exist. */
 extern bool runs_read_spec(int64 run_id, RunSpec *spec, char **status);

@@ -70,54 +70,6 @@ static const char *const batch_results_sql =
 "SELECT $1, $2, u.k, u.i, u.r, u.e"
 "  FROM unnest($3::bigint[], $4::text[], $5::jsonb[], $6::text[]) AS u(k, i, r, e)";
 
-/*
- * Summary counts of some results (SOURCE yields a jsonb column "result"),
- * added to one worker's summary rows.
- */
-#define SUMMARY_SQL(SOURCE) \
-"INSERT INTO hedis.run_summary_part AS s" \
-"       (run_id, worker, group_index, group_id, stratifier, stratum, population, count, patients)" \
-"SELECT $1, $3, x.group_index, min(x.group_id), x.stratifier, x.stratum, x.population," \
-"       sum(x.n), count(*) FILTER (WHERE x.n > 0)" \
-"  FROM (SELECT (g.idx - 1)::int AS group_index," \
-"               coalesce(g.grp ->> 'id', (g.idx - 1)::text) AS group_id," \
-"               ''::text AS stratifier, ''::text AS stratum," \
-"               p.key AS population, p.value::numeric::bigint AS n" \
-"          FROM " SOURCE \
-"         CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')" \
-"                    WITH ORDINALITY AS g(grp, idx)" \
-"         CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)" \
-"         WHERE rr.result IS NOT NULL" \
-"        UNION ALL" \
-"        SELECT (g.idx - 1)::int," \
-"               coalesce(g.grp ->> 'id', (g.idx - 1)::text)," \
-"               coalesce(st.s ->> 'id', (st.sidx - 1)::text)," \
-"               coalesce(st.s -> 'value', 'null'::jsonb)::text," \
-"               p.key, p.value::numeric::bigint" \
-"          FROM " SOURCE \
-"         CROSS JOIN LATERAL jsonb_array_elements(rr.result -> 'groups')" \
-"                    WITH ORDINALITY AS g(grp, idx)" \
-"         CROSS JOIN LATERAL jsonb_array_elements(coalesce(g.grp -> 'stratifiers', '[]'))" \
-"                    WITH ORDINALITY AS st(s, sidx)" \
-"         CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)" \
-"         WHERE rr.result IS NOT NULL) x" \
-" GROUP BY x.group_index, x.stratifier, x.stratum, x.population" \
-" ON CONFLICT (run_id, worker, group_index, stratifier, stratum, population)" \
-" DO UPDATE SET count = s.count + excluded.count, patients = s.patients + excluded.patients"
-
-/*
- * A background batch's counts come from its own results ($2, the array just
- * stored), not from hedis.run_result: a lookup there by (run_id, keys) is
- * planned from statistics in which a new run has no rows, and the planner
- * then scans every result of the run so far for each batch (quadratic).
- */
-static const char *const batch_summary_sql =
-SUMMARY_SQL("unnest($2::jsonb[]) AS rr(result)");
-
-/* a synchronous run counts everything once, at its end */
-static const char *const run_summary_sql =
-SUMMARY_SQL("(SELECT r.result FROM hedis.run_result r WHERE r.run_id = $1) AS rr");
-
 /* Memory contexts reused by every batch of this backend's current run */
 static MemoryContext batch_cxt = NULL;
 static MemoryContext patient_cxt = NULL;
@@ -235,7 +187,7 @@ runs_read_spec(int64 run_id, RunSpec *spec, char **status)
 
 RunBatchOutcome
 runs_process_batch(const RunSpec *spec, int worker, int n_workers,
-				   int64 *last_key, int batch_size)
+				   int64 *last_key, int batch_size, RunSummary *sync_summary)
 {
 	RunBatchOutcome out = {0, 0, true};
 	MemoryContext oldcxt;
@@ -329,6 +281,8 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 
 		CHECK_FOR_INTERRUPTS();
 		runs_evaluate_patient(spec, keys[i], &res, &err);
+		if (spec->sync && res)
+			run_summary_add(sync_summary, res);
 		result_nulls[i] = (res == NULL);
 		result_datums[i] = res ? JsonbPGetDatum(res) : (Datum) 0;
 		error_nulls[i] = (err == NULL);
@@ -402,38 +356,18 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 			elog(ERROR, "could not store the results of run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));
 
+		/* a background batch counts its own results, in its own transaction */
 		if (!spec->sync)
 		{
-			Oid			sargtypes[3] = {INT8OID, JSONBARRAYOID, INT4OID};
-			Datum		sargs[3];
+			RunSummary *summary = run_summary_create(batch_cxt);
 
-			sargs[0] = Int64GetDatum(spec->run_id);
-			sargs[1] = PointerGetDatum(result_array);
-			sargs[2] = Int32GetDatum(worker);
-			rc = SPI_execute_with_args(batch_summary_sql, 3, sargtypes, sargs, NULL, false, 0);
-			if (rc != SPI_OK_INSERT)
-				elog(ERROR, "could not store the summary of run %lld: %s",
-					 (long long) spec->run_id, SPI_result_code_string(rc));
+			for (i = 0; i < n; i++)
+				if (!result_nulls[i])
+					run_summary_add(summary, DatumGetJsonbP(result_datums[i]));
+			run_summary_store(summary, spec->run_id, worker);
 		}
 	}
 
 	return out;
-}
-
-/* the summary of a synchronous run, from all its results, as worker 0 */
-void
-runs_summarize_sync(const RunSpec *spec)
-{
-	Oid			types[3] = {INT8OID, INT4OID, INT4OID};
-	Datum		args[3];
-	int			rc;
-
-	args[0] = Int64GetDatum(spec->run_id);
-	args[1] = Int32GetDatum(0);
-	args[2] = Int32GetDatum(0);
-	rc = SPI_execute_with_args(run_summary_sql, 3, types, args, NULL, false, 0);
-	if (rc != SPI_OK_INSERT)
-		elog(ERROR, "could not store the summary of run %lld: %s",
-			 (long long) spec->run_id, SPI_result_code_string(rc));
 }
 

@@ -72,6 +72,7 @@ hedis_run_now(PG_FUNCTION_ARGS)
 	Oid			types[3] = {TEXTOID, DATEOID, DATEOID};
 	Datum		values[3];
 	RunSpec		spec;
+	RunSummary *summary;
 	int64		run_id;
 	int64		total;
 	int64		done = 0;
@@ -125,6 +126,7 @@ hedis_run_now(PG_FUNCTION_ARGS)
 	if (!runs_read_spec(run_id, &spec, NULL))
 		elog(ERROR, "run %lld vanished", (long long) run_id);
 	spec.sync = true;
+	summary = run_summary_create(CurrentMemoryContext);
 
 	ereport(NOTICE,
 			(errmsg("run %lld: evaluating %s for %lld patients",
@@ -136,7 +138,7 @@ hedis_run_now(PG_FUNCTION_ARGS)
 		int			decile;
 
 		CHECK_FOR_INTERRUPTS();
-		outcome = runs_process_batch(&spec, 0, 1, &last_key, hedis_runs_batch_size);
+		outcome = runs_process_batch(&spec, 0, 1, &last_key, hedis_runs_batch_size, summary);
 		if (outcome.patients == 0)
 			break;
 		if (!outcome.run_still_active)
@@ -154,7 +156,7 @@ hedis_run_now(PG_FUNCTION_ARGS)
 		}
 	}
 
-	runs_summarize_sync(&spec);
+	run_summary_store(summary, run_id, 0);
 	{
 		Oid			t[3] = {INT8OID, INT8OID, INT8OID};
 		Datum		v[3] = {Int64GetDatum(run_id), Int64GetDatum(done), Int64GetDatum(failed)};

@@ -118,7 +118,7 @@ hedis_runs_worker_main(Datum arg)
 		else
 		{
 			outcome = runs_process_batch(&spec, args.worker, args.n_workers,
-										 &last_key, hedis_runs_batch_size);
+										 &last_key, hedis_runs_batch_size, NULL);
 			if (outcome.patients == 0)
 			{
 				runs_worker_finish(&spec, args.worker);

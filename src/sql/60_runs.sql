@@ -47,7 +47,7 @@ COMMENT ON TABLE hedis.run IS
 
 -- One row per patient evaluated in the run's current attempt.
 CREATE TABLE hedis.run_result (
-    run_id      bigint NOT NULL REFERENCES hedis.run ON DELETE CASCADE,
+    run_id      bigint NOT NULL,                -- hedis.run; enforced per statement, see below
     patient_key bigint NOT NULL,              -- no foreign key: results outlive deleted patients
     attempt     int NOT NULL,
     patient_id  text NOT NULL,                -- FHIR id of the patient
@@ -59,6 +59,59 @@ CREATE TABLE hedis.run_result (
 );
 COMMENT ON TABLE hedis.run_result IS
     'per-patient results of a run (all from the run''s current attempt)';
+
+-- run_result.run_id has the guarantees of a foreign key to hedis.run (ON
+-- DELETE CASCADE), checked once per statement instead of once per row: a
+-- foreign key's check of every inserted result (a look-up plus a FOR KEY
+-- SHARE lock on the same run row, taken by every worker) cost a third of a
+-- patient's evaluation and turned that row's locks into multixacts.
+CREATE FUNCTION hedis._run_result_check_run() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    missing bigint;
+BEGIN
+    -- lock the runs as a foreign key check does: a concurrent DELETE of a
+    -- run waits for this transaction, then deletes these results too
+    PERFORM 1 FROM hedis.run r
+      WHERE r.run_id IN (SELECT DISTINCT n.run_id FROM new_results n)
+        FOR KEY SHARE OF r;
+    SELECT n.run_id INTO missing FROM new_results n
+     WHERE NOT EXISTS (SELECT 1 FROM hedis.run r WHERE r.run_id = n.run_id) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'insert or update on table "run_result" violates its reference to hedis.run'
+            USING ERRCODE = 'foreign_key_violation',
+                  DETAIL = format('Key (run_id)=(%s) is not present in table "run".', missing);
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER run_result_run_inserted AFTER INSERT ON hedis.run_result
+    REFERENCING NEW TABLE AS new_results
+    FOR EACH STATEMENT EXECUTE FUNCTION hedis._run_result_check_run();
+CREATE TRIGGER run_result_run_updated AFTER UPDATE ON hedis.run_result
+    REFERENCING NEW TABLE AS new_results
+    FOR EACH STATEMENT EXECUTE FUNCTION hedis._run_result_check_run();
+
+CREATE FUNCTION hedis._run_delete_results() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        TRUNCATE hedis.run_result;
+    ELSE
+        DELETE FROM hedis.run_result r USING old_runs o WHERE r.run_id = o.run_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER run_deleted AFTER DELETE ON hedis.run
+    REFERENCING OLD TABLE AS old_runs
+    FOR EACH STATEMENT EXECUTE FUNCTION hedis._run_delete_results();
+CREATE TRIGGER run_truncated AFTER TRUNCATE ON hedis.run
+    FOR EACH STATEMENT EXECUTE FUNCTION hedis._run_delete_results();
 
 -- Counts per group and population, and per stratum, one set per worker so
 -- that workers never wait for each other's rows (hedis.run_summary adds
