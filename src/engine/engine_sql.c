@@ -52,6 +52,43 @@ text_to_jsonb(const char *s)
  * Evaluate a measure for a patient: the compact result or the MeasureReport,
  * as jsonb in the caller's memory context.
  */
+/*
+ * One evaluation context per backend, reset after each patient: its first
+ * block (kept by a reset) holds a typical patient's values, so evaluating a
+ * population does not malloc and free blocks patient after patient.  A
+ * nested evaluation (not expected) gets a context of its own.
+ */
+#define EVAL_CONTEXT_BLOCK (256 * 1024)
+
+static MemoryContext evaluation_context = NULL;
+static bool evaluation_context_busy = false;
+
+static MemoryContext
+evaluation_context_take(void)
+{
+	if (evaluation_context_busy)
+		return AllocSetContextCreate(CurrentMemoryContext, "hedis nested evaluation",
+									 ALLOCSET_DEFAULT_SIZES);
+	if (evaluation_context == NULL)
+		evaluation_context = AllocSetContextCreate(TopMemoryContext, "hedis evaluation",
+												   EVAL_CONTEXT_BLOCK, EVAL_CONTEXT_BLOCK,
+												   ALLOCSET_DEFAULT_MAXSIZE);
+	evaluation_context_busy = true;
+	return evaluation_context;
+}
+
+static void
+evaluation_context_give_back(MemoryContext cxt)
+{
+	if (cxt != evaluation_context)
+	{
+		MemoryContextDelete(cxt);
+		return;
+	}
+	MemoryContextReset(cxt);
+	evaluation_context_busy = false;
+}
+
 static Jsonb *
 evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient_id,
 				 DateADT start, DateADT end, bool report)
@@ -61,7 +98,7 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 	Jsonb	   *volatile result = NULL;
 	PatientData *volatile opened = NULL;
 
-	eval_cxt = AllocSetContextCreate(caller, "hedis evaluation", ALLOCSET_DEFAULT_SIZES);
+	eval_cxt = evaluation_context_take();
 	SPI_connect();
 	PG_TRY();
 	{
@@ -94,7 +131,7 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 	{
 		fhir_patient_release(opened);
 		SPI_finish();
-		MemoryContextDelete(eval_cxt);
+		evaluation_context_give_back(eval_cxt);
 	}
 	PG_END_TRY();
 	return result;

@@ -54,7 +54,7 @@
 #define RUNS_SCHEDULER_LOCK_KEY 4848454901
 
 int			hedis_runs_max_workers = 2;
-int			hedis_runs_batch_size = 50;
+int			hedis_runs_batch_size = 500;
 int			hedis_runs_naptime_ms = 1000;
 bool		hedis_runs_preloaded = false;
 
@@ -655,7 +655,7 @@ hedis_runs_init(void)
 							"Patients evaluated per transaction of a population run.",
 							NULL,
 							&hedis_runs_batch_size,
-							50, 1, 100000,
+							500, 1, 100000,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("hedis.launcher_naptime",
