@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = error;
 BEGIN;
-SELECT plan(34);
+SELECT plan(37);
 
 INSERT INTO hedis.measure (url, version, name, resource)
 VALUES ('http://example.org/Measure/M', '1.0.0', 'MeasureM', '{"resourceType":"Measure"}'),
@@ -147,6 +147,17 @@ SELECT is(jsonb_array_length(:'srep'::jsonb->'contained'), 4 + 4 + 2,
 SELECT throws_ok(format($$SELECT hedis.measure_report(%s, 'individual')$$, :r_done), '22023', NULL,
                  'unknown report types are refused');
 SELECT is(hedis.measure_report(:r_name)->>'status', 'pending', 'a run that is not done reports pending');
+
+-- ---------------------------------------------------------------- results belong to a run
+-- (run_result.run_id: a foreign key's guarantees, enforced per statement)
+SELECT throws_ok($$INSERT INTO hedis.run_result (run_id, patient_key, attempt, patient_id, error)
+                   VALUES (-7, 1, 1, 'x', 'e')$$, '23503', NULL,
+                 'a result of an unknown run is refused');
+SELECT throws_ok(format($$UPDATE hedis.run_result SET run_id = -7 WHERE run_id = %s$$, :r_done), '23503', NULL,
+                 'moving results to an unknown run is refused');
+DELETE FROM hedis.run WHERE run_id = :r_done;
+SELECT is((SELECT count(*) FROM hedis.run_result WHERE run_id = :r_done), 0::bigint,
+          'deleting a run deletes its results');
 
 SELECT * FROM finish();
 ROLLBACK;
