@@ -53,7 +53,7 @@ typedef struct RunBatchOutcome
 
 /*
  * Evaluate and store the next batch of this worker's share of the run:
- * patients with key > *last_key, key % n_workers == worker, no result yet.
+ * patients with key > *last_key in its blocks of keys (runs_exec.c), no result yet.
  * Must run inside a transaction with SPI connected.  Evaluation errors are
  * caught per patient and stored as that patient's error.  Advances *last_key.
  */

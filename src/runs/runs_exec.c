@@ -26,6 +26,14 @@
 #include "runs/runs.h"
 
 /*
+ * A worker's share: the blocks of RUNS_KEY_BLOCK consecutive patient keys
+ * whose number modulo the number of workers is its own.  Keys dealt one by
+ * one (key modulo workers) sent every worker's results to the same leaf page
+ * of run_result's primary key, and the workers queued on its buffer lock.
+ */
+#define RUNS_KEY_BLOCK 1024
+
+/*
  * The next patients of a worker's share.  Planner-proof on purpose: the
  * scan is bounded to a window of keys ($2) and the "already evaluated"
  * test is a per-row index probe (OFFSET 0 keeps it a subplan), so a batch
@@ -36,7 +44,7 @@ static const char *const batch_keys_sql =
 "SELECT p.patient_key, p.fhir_id"
 "  FROM hedis.patient p"
 " WHERE p.patient_key > $1 AND p.patient_key <= $2"
-"   AND p.patient_key % $3 = $4"
+"   AND (p.patient_key / " CppAsString2(RUNS_KEY_BLOCK) ") % $3 = $4"
 "   AND NOT EXISTS (SELECT 1 FROM hedis.run_result r"
 "                    WHERE r.run_id = $5 AND r.patient_key = p.patient_key OFFSET 0)"
 " ORDER BY p.patient_key"
@@ -215,7 +223,7 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 
 		if (*last_key >= spec->max_patient_key)
 			return out;
-		window_end = *last_key + (int64) batch_size * n_workers * 4;
+		window_end = *last_key + Max((int64) batch_size, RUNS_KEY_BLOCK) * n_workers * 2;
 		if (window_end > spec->max_patient_key || window_end < *last_key)
 			window_end = spec->max_patient_key;
 

@@ -646,7 +646,7 @@ hedis_runs_init(void)
 
 	DefineCustomIntVariable("hedis.max_workers",
 							"Background workers that share one population run.",
-							"Read when a run is dispatched; each worker takes the patients whose key modulo this number is its own.",
+							"Read when a run is dispatched; each worker takes its share of the patients' keys (blocks of 1024 keys dealt in turn).",
 							&hedis_runs_max_workers,
 							2, 1, 64,
 							PGC_SIGHUP, 0,
