@@ -1409,7 +1409,7 @@ load_referenced_group(PatientData *pd, const char *type)
 		}
 	pd->groups = repalloc(pd->groups, sizeof(PatientTypeGroup) * (pd->ngroups + 1));
 	grp = &pd->groups[pd->ngroups++];
-	grp->type = pstrdup(type);
+	grp->type = fhir_type_intern(type) ? fhir_type_intern(type) : pstrdup(type);
 	grp->n = 0;
 	grp->cap = Max(list_length(ids), 1);
 	grp->resources = palloc(sizeof(CqlValue) * grp->cap);
