@@ -251,7 +251,7 @@ fi
 
 # ---------------------------------------------------------------- 6. population runs
 if ! skipped runs; then
-    RUNS_NOTE="not yet measured — needs population runs"
+    RUNS_NOTE="hedis.generate_population / hedis.run_now missing"
     if [ "$(q -c "SELECT to_regprocedure('hedis.generate_population(int,int,date)') IS NOT NULL AND to_regprocedure('hedis.run_now(text,date,date)') IS NOT NULL")" = t ]; then
         log "6. population run: hedis.generate_population($POP_N) + hedis.run_now (CMS125) in database bench_pop"
         createdb bench_pop
@@ -277,11 +277,11 @@ SQL
             POP_GEN_MS=$(echo "$out" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sed -n 1p)
             POP_RUN_MS=$(echo "$out" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | sed -n 3p)
             POP_RATE=$(awk -v n="$POP_N" -v ms="$POP_RUN_MS" 'BEGIN { if (ms > 0) printf "%.0f", n / (ms / 1000) }')
-            RUNS_NOTE="run_now: $POP_N generated patients in $(fnum "$POP_RUN_MS" %.0f) ms wall = $POP_RATE patients/s (generation $(fnum "$POP_GEN_MS" %.0f) ms); 1 vs 2 workers and 1M patients: not yet measured"
+            RUNS_NOTE="run_now: $POP_N generated patients in $(fnum "$POP_RUN_MS" %.0f) ms wall = $POP_RATE patients/s (generation $(fnum "$POP_GEN_MS" %.0f) ms); 1 vs 2 background workers: bench/million/run.sh"
             log "   $RUNS_NOTE"
         else
             log "   population run failed: $(echo "$out" | tail -3)"
-            RUNS_NOTE="not yet measured — needs population runs (hedis.run_now failed here: $(echo "$out" | grep ERROR | head -1))"
+            RUNS_NOTE="hedis.run_now failed here: $(echo "$out" | grep ERROR | head -1)"
         fi
     fi
 fi
@@ -345,7 +345,7 @@ fi
     [ -n "${PGB_P50:-}" ] && echo "| pgbench 16 clients, \`hedis.evaluate\` (MeasureReport + evidence): tps / p50 / p99 ms | $PGB_TPS / $PGB_P50 / $PGB_P99 | first call in a backend p50 $PGB_FIRST ms | |"
     [ -n "${PGR_P50:-}" ] && echo "| pgbench 16 clients, \`hedis.evaluate_patient_result\`: tps / p50 / p99 ms | $PGR_TPS / $PGR_P50 / $PGR_P99 | first call in a backend p50 $PGR_FIRST ms | |"
     echo "| population run, 1 vs 2 workers | ${RUNS_NOTE:-not measured (skipped)} | | |"
-    echo "| million-patient run | not yet measured — needs population runs | | |"
+    echo "| million-patient run, 1 vs 2 workers, memory per worker | bench/million/run.sh (separate: ~10 min, ~25 GB of disk) | | |"
 } >"$RESULTS"
 echo
 cat "$RESULTS"

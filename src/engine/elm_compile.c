@@ -24,6 +24,7 @@
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
+#include "common/jsonb_access.h"
 #include "engine/elm.h"
 #include "engine/fhir_data.h"
 
@@ -77,11 +78,7 @@ j_get(JsonbContainer *c, const char *key, JsonbValue *out)
 static JsonbContainer *
 j_container(JsonbContainer *c, const char *key)
 {
-	JsonbValue	v;
-
-	if (!j_get(c, key, &v) || v.type != jbvBinary)
-		return NULL;
-	return v.val.binary.data;
+	return jb_member_container(c, key);
 }
 
 static char *
@@ -117,17 +114,13 @@ j_bool(JsonbContainer *c, const char *key, bool dflt)
 static int
 j_len(JsonbContainer *a)
 {
-	return (a && JsonContainerIsArray(a)) ? JsonContainerSize(a) : 0;
+	return jb_array_length(a);
 }
 
 static JsonbContainer *
 j_at(JsonbContainer *a, int i)
 {
-	JsonbValue *v = getIthJsonbValueFromContainer(a, i);
-
-	if (v == NULL || v->type != jbvBinary)
-		return NULL;
-	return v->val.binary.data;
+	return jb_array_item(a, i);
 }
 
 /* "{urn:hl7-org:elm-types:r1}DateTime" -> "DateTime", system = true */

@@ -69,10 +69,15 @@ evaluation_context_take(void)
 	if (evaluation_context_busy)
 		return AllocSetContextCreate(CurrentMemoryContext, "hedis nested evaluation",
 									 ALLOCSET_DEFAULT_SIZES);
+	/*
+	 * A generation context: values are allocated one after the other and
+	 * freed all together, which is what it is made for (no free lists to
+	 * search; allocation is a pointer bump within a block).
+	 */
 	if (evaluation_context == NULL)
-		evaluation_context = AllocSetContextCreate(TopMemoryContext, "hedis evaluation",
-												   EVAL_CONTEXT_BLOCK, EVAL_CONTEXT_BLOCK,
-												   ALLOCSET_DEFAULT_MAXSIZE);
+		evaluation_context = GenerationContextCreate(TopMemoryContext, "hedis evaluation",
+													 EVAL_CONTEXT_BLOCK, EVAL_CONTEXT_BLOCK,
+													 ALLOCSET_DEFAULT_MAXSIZE);
 	evaluation_context_busy = true;
 	return evaluation_context;
 }

@@ -34,6 +34,7 @@
 #include "utils/numeric.h"
 
 #include "engine/elm_ops.h"
+#include "common/jsonb_access.h"
 #include "engine/fhir_data.h"
 
 /* ---- navigation ------------------------------------------------------- */
@@ -133,9 +134,9 @@ fhir_primitive_value(const CqlFhir *f)
 static bool
 obj_get(const CqlFhir *f, const char *key, int keylen, JsonbValue *out)
 {
-	if (f->jv.type != jbvBinary || !JsonContainerIsObject(f->jv.val.binary.data))
+	if (f->jv.type != jbvBinary)
 		return false;
-	return getKeyJsonValueFromContainer(f->jv.val.binary.data, key, keylen, out) != NULL;
+	return jb_object_get(f->jv.val.binary.data, key, keylen, out);
 }
 
 static const char *

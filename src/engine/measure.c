@@ -24,6 +24,7 @@
 #include "access/xact.h"
 #include "utils/memutils.h"
 
+#include "common/jsonb_access.h"
 #include "engine/elm_ops.h"
 #include "engine/fhir_data.h"
 #include "engine/hedis_engine.h"
@@ -52,68 +53,28 @@ static CachedMeasure *measure_cache = NULL;
 static uint64 measure_cache_version = 0;
 static uint64 evaluation_epoch = 0;
 
-/* ---- jsonb helpers (Measure resource) -------------------------------- */
-
-static JsonbContainer *
-jc(JsonbContainer *c, const char *key)
-{
-	JsonbValue	v;
-
-	if (c == NULL || !JsonContainerIsObject(c) ||
-		getKeyJsonValueFromContainer(c, key, strlen(key), &v) == NULL ||
-		v.type != jbvBinary)
-		return NULL;
-	return v.val.binary.data;
-}
-
-static char *
-js(JsonbContainer *c, const char *key)
-{
-	JsonbValue	v;
-
-	if (c == NULL || !JsonContainerIsObject(c) ||
-		getKeyJsonValueFromContainer(c, key, strlen(key), &v) == NULL ||
-		v.type != jbvString)
-		return NULL;
-	return pnstrdup(v.val.string.val, v.val.string.len);
-}
-
-static int
-jlen(JsonbContainer *a)
-{
-	return (a && JsonContainerIsArray(a)) ? JsonContainerSize(a) : 0;
-}
-
-static JsonbContainer *
-jat(JsonbContainer *a, int i)
-{
-	JsonbValue *v = getIthJsonbValueFromContainer(a, i);
-
-	return (v && v->type == jbvBinary) ? v->val.binary.data : NULL;
-}
-
 /* value of the extension with this url (string/code), or NULL */
 static char *
 extension_code(JsonbContainer *obj, const char *url_suffix)
 {
-	JsonbContainer *exts = jc(obj, "extension");
+	JsonbContainer *exts = jb_member_container(obj, "extension");
 
-	for (int i = 0; i < jlen(exts); i++)
+	for (int i = 0; i < jb_array_length(exts); i++)
 	{
-		JsonbContainer *e = jat(exts, i);
-		char	   *url = js(e, "url");
+		JsonbContainer *e = jb_array_item(exts, i);
+		char	   *url = jb_member_string(e, "url");
 
 		if (url && strlen(url) >= strlen(url_suffix) &&
 			strcmp(url + strlen(url) - strlen(url_suffix), url_suffix) == 0)
 		{
-			char	   *code = js(e, "valueCode");
+			char	   *code = jb_member_string(e, "valueCode");
 			JsonbContainer *cc;
 
 			if (code)
 				return code;
-			cc = jc(e, "valueCodeableConcept");
-			if (cc && jlen(jc(cc, "coding")) > 0)
-				return js(jat(jc(cc, "coding"), 0), "code");
+			cc = jb_member_container(e, "valueCodeableConcept");
+			if (cc && jb_array_length(jb_member_container(cc, "coding")) > 0)
+				return jb_member_string(jb_array_item(jb_member_container(cc, "coding"), 0), "code");
 		}
 	}
 	return NULL;
@@ -122,15 +83,15 @@ extension_code(JsonbContainer *obj, const char *url_suffix)
 static char *
 concept_code(JsonbContainer *cc)
 {
-	JsonbContainer *coding = jc(cc, "coding");
+	JsonbContainer *coding = jb_member_container(cc, "coding");
 
-	return jlen(coding) > 0 ? js(jat(coding, 0), "code") : NULL;
+	return jb_array_length(coding) > 0 ? jb_member_string(jb_array_item(coding, 0), "code") : NULL;
 }
 
 static ElmDef *
 criteria_def(MeasureDef *m, JsonbContainer *criteria, const char *what)
 {
-	char	   *expr = js(criteria, "expression");
+	char	   *expr = jb_member_string(criteria, "expression");
 	ElmDef	   *def;
 
 	if (expr == NULL)
@@ -162,7 +123,7 @@ population_index(const char *code)
 static ElmFunction *
 criteria_function(MeasureDef *m, JsonbContainer *criteria)
 {
-	char	   *expr = js(criteria, "expression");
+	char	   *expr = jb_member_string(criteria, "expression");
 
 	if (expr == NULL)
 		return NULL;
@@ -180,7 +141,7 @@ criteria_function(MeasureDef *m, JsonbContainer *criteria)
 static ElmDef *
 optional_criteria_def(MeasureDef *m, JsonbContainer *criteria, const char *what, const char *id)
 {
-	char	   *expr = js(criteria, "expression");
+	char	   *expr = jb_member_string(criteria, "expression");
 	ElmDef	   *def = expr ? elm_library_find_def(m->lib, expr) : NULL;
 
 	if (def == NULL)
@@ -197,20 +158,20 @@ static MeasureDef *
 measure_compile(const char *ref, Jsonb *resource)
 {
 	JsonbContainer *root = &resource->root;
-	JsonbContainer *libs = jc(root, "library");
-	JsonbContainer *groups = jc(root, "group");
-	JsonbContainer *sdes = jc(root, "supplementalData");
+	JsonbContainer *libs = jb_member_container(root, "library");
+	JsonbContainer *groups = jb_member_container(root, "group");
+	JsonbContainer *sdes = jb_member_container(root, "supplementalData");
 	MeasureDef *m = palloc0(sizeof(MeasureDef));
 	JsonbValue *lv;
 	char	   *measure_scoring;
 	char	   *measure_basis;
 
-	m->url = js(root, "url");
-	m->version = js(root, "version");
-	m->name = js(root, "name");
+	m->url = jb_member_string(root, "url");
+	m->version = jb_member_string(root, "version");
+	m->name = jb_member_string(root, "name");
 	if (m->name == NULL)
 		m->name = m->url ? m->url : pstrdup(ref);
-	if (jlen(libs) < 1)
+	if (jb_array_length(libs) < 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("measure \"%s\" names no library", m->name)));
@@ -227,10 +188,10 @@ measure_compile(const char *ref, Jsonb *resource)
 			*bar++ = '\0';
 		m->lib = elm_library_get(canon, bar);
 	}
-	measure_scoring = concept_code(jc(root, "scoring"));
+	measure_scoring = concept_code(jb_member_container(root, "scoring"));
 	measure_basis = extension_code(root, "cqfm-populationBasis");
 
-	m->ngroups = jlen(groups);
+	m->ngroups = jb_array_length(groups);
 	if (m->ngroups == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -238,24 +199,24 @@ measure_compile(const char *ref, Jsonb *resource)
 	m->groups = palloc0(sizeof(MeasureGroup) * m->ngroups);
 	for (int g = 0; g < m->ngroups; g++)
 	{
-		JsonbContainer *grp = jat(groups, g);
+		JsonbContainer *grp = jb_array_item(groups, g);
 		MeasureGroup *mg = &m->groups[g];
-		JsonbContainer *pops = jc(grp, "population");
-		JsonbContainer *strats = jc(grp, "stratifier");
+		JsonbContainer *pops = jb_member_container(grp, "population");
+		JsonbContainer *strats = jb_member_container(grp, "stratifier");
 		char	   *basis = extension_code(grp, "cqfm-populationBasis");
 		char	   *scoring = extension_code(grp, "cqfm-scoring");
 
-		mg->id = js(grp, "id");
+		mg->id = jb_member_string(grp, "id");
 		if (mg->id == NULL)
 			mg->id = psprintf("group-%d", g + 1);
 		mg->scoring = scoring ? scoring : (measure_scoring ? measure_scoring : "proportion");
 		if (basis == NULL)
 			basis = measure_basis;
 		mg->patient_based = basis == NULL || strcmp(basis, "boolean") == 0;
-		for (int p = 0; p < jlen(pops); p++)
+		for (int p = 0; p < jb_array_length(pops); p++)
 		{
-			JsonbContainer *pop = jat(pops, p);
-			char	   *code = concept_code(jc(pop, "code"));
+			JsonbContainer *pop = jb_array_item(pops, p);
+			char	   *code = concept_code(jb_member_container(pop, "code"));
 			int			idx = population_index(code);
 
 			if (idx < 0)
@@ -263,11 +224,11 @@ measure_compile(const char *ref, Jsonb *resource)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("measure \"%s\": unknown population code \"%s\"", m->name,
 								code ? code : "(none)")));
-			mg->pop_id[idx] = js(pop, "id");
+			mg->pop_id[idx] = jb_member_string(pop, "id");
 			if (idx == HEDIS_POP_MOBS)
 			{
 				/* the observation is a function applied to each episode */
-				mg->observation = criteria_function(m, jc(pop, "criteria"));
+				mg->observation = criteria_function(m, jb_member_container(pop, "criteria"));
 				if (mg->observation == NULL)
 					ereport(ERROR,
 							(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -276,35 +237,35 @@ measure_compile(const char *ref, Jsonb *resource)
 				mg->pop[idx] = mg->pop[HEDIS_POP_MPOP] ? mg->pop[HEDIS_POP_MPOP] : mg->pop[HEDIS_POP_IP];
 				continue;
 			}
-			mg->pop[idx] = criteria_def(m, jc(pop, "criteria"), code);
+			mg->pop[idx] = criteria_def(m, jb_member_container(pop, "criteria"), code);
 		}
 		if (mg->pop[HEDIS_POP_IP] == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("measure \"%s\" group \"%s\" has no initial-population", m->name, mg->id)));
-		mg->strat = palloc0(sizeof(MeasureStratifier) * Max(jlen(strats), 1));
-		for (int s = 0; s < jlen(strats); s++)
+		mg->strat = palloc0(sizeof(MeasureStratifier) * Max(jb_array_length(strats), 1));
+		for (int s = 0; s < jb_array_length(strats); s++)
 		{
-			JsonbContainer *st = jat(strats, s);
+			JsonbContainer *st = jb_array_item(strats, s);
 			MeasureStratifier *ms = &mg->strat[mg->nstrat];
 
-			ms->id = js(st, "id");
+			ms->id = jb_member_string(st, "id");
 			if (ms->id == NULL)
 				ms->id = psprintf("stratifier-%d", s + 1);
-			ms->def = optional_criteria_def(m, jc(st, "criteria"), "stratifier", ms->id);
+			ms->def = optional_criteria_def(m, jb_member_container(st, "criteria"), "stratifier", ms->id);
 			if (ms->def)
 				mg->nstrat++;
 		}
 	}
 	m->nretrieved = elm_library_retrieved_types(m->lib, &m->retrieved);
-	m->sde = palloc0(sizeof(MeasureStratifier) * Max(jlen(sdes), 1));
-	for (int s = 0; s < jlen(sdes); s++)
+	m->sde = palloc0(sizeof(MeasureStratifier) * Max(jb_array_length(sdes), 1));
+	for (int s = 0; s < jb_array_length(sdes); s++)
 	{
-		JsonbContainer *sd = jat(sdes, s);
+		JsonbContainer *sd = jb_array_item(sdes, s);
 		MeasureStratifier *ms = &m->sde[m->nsde];
 
-		ms->id = js(sd, "id");
-		ms->def = optional_criteria_def(m, jc(sd, "criteria"), "supplemental data", ms->id);
+		ms->id = jb_member_string(sd, "id");
+		ms->def = optional_criteria_def(m, jb_member_container(sd, "criteria"), "supplemental data", ms->id);
 		if (ms->def)
 			m->nsde++;
 	}

@@ -26,6 +26,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "common/jsonb_access.h"
 #include "runs/runs.h"
 
 typedef struct SummaryEntry
@@ -135,17 +136,6 @@ summary_count(RunSummary *s, int group_index, const char *group_id,
 		summary_grow(s);
 }
 
-/* a member's string value, or NULL (absent, JSON null, not a string) */
-static char *
-member_text(JsonbContainer *obj, const char *key)
-{
-	JsonbValue	v;
-
-	if (getKeyJsonValueFromContainer(obj, key, strlen(key), &v) == NULL || v.type != jbvString)
-		return NULL;
-	return pnstrdup(v.val.string.val, v.val.string.len);
-}
-
 /* a member's value as jsonb text ("null" when absent) */
 static char *
 member_jsonb_text(JsonbContainer *obj, const char *key)
@@ -161,25 +151,6 @@ member_jsonb_text(JsonbContainer *obj, const char *key)
 
 		return JsonbToCString(NULL, &scalar->root, VARSIZE(scalar));
 	}
-}
-
-/* the i-th element of an array member, as a container (NULL if not one) */
-static JsonbContainer *
-array_item(JsonbContainer *arr, int i)
-{
-	JsonbValue *v = getIthJsonbValueFromContainer(arr, i);
-
-	return (v && v->type == jbvBinary) ? v->val.binary.data : NULL;
-}
-
-static JsonbContainer *
-member_container(JsonbContainer *obj, const char *key)
-{
-	JsonbValue	v;
-
-	if (getKeyJsonValueFromContainer(obj, key, strlen(key), &v) == NULL || v.type != jbvBinary)
-		return NULL;
-	return v.val.binary.data;
 }
 
 /* count every population of a group's "populations" object under one stratum */
@@ -222,32 +193,32 @@ run_summary_add(RunSummary *s, Jsonb *result)
 	if (result == NULL || !JB_ROOT_IS_OBJECT(result))
 		return;
 	old = MemoryContextSwitchTo(s->mcxt);
-	groups = member_container(&result->root, "groups");
-	for (int gi = 0; groups && JsonContainerIsArray(groups) && gi < (int) JsonContainerSize(groups); gi++)
+	groups = jb_member_container(&result->root, "groups");
+	for (int gi = 0; gi < jb_array_length(groups); gi++)
 	{
-		JsonbContainer *g = array_item(groups, gi);
+		JsonbContainer *g = jb_array_item(groups, gi);
 		JsonbContainer *pops;
 		JsonbContainer *strats;
 		char	   *gid;
 
 		if (g == NULL || !JsonContainerIsObject(g))
 			continue;
-		gid = member_text(g, "id");
+		gid = jb_member_string(g, "id");
 		if (gid == NULL)
 			gid = psprintf("%d", gi);
-		pops = member_container(g, "populations");
+		pops = jb_member_container(g, "populations");
 		if (pops == NULL || !JsonContainerIsObject(pops))
 			continue;
 		count_populations(s, pops, gi, gid, "", "");
-		strats = member_container(g, "stratifiers");
-		for (int si = 0; strats && JsonContainerIsArray(strats) && si < (int) JsonContainerSize(strats); si++)
+		strats = jb_member_container(g, "stratifiers");
+		for (int si = 0; si < jb_array_length(strats); si++)
 		{
-			JsonbContainer *st = array_item(strats, si);
+			JsonbContainer *st = jb_array_item(strats, si);
 			char	   *sid;
 
 			if (st == NULL || !JsonContainerIsObject(st))
 				continue;
-			sid = member_text(st, "id");
+			sid = jb_member_string(st, "id");
 			count_populations(s, pops, gi, gid, sid ? sid : psprintf("%d", si),
 							  member_jsonb_text(st, "value"));
 		}
