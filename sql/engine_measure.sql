@@ -93,3 +93,30 @@ SELECT e.patient, hedis.evaluate_patient_result('http://example.org/Measure/EngM
 -- a measure may be named by canonical url|version or by name
 SELECT pg_temp.count_of(hedis.evaluate('http://example.org/Measure/EngMeasure|1.0.0', 'eng-m-p1', '2024-01-01', '2024-12-31'), 'numerator') AS by_url_version,
        pg_temp.count_of(hedis.evaluate('EngMeasure', 'eng-m-p1', '2024-01-01', '2024-12-31'), 'numerator') AS by_name;
+
+-- a caller's objects cannot shadow the engine's own queries: with operators
+-- = and || on text that lie first on search_path, and every cache dropped (so
+-- the measure, its libraries and value sets are read again), the results do
+-- not change
+CREATE SCHEMA shadow;
+CREATE FUNCTION shadow.never_equal(text, text) RETURNS boolean LANGUAGE sql AS 'SELECT false';
+CREATE FUNCTION shadow.garbled(text, text) RETURNS text LANGUAGE sql AS $$SELECT 'garbled'$$;
+CREATE OPERATOR shadow.= (LEFTARG = text, RIGHTARG = text, FUNCTION = shadow.never_equal);
+CREATE OPERATOR shadow.|| (LEFTARG = text, RIGHTARG = text, FUNCTION = shadow.garbled);
+CREATE TEMP TABLE unshadowed AS
+SELECT patient_key, hedis.evaluate_patient_result('EngMeasure', patient_key, '2024-01-01', '2024-12-31') AS compact
+  FROM hedis.patient WHERE fhir_id LIKE 'eng-m-p%';
+UPDATE hedis.knowledge_state SET generation = generation + 1;
+SET search_path = shadow, pg_catalog, public;
+CREATE TEMP TABLE shadowed AS
+SELECT u.patient_key,
+       hedis.evaluate_patient_result('EngMeasure', u.patient_key, '2024-01-01', '2024-12-31') AS compact,
+       hedis.evaluate('EngMeasure', p.fhir_id, '2024-01-01', '2024-12-31') AS report
+  FROM unshadowed u JOIN hedis.patient p USING (patient_key);
+RESET search_path;
+SELECT count(*) AS patients,
+       count(*) FILTER (WHERE s.compact = u.compact) AS same_results,
+       count(*) FILTER (WHERE pg_temp.count_of(s.report, 'initial-population')
+                              = (u.compact->'groups'->0->'populations'->>'initial-population')::int) AS same_reports
+  FROM shadowed s JOIN unshadowed u USING (patient_key);
+DROP SCHEMA shadow CASCADE;

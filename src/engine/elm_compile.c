@@ -25,6 +25,7 @@
 #include "utils/memutils.h"
 
 #include "common/jsonb_access.h"
+#include "common/search_path.h"
 #include "engine/elm.h"
 #include "engine/fhir_data.h"
 
@@ -1239,6 +1240,7 @@ compile_library_body(ElmLibrary *lib, JsonbContainer *L)
 static Jsonb *
 fetch_library_elm(const char *name_or_url, const char *version, char **url_out)
 {
+	int			pinned;
 	Oid			argtypes[3] = {TEXTOID, TEXTOID, TEXTOID};
 	Datum		args[3];
 	char		nulls[3] = {' ', ' ', ' '};
@@ -1257,12 +1259,14 @@ fetch_library_elm(const char *name_or_url, const char *version, char **url_out)
 	else
 		nulls[1] = 'n';
 
+	pinned = search_path_pin();
 	rc = SPI_execute_with_args(
 							   "SELECT elm, url FROM hedis.library "
 							   "WHERE (url = $1 OR name = $3 OR url LIKE '%/' || $3) "
 							   "AND ($2 IS NULL OR version = $2) "
 							   "ORDER BY (url = $1) DESC, version DESC LIMIT 1",
 							   3, argtypes, args, nulls, true, 1);
+	search_path_restore(pinned);
 	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read hedis.library: %s", SPI_result_code_string(rc));
@@ -1356,6 +1360,7 @@ elm_knowledge_generation(void)
 	bool		isnull;
 	Datum		d;
 	MemoryContext caller = CurrentMemoryContext;
+	int			pinned = search_path_pin();
 
 	if (plan == NULL)
 	{
@@ -1368,6 +1373,7 @@ elm_knowledge_generation(void)
 		plan = p;
 	}
 	rc = SPI_execute_plan(plan, NULL, NULL, true, 1);
+	search_path_restore(pinned);
 	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT || SPI_processed != 1)
 		return 0;

@@ -35,6 +35,7 @@
 
 #include "engine/elm_ops.h"
 #include "common/jsonb_access.h"
+#include "common/search_path.h"
 #include "engine/fhir_data.h"
 
 /* ---- navigation ------------------------------------------------------- */
@@ -617,6 +618,7 @@ cmp_cstr(const void *a, const void *b)
 static void
 valueset_load(ElmValueSet *vs)
 {
+	int			pinned;
 	/* the codes live as long as the compiled library that owns vs */
 	MemoryContext owner = elm_cache_context();
 	Oid			argtypes[1] = {TEXTOID};
@@ -627,10 +629,12 @@ valueset_load(ElmValueSet *vs)
 	MemoryContext caller = CurrentMemoryContext;
 
 	args[0] = CStringGetTextDatum(vs->url);
+	pinned = search_path_pin();
 	rc = SPI_execute_with_args(
 							   "SELECT DISTINCT system || '|' || code FROM hedis.valueset_code "
 							   "WHERE valueset_url = $1",
 							   1, argtypes, args, NULL, true, 0);
+	search_path_restore(pinned);
 	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read hedis.valueset_code: %s", SPI_result_code_string(rc));
@@ -638,8 +642,10 @@ valueset_load(ElmValueSet *vs)
 	{
 		bool		exists;
 
+		pinned = search_path_pin();
 		rc = SPI_execute_with_args("SELECT 1 FROM hedis.valueset WHERE url = $1",
 								   1, argtypes, args, NULL, true, 1);
+		search_path_restore(pinned);
 		MemoryContextSwitchTo(caller);
 		exists = rc == SPI_OK_SELECT && SPI_processed > 0;
 		if (!exists)
@@ -1298,7 +1304,7 @@ fhir_patient_key(const char *fhir_id, bool missing_ok)
 	if (plan == NULL)
 	{
 		Oid			argtypes[1] = {TEXTOID};
-		SPIPlanPtr	p = SPI_prepare("SELECT patient_key FROM hedis.patient WHERE fhir_id = $1",
+		SPIPlanPtr	p = SPI_prepare("SELECT patient_key FROM hedis.patient WHERE fhir_id OPERATOR(pg_catalog.=) $1",
 									1, argtypes);
 
 		if (p == NULL)
@@ -1422,7 +1428,8 @@ load_referenced_group(PatientData *pd, const char *type)
 	args[0] = CStringGetTextDatum(type);
 	args[1] = PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
 	rc = SPI_execute_with_args("SELECT resource FROM hedis.resource "
-							   "WHERE resource_type = $1 AND fhir_id = ANY ($2) ORDER BY fhir_id",
+							   "WHERE resource_type OPERATOR(pg_catalog.=) $1"
+							   "  AND fhir_id OPERATOR(pg_catalog.=) ANY ($2) ORDER BY fhir_id",
 							   2, argtypes, args, NULL, true, 0);
 	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT)

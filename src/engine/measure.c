@@ -25,6 +25,7 @@
 #include "utils/memutils.h"
 
 #include "common/jsonb_access.h"
+#include "common/search_path.h"
 #include "engine/elm_ops.h"
 #include "engine/fhir_data.h"
 #include "engine/hedis_engine.h"
@@ -276,6 +277,7 @@ measure_compile(const char *ref, Jsonb *resource)
 MeasureDef *
 measure_get(const char *ref)
 {
+	int			pinned;
 	Oid			argtypes[1] = {TEXTOID};
 	Datum		args[1];
 	int			rc;
@@ -297,10 +299,12 @@ measure_get(const char *ref)
 			return cm->m;
 
 	args[0] = CStringGetTextDatum(ref);
+	pinned = search_path_pin();
 	rc = SPI_execute_with_args("SELECT resource FROM hedis.measure "
 							   "WHERE url = $1 OR name = $1 OR url || '|' || version = $1 "
 							   "ORDER BY (url || '|' || version = $1) DESC, (url = $1) DESC, version DESC LIMIT 1",
 							   1, argtypes, args, NULL, true, 1);
+	search_path_restore(pinned);
 	MemoryContextSwitchTo(caller);
 	if (rc != SPI_OK_SELECT)
 		elog(ERROR, "could not read hedis.measure: %s", SPI_result_code_string(rc));

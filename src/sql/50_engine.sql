@@ -1,14 +1,18 @@
 -- ---------------------------------------------------------------------------
 -- The measure engine: evaluate published ELM over the data store.
--- Functions run with the caller's rights (they only read); search_path is
--- pinned so a caller's objects cannot shadow the engine's own queries.
+-- Functions run with the caller's rights (they only read); a caller's objects
+-- cannot shadow the engine's own queries: search_path is pinned by the SET
+-- clause, or, for the two per-patient functions (evaluate and
+-- evaluate_patient_result, called once per patient), by the C code around
+-- the rare queries it runs (src/common/search_path.h) while its per-patient
+-- queries name their operators (OPERATOR(pg_catalog.=)); a SET clause costs
+-- a GUC save and restore on every call.
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION hedis.evaluate(measure text, patient text,
                                period_start date, period_end date)
 RETURNS jsonb
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hedis_evaluate';
 COMMENT ON FUNCTION hedis.evaluate(text, text, date, date) IS
   'FHIR MeasureReport (individual) of one patient for a Measure (canonical url, url|version or name), with the evidence behind it';
@@ -26,7 +30,6 @@ CREATE FUNCTION hedis.evaluate_patient_result(measure text, patient_key bigint,
                                               period_start date, period_end date)
 RETURNS jsonb
 LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED
-SET search_path = pg_catalog, pg_temp
 AS 'MODULE_PATHNAME', 'hedis_evaluate_patient_result';
 COMMENT ON FUNCTION hedis.evaluate_patient_result(text, bigint, date, date) IS
   'compact per-patient population counts and strata (what population runs store)';
