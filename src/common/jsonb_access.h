@@ -18,6 +18,28 @@
  * and no offset is ever recomputed backwards (see jsonb_access.c).
  */
 extern bool jb_object_get(JsonbContainer *obj, const char *key, int keylen, JsonbValue *out);
+/*
+ * The members of an object in their stored order (keys by length, then
+ * bytes), without the iterator API's copies:
+ *		jb_object_walk_begin(&w, obj);
+ *		while (jb_object_walk_next(&w, &key, &keylen, &value)) ...
+ * key is not NUL-terminated; value may be NULL (keys only: then on every
+ * call of the walk).
+ */
+typedef struct JbObjectWalk
+{
+	JsonbContainer *obj;
+	int			n;
+	int			i;
+	const char *base;
+	uint32		key_off;
+	uint32		value_off;
+	bool		values;			/* value_off is set (values were asked for) */
+} JbObjectWalk;
+
+extern void jb_object_walk_begin(JbObjectWalk *w, JsonbContainer *obj);
+extern bool jb_object_walk_next(JbObjectWalk *w, const char **key, int *keylen, JsonbValue *value);
+
 /* the object or array member key of an object, or NULL */
 extern JsonbContainer *jb_member_container(JsonbContainer *obj, const char *key);
 /* the string member key of an object (palloc'd), or NULL (absent, not a string) */

@@ -285,47 +285,6 @@ choice_suffix_type(const char *suffix, int len)
 }
 
 /*
- * The object's stored keys in order, without the iterator API (which
- * copies every value on the way): jsonb.h's documented layout is n key
- * entries, then n value entries, then the data; an entry holds its end
- * offset every JB_OFFSET_STRIDE entries and its length otherwise.
- */
-typedef struct ObjectKeyWalk
-{
-	const JsonbContainer *c;
-	const char *data;
-	int			nkeys;
-	int			i;
-	uint32		start;
-} ObjectKeyWalk;
-
-static void
-key_walk_begin(ObjectKeyWalk *w, const JsonbContainer *c)
-{
-	w->c = c;
-	w->nkeys = JsonContainerSize(c);
-	w->data = (const char *) &c->children[w->nkeys * 2];
-	w->i = 0;
-	w->start = 0;
-}
-
-static bool
-key_walk_next(ObjectKeyWalk *w, const char **key, int *len)
-{
-	JEntry		je;
-	uint32		end;
-
-	if (w->i >= w->nkeys)
-		return false;
-	je = w->c->children[w->i++];
-	end = JBE_HAS_OFF(je) ? JBE_OFFLENFLD(je) : w->start + JBE_OFFLENFLD(je);
-	*key = w->data + w->start;
-	*len = (int) (end - w->start);
-	w->start = end;
-	return true;
-}
-
-/*
  * Has the object any "_name" key (a primitive's id or extensions)?  Most
  * have none, and then no element needs its "_name" looked up.  Remembered
  * in the value: a resource is asked for many elements.
@@ -335,13 +294,13 @@ has_underscore_keys(CqlFhir *f)
 {
 	if (f->underscore_keys == 0)
 	{
-		ObjectKeyWalk w;
+		JbObjectWalk w;
 		const char *key;
 		int			len;
 
 		f->underscore_keys = -1;
-		key_walk_begin(&w, f->jv.val.binary.data);
-		while (key_walk_next(&w, &key, &len))
+		jb_object_walk_begin(&w, f->jv.val.binary.data);
+		while (jb_object_walk_next(&w, &key, &len, NULL))
 			if (len > 0 && key[0] == '_')
 			{
 				f->underscore_keys = 1;
@@ -404,13 +363,13 @@ find_choice(const CqlFhir *f, const char *name, const FhirElementInfo *e,
 		}
 	}
 	{
-		ObjectKeyWalk w;
+		JbObjectWalk w;
 		const char *key;
 		int			len;
 
 		/* an absent choice element (Condition.abatement, mostly) walks them all */
-		key_walk_begin(&w, f->jv.val.binary.data);
-		while (key_walk_next(&w, &key, &len))
+		jb_object_walk_begin(&w, f->jv.val.binary.data);
+		while (jb_object_walk_next(&w, &key, &len, NULL))
 		{
 			if (len > (int) nlen && memcmp(key, name, nlen) == 0 &&
 				key[nlen] >= 'A' && key[nlen] <= 'Z')

@@ -30,6 +30,7 @@ typedef struct RunSpec
 	DateADT		period_end;
 	int64		max_patient_key;
 	bool		sync;			/* hedis.run_now: one transaction, counted at the end */
+	bool		fresh;			/* the attempt had no results before this dispatch */
 } RunSpec;
 
 /*
@@ -63,6 +64,9 @@ extern RunBatchOutcome runs_process_batch(const RunSpec *spec, int worker,
 
 /* Read the run's spec (SPI connected); false if the run does not exist. */
 extern bool runs_read_spec(int64 run_id, RunSpec *spec, char **status);
+
+/* Had the run results before its current dispatch?  (SPI connected) */
+extern bool runs_has_earlier_results(int64 run_id);
 
 /* Shared memory and wake-up of the launcher (runs_launcher.c) */
 extern void runs_request_launcher_wake(Oid dboid);

@@ -50,6 +50,19 @@ static const char *const batch_keys_sql =
 " ORDER BY p.patient_key"
 " LIMIT $6";
 
+/*
+ * The same for an attempt that had no results before this dispatch (a new
+ * run, run_now): its workers never meet a patient evaluated already, so the
+ * per-patient probe of run_result is left out.
+ */
+static const char *const fresh_batch_keys_sql =
+"SELECT p.patient_key, p.fhir_id"
+"  FROM hedis.patient p"
+" WHERE p.patient_key > $1 AND p.patient_key <= $2"
+"   AND (p.patient_key / " CppAsString2(RUNS_KEY_BLOCK) ") % $3 = $4"
+" ORDER BY p.patient_key"
+" LIMIT $6";
+
 /* first patient key after $1, to jump over gaps in the key space */
 static const char *const next_key_sql =
 "SELECT min(patient_key) FROM hedis.patient WHERE patient_key > $1";
@@ -182,6 +195,7 @@ runs_read_spec(int64 run_id, RunSpec *spec, char **status)
 	desc = SPI_tuptable->tupdesc;
 	spec->run_id = run_id;
 	spec->sync = false;
+	spec->fresh = false;
 	spec->attempt = DatumGetInt32(SPI_getbinval(tup, desc, 1, &isnull));
 	spec->measure_ref = SPI_getvalue(tup, desc, 2);
 	spec->period_start = DatumGetDateADT(SPI_getbinval(tup, desc, 3, &isnull));
@@ -191,6 +205,30 @@ runs_read_spec(int64 run_id, RunSpec *spec, char **status)
 	if (status)
 		*status = SPI_getvalue(tup, desc, 6);
 	return true;
+}
+
+/*
+ * Results of the run evaluated before its latest dispatch: results of this
+ * dispatch are younger than it (the batches that wrote earlier ones
+ * committed before the run could be resumed).
+ */
+bool
+runs_has_earlier_results(int64 run_id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(run_id)};
+	bool		isnull;
+	int			rc;
+
+	rc = SPI_execute_with_args("SELECT EXISTS (SELECT 1 FROM hedis.run_result r"
+							   "                WHERE r.run_id = $1"
+							   "                  AND r.evaluated_at < (SELECT dispatched_at FROM hedis.run"
+							   "                                         WHERE run_id = $1))",
+							   1, argtypes, args, NULL, true, 1);
+	if (rc != SPI_OK_SELECT || SPI_processed != 1)
+		elog(ERROR, "could not look for earlier results of run %lld: %s",
+			 (long long) run_id, SPI_result_code_string(rc));
+	return DatumGetBool(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
 }
 
 RunBatchOutcome
@@ -233,7 +271,8 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 		args[3] = Int64GetDatum((int64) worker);
 		args[4] = Int64GetDatum(spec->run_id);
 		args[5] = Int32GetDatum(batch_size);
-		rc = SPI_execute_with_args(batch_keys_sql, 6, argtypes, args, NULL, false, 0);
+		rc = SPI_execute_with_args(spec->fresh ? fresh_batch_keys_sql : batch_keys_sql,
+								   6, argtypes, args, NULL, false, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not select the patients of run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));

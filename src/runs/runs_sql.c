@@ -126,6 +126,7 @@ hedis_run_now(PG_FUNCTION_ARGS)
 	if (!runs_read_spec(run_id, &spec, NULL))
 		elog(ERROR, "run %lld vanished", (long long) run_id);
 	spec.sync = true;
+	spec.fresh = true;			/* a run of its own, made just now */
 	summary = run_summary_create(CurrentMemoryContext);
 
 	ereport(NOTICE,

@@ -21,32 +21,47 @@
 #include "catalog/pg_type.h"
 #include "common/hashfn.h"
 #include "executor/spi.h"
+#include "lib/stringinfo.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 #include "utils/numeric.h"
 
 #include "common/jsonb_access.h"
 #include "runs/runs.h"
 
-typedef struct SummaryEntry
+/* one population's counts within one stratum */
+typedef struct PopulationCount
 {
-	uint32		hash;			/* of group_index, stratifier, stratum, population */
+	char	   *population;
+	int			len;
+	int64		count;
+	int64		patients;
+} PopulationCount;
+
+/* the counts of one group (stratifier '' and stratum '') or one stratum of it */
+typedef struct StratumEntry
+{
+	uint32		hash;			/* of group_index, stratifier, stratum */
 	int			group_index;
 	char	   *group_id;
 	char	   *stratifier;
 	char	   *stratum;
-	char	   *population;
-	int64		count;
-	int64		patients;
-} SummaryEntry;
+	int			npops;
+	int			cappops;
+	PopulationCount *pops;
+} StratumEntry;
 
 struct RunSummary
 {
-	MemoryContext mcxt;
-	SummaryEntry **slots;		/* open addressing, power-of-two size */
+	MemoryContext mcxt;			/* the entries */
+	MemoryContext scratch;		/* one result's transient values, reset per result */
+	StratumEntry **slots;		/* open addressing, power-of-two size */
 	int			nslots;
-	int			nentries;
+	int			nentries;		/* strata */
+	int			nrows;			/* (stratum, population) pairs */
 };
 
 static const char *const summary_upsert_sql =
@@ -62,23 +77,22 @@ RunSummary *
 run_summary_create(MemoryContext mcxt)
 {
 	RunSummary *s = MemoryContextAllocZero(mcxt, sizeof(RunSummary));
-	MemoryContext old = MemoryContextSwitchTo(mcxt);
 
 	s->mcxt = mcxt;
+	s->scratch = AllocSetContextCreate(mcxt, "hedis run summary scratch", ALLOCSET_SMALL_SIZES);
 	s->nslots = 64;
-	s->slots = palloc0(sizeof(SummaryEntry *) * s->nslots);
-	MemoryContextSwitchTo(old);
+	s->slots = MemoryContextAllocZero(mcxt, sizeof(StratumEntry *) * s->nslots);
 	return s;
 }
 
 static void
 summary_grow(RunSummary *s)
 {
-	SummaryEntry **old = s->slots;
+	StratumEntry **old = s->slots;
 	int			oldn = s->nslots;
 
 	s->nslots *= 2;
-	s->slots = MemoryContextAllocZero(s->mcxt, sizeof(SummaryEntry *) * s->nslots);
+	s->slots = MemoryContextAllocZero(s->mcxt, sizeof(StratumEntry *) * s->nslots);
 	for (int i = 0; i < oldn; i++)
 		if (old[i])
 		{
@@ -91,49 +105,117 @@ summary_grow(RunSummary *s)
 	pfree(old);
 }
 
-static void
-summary_count(RunSummary *s, int group_index, const char *group_id,
-			  const char *stratifier, const char *stratum, const char *population, int64 n)
+/* the entry of (group, stratifier, stratum), made on first sight */
+static StratumEntry *
+stratum_entry(RunSummary *s, int group_index, const char *group_id,
+			  const char *stratifier, const char *stratum)
 {
 	uint32		h;
-	SummaryEntry *e;
+	StratumEntry *e;
 
 	h = hash_combine(hash_bytes_uint32((uint32) group_index),
 					 hash_bytes((const unsigned char *) stratifier, strlen(stratifier)));
 	h = hash_combine(h, hash_bytes((const unsigned char *) stratum, strlen(stratum)));
-	h = hash_combine(h, hash_bytes((const unsigned char *) population, strlen(population)));
 	for (uint32 i = h & (s->nslots - 1);; i = (i + 1) & (s->nslots - 1))
 	{
 		e = s->slots[i];
 		if (e == NULL)
 		{
-			MemoryContext old = MemoryContextSwitchTo(s->mcxt);
-
-			e = palloc0(sizeof(SummaryEntry));
+			e = MemoryContextAllocZero(s->mcxt, sizeof(StratumEntry));
 			e->hash = h;
 			e->group_index = group_index;
-			e->group_id = pstrdup(group_id);
-			e->stratifier = pstrdup(stratifier);
-			e->stratum = pstrdup(stratum);
-			e->population = pstrdup(population);
-			MemoryContextSwitchTo(old);
+			e->group_id = MemoryContextStrdup(s->mcxt, group_id);
+			e->stratifier = MemoryContextStrdup(s->mcxt, stratifier);
+			e->stratum = MemoryContextStrdup(s->mcxt, stratum);
+			e->cappops = 8;
+			e->pops = MemoryContextAllocZero(s->mcxt, sizeof(PopulationCount) * e->cappops);
 			s->slots[i] = e;
-			s->nentries++;
+			if (++s->nentries * 2 > s->nslots)
+				summary_grow(s);
 			break;
 		}
 		if (e->hash == h && e->group_index == group_index &&
-			strcmp(e->stratifier, stratifier) == 0 && strcmp(e->stratum, stratum) == 0 &&
-			strcmp(e->population, population) == 0)
+			strcmp(e->stratifier, stratifier) == 0 && strcmp(e->stratum, stratum) == 0)
 			break;
 	}
 	/* min(group_id), as the SQL summary took it */
 	if (strcmp(group_id, e->group_id) < 0)
 		e->group_id = MemoryContextStrdup(s->mcxt, group_id);
-	e->count += n;
+	return e;
+}
+
+/* add one count of a population (name of len bytes); the same order each time is the fast path */
+static void
+population_count(RunSummary *s, StratumEntry *e, int position, const char *name, int len, int64 n)
+{
+	PopulationCount *pc = NULL;
+
+	if (position < e->npops && e->pops[position].len == len &&
+		memcmp(e->pops[position].population, name, len) == 0)
+		pc = &e->pops[position];
+	for (int i = 0; pc == NULL && i < e->npops; i++)
+		if (e->pops[i].len == len && memcmp(e->pops[i].population, name, len) == 0)
+			pc = &e->pops[i];
+	if (pc == NULL)
+	{
+		if (e->npops == e->cappops)
+		{
+			e->cappops *= 2;
+			e->pops = repalloc(e->pops, sizeof(PopulationCount) * e->cappops);
+		}
+		pc = &e->pops[e->npops++];
+		pc->population = MemoryContextAlloc(s->mcxt, len + 1);
+		memcpy(pc->population, name, len);
+		pc->population[len] = '\0';
+		pc->len = len;
+		pc->count = pc->patients = 0;
+		s->nrows++;
+	}
+	pc->count += n;
 	if (n > 0)
-		e->patients++;
-	if (s->nentries * 2 > s->nslots)
-		summary_grow(s);
+		pc->patients++;
+}
+
+/* a count: the engine writes small integers, compared here with cached ones */
+static int64
+count_value(Numeric num)
+{
+	static Numeric small[16];
+
+	if (small[0] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+		for (int i = 0; i < lengthof(small); i++)
+			small[i] = int64_to_numeric(i);
+		MemoryContextSwitchTo(old);
+	}
+	for (int i = 0; i < lengthof(small); i++)
+		if (VARSIZE_ANY(num) == VARSIZE_ANY(small[i]) &&
+			memcmp(num, small[i], VARSIZE_ANY(num)) == 0)
+			return i;
+	return DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(num)));
+}
+
+/* count every population of a group's "populations" object under one stratum */
+static void
+count_populations(RunSummary *s, JsonbContainer *pops, StratumEntry *e)
+{
+	JbObjectWalk w;
+	const char *population;
+	int			len;
+	JsonbValue	v;
+	int			position = 0;
+
+	jb_object_walk_begin(&w, pops);
+	while (jb_object_walk_next(&w, &population, &len, &v))
+	{
+		if (v.type != jbvNumeric)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("population \"%.*s\" of a run result is not a number", len, population)));
+		population_count(s, e, position++, population, len, count_value(v.val.numeric));
+	}
 }
 
 /* a member's value as jsonb text ("null" when absent) */
@@ -142,44 +224,27 @@ member_jsonb_text(JsonbContainer *obj, const char *key)
 {
 	JsonbValue	v;
 
-	if (getKeyJsonValueFromContainer(obj, key, strlen(key), &v) == NULL)
+	if (!jb_object_get(obj, key, strlen(key), &v))
 		return "null";
-	if (v.type == jbvBinary)
-		return JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
+	/* scalars as jsonb's output writes them; containers through it */
+	switch (v.type)
 	{
-		Jsonb	   *scalar = JsonbValueToJsonb(&v);
+		case jbvNull:
+			return "null";
+		case jbvBool:
+			return v.val.boolean ? "true" : "false";
+		case jbvNumeric:
+			return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v.val.numeric)));
+		case jbvString:
+			{
+				StringInfoData out;
 
-		return JsonbToCString(NULL, &scalar->root, VARSIZE(scalar));
-	}
-}
-
-/* count every population of a group's "populations" object under one stratum */
-static void
-count_populations(RunSummary *s, JsonbContainer *pops, int gi, const char *gid,
-				  const char *stratifier, const char *stratum)
-{
-	JsonbIterator *it = JsonbIteratorInit(pops);
-	JsonbValue	v;
-	JsonbIteratorToken tok;
-	char	   *population = NULL;
-
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
-	{
-		if (tok == WJB_KEY)
-			population = pnstrdup(v.val.string.val, v.val.string.len);
-		else if (tok == WJB_VALUE && population)
-		{
-			int64		n = 0;
-
-			if (v.type == jbvNumeric)
-				n = DatumGetInt64(DirectFunctionCall1(numeric_int8, NumericGetDatum(v.val.numeric)));
-			else
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("population \"%s\" of a run result is not a number", population)));
-			summary_count(s, gi, gid, stratifier, stratum, population, n);
-			population = NULL;
-		}
+				initStringInfo(&out);
+				escape_json(&out, pnstrdup(v.val.string.val, v.val.string.len));
+				return out.data;
+			}
+		default:
+			return JsonbToCString(NULL, v.val.binary.data, v.val.binary.len);
 	}
 }
 
@@ -192,7 +257,8 @@ run_summary_add(RunSummary *s, Jsonb *result)
 
 	if (result == NULL || !JB_ROOT_IS_OBJECT(result))
 		return;
-	old = MemoryContextSwitchTo(s->mcxt);
+	MemoryContextReset(s->scratch);
+	old = MemoryContextSwitchTo(s->scratch);
 	groups = jb_member_container(&result->root, "groups");
 	for (int gi = 0; gi < jb_array_length(groups); gi++)
 	{
@@ -209,7 +275,7 @@ run_summary_add(RunSummary *s, Jsonb *result)
 		pops = jb_member_container(g, "populations");
 		if (pops == NULL || !JsonContainerIsObject(pops))
 			continue;
-		count_populations(s, pops, gi, gid, "", "");
+		count_populations(s, pops, stratum_entry(s, gi, gid, "", ""));
 		strats = jb_member_container(g, "stratifiers");
 		for (int si = 0; si < jb_array_length(strats); si++)
 		{
@@ -219,8 +285,9 @@ run_summary_add(RunSummary *s, Jsonb *result)
 			if (st == NULL || !JsonContainerIsObject(st))
 				continue;
 			sid = jb_member_string(st, "id");
-			count_populations(s, pops, gi, gid, sid ? sid : psprintf("%d", si),
-							  member_jsonb_text(st, "value"));
+			count_populations(s, pops,
+							  stratum_entry(s, gi, gid, sid ? sid : psprintf("%d", si),
+											member_jsonb_text(st, "value")));
 		}
 	}
 	MemoryContextSwitchTo(old);
@@ -238,25 +305,26 @@ run_summary_store(RunSummary *s, int64 run_id, int worker)
 	int			rc;
 	MemoryContext old;
 
-	if (s->nentries == 0)
+	if (s->nrows == 0)
 		return;
-	old = MemoryContextSwitchTo(s->mcxt);
+	old = MemoryContextSwitchTo(s->scratch);
 	for (int c = 0; c < 7; c++)
-		cols[c] = palloc(sizeof(Datum) * s->nentries);
+		cols[c] = palloc(sizeof(Datum) * s->nrows);
 	for (int i = 0; i < s->nslots; i++)
 	{
-		SummaryEntry *e = s->slots[i];
+		StratumEntry *e = s->slots[i];
 
-		if (e == NULL)
-			continue;
-		cols[0][n] = Int32GetDatum(e->group_index);
-		cols[1][n] = CStringGetTextDatum(e->group_id);
-		cols[2][n] = CStringGetTextDatum(e->stratifier);
-		cols[3][n] = CStringGetTextDatum(e->stratum);
-		cols[4][n] = CStringGetTextDatum(e->population);
-		cols[5][n] = Int64GetDatum(e->count);
-		cols[6][n] = Int64GetDatum(e->patients);
-		n++;
+		for (int p = 0; e != NULL && p < e->npops; p++)
+		{
+			cols[0][n] = Int32GetDatum(e->group_index);
+			cols[1][n] = CStringGetTextDatum(e->group_id);
+			cols[2][n] = CStringGetTextDatum(e->stratifier);
+			cols[3][n] = CStringGetTextDatum(e->stratum);
+			cols[4][n] = CStringGetTextDatum(e->pops[p].population);
+			cols[5][n] = Int64GetDatum(e->pops[p].count);
+			cols[6][n] = Int64GetDatum(e->pops[p].patients);
+			n++;
+		}
 	}
 	args[0] = Int64GetDatum(run_id);
 	args[1] = Int32GetDatum(worker);
@@ -270,6 +338,8 @@ run_summary_store(RunSummary *s, int64 run_id, int worker)
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not store the summary of run %lld: %s",
 			 (long long) run_id, SPI_result_code_string(rc));
-	memset(s->slots, 0, sizeof(SummaryEntry *) * s->nslots);
+	memset(s->slots, 0, sizeof(StratumEntry *) * s->nslots);
 	s->nentries = 0;
+	s->nrows = 0;
+	MemoryContextReset(s->scratch);
 }

@@ -78,6 +78,7 @@ hedis_runs_worker_main(Datum arg)
 	RunWorkerArgs args;
 	int64		last_key = 0;
 	char		appname[NAMEDATALEN];
+	int			fresh = -1;		/* no results before this dispatch: 1, some: 0, not looked yet: -1 */
 
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
 
@@ -117,6 +118,9 @@ hedis_runs_worker_main(Datum arg)
 			stop = true;
 		else
 		{
+			if (fresh < 0)
+				fresh = runs_has_earlier_results(run_id) ? 0 : 1;
+			spec.fresh = fresh == 1;
 			outcome = runs_process_batch(&spec, args.worker, args.n_workers,
 										 &last_key, hedis_runs_batch_size, NULL);
 			if (outcome.patients == 0)
