@@ -187,6 +187,17 @@ SELECT attempt, (SELECT count(*) FROM hedis.run_result r WHERE r.run_id = :r_c A
            AS results_of_other_attempts,
        pg_temp.summary_diff(:r_now, :r_c) AS summary_rows_differing
   FROM hedis.run WHERE run_id = :r_c;
+-- continuing an attempt that has results evaluates only the patients without
+-- one (the workers of a new run skip that test): drop every other result,
+-- as if the run had been interrupted half-way, and continue it
+DELETE FROM hedis.run_result WHERE run_id = :r_c AND patient_key % 2 = 0;
+UPDATE hedis.run SET status = 'interrupted' WHERE run_id = :r_c;
+SELECT hedis.resume_run(:r_c) AS attempt_continued;
+SELECT pg_temp.wait_run(:r_c, 300) AS status;
+SELECT patients_failed,
+       (SELECT count(*) FROM hedis.run_result r WHERE r.run_id = :r_c) = patients_total AS one_result_per_patient,
+       pg_temp.result_diff(:r_now, :r_c) AS results_differing_from_run_now
+  FROM hedis.run WHERE run_id = :r_c;
 
 -- ---------------------------------------------------------------- replicas, memory
 -- memory of this backend after a run over the population (caches warm)
