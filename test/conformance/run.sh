@@ -23,8 +23,9 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-ecqm="$repo/../shared/ecqm"
+suite=conformance
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 period_start=2026-01-01
 period_end=2026-12-31
 
@@ -40,83 +41,18 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-if [ ! -d "$ecqm" ]; then
-    echo "conformance: $ecqm is absent: suite skipped"
-    echo "0 passed, 0 failed"
-    exit 0
-fi
-ecqm=$(cd "$ecqm" && pwd)
-
-db=${CONFORMANCE_DB:-pg_hedis_conformance}
-export PGDATABASE=${PGDATABASE:-postgres}
-
-say() { [ "$verbose" -eq 1 ] && echo "$@"; return 0; }
-
-# psql quoting of a file name inside a backtick command: single quotes for the shell
-shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
-
-dropdb --if-exists "$db" >/dev/null 2>&1
-if ! createdb "$db"; then
-    echo "conformance: cannot create database $db"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-export PGDATABASE=$db
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 --no-psqlrc)
-
-if ! err=$("${PSQL[@]}" -c 'CREATE EXTENSION IF NOT EXISTS pg_hedis' 2>&1); then
-    echo "conformance: CREATE EXTENSION pg_hedis failed: $err"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-
-measures=()
-for dir in "$ecqm"/*/; do
-    dir=${dir%/}
-    [ -f "$dir/measure.json" ] || continue
-    name=$(basename "$dir")
-    if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then continue; fi
-    measures+=("$dir")
-done
-if [ ${#measures[@]} -eq 0 ]; then
-    echo "conformance: no measure folder in $ecqm matches '${filter}'"
-    echo "0 passed, 0 failed"
-    exit 1
-fi
+ecqm_or_skip
+fresh_database "${CONFORMANCE_DB:-pg_hedis_conformance}"
+select_measures
 
 passed=0
 failed=0
 
 count_cases() { local n=0 f; for f in "$1"/tests/*.json; do [ -f "$f" ] && n=$((n + 1)); done; echo $n; }
 
-# A psql script that wraps a non-Bundle resource file in a collection Bundle and loads it.
-load_resource_sql() {
-    printf '\\set content `cat %s`\n' "$(shq "$1")"
-    printf "SELECT hedis.load_bundle(jsonb_build_object('resourceType', 'Bundle', 'type', 'collection', 'entry', jsonb_build_array(jsonb_build_object('resource', :'content'::jsonb))));\n"
-}
-
-# ---- the shared libraries: once, before the measures
-libs_sql() {
-    echo "BEGIN;"
-    for f in "$ecqm"/libraries/*.json; do
-        [ -f "$f" ] && load_resource_sql "$f"
-    done
-    echo "COMMIT;"
-}
-say "conformance: loading libraries from $ecqm/libraries"
-if ! err=$(libs_sql | "${PSQL[@]}" -o /dev/null 2>&1); then
-    total=0
-    for dir in "${measures[@]}"; do total=$((total + $(count_cases "$dir"))); done
-    echo "conformance: loading the libraries failed (every case counts as failed): $err"
-    echo "0 passed, $total failed"
-    exit 1
-fi
-
-evaluate_ok=$("${PSQL[@]}" -A -t -c \
-    "SELECT to_regprocedure('hedis.evaluate(text,text,date,date)') IS NOT NULL")
-if [ "$evaluate_ok" != t ]; then
-    echo "conformance: hedis.evaluate(text, text, date, date) does not exist (the engine is not installed yet): every case fails"
-fi
+total=0
+for dir in "${measures[@]}"; do total=$((total + $(count_cases "$dir"))); done
+load_libraries "$total" case
 
 # ---- one measure: load, then one query that evaluates and compares every case
 measure_sql() {
@@ -144,18 +80,8 @@ SQL
     done
     echo "SELECT hedis.load_bundle(bundle) FROM conformance_bundle ORDER BY file;"
     echo "COMMIT;"
+    guarded_evaluate_sql
     cat <<'SQL'
--- one evaluation per patient; an error fails that case only
-CREATE FUNCTION pg_temp.conformance_evaluate(measure text, patient text, period_start date,
-                                             period_end date, OUT report jsonb, OUT error text)
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    EXECUTE 'SELECT hedis.evaluate($1, $2, $3, $4)' INTO report
-        USING measure, patient, period_start, period_end;
-EXCEPTION WHEN OTHERS THEN
-    error := SQLERRM || ' (SQLSTATE ' || SQLSTATE || ')';
-END
-$fn$;
 \pset format unaligned
 \pset tuples_only on
 \pset fieldsep '\t'
@@ -173,7 +99,7 @@ WITH test_case AS (
     SELECT t.*, coalesce(c.name, t.nested_id, t.file) AS case_name, r.report, r.error
       FROM test_case t
       LEFT JOIN conformance_case c ON c.uuid = t.file
-      CROSS JOIN LATERAL pg_temp.conformance_evaluate(:'measure_url', t.patient,
+      CROSS JOIN LATERAL pg_temp.guarded_evaluate(:'measure_url', t.patient,
                                                       :'period_start', :'period_end') r
 ), expected_population AS (
     SELECT v.file, p->'code'->'coding'->0->>'code' AS code, sum((p->>'count')::int) AS count
@@ -234,17 +160,11 @@ for dir in "${measures[@]}"; do
             say "pass $name | $case_name | $patient"
         elif [ "$status" = FAIL ]; then
             mf=$((mf + 1))
-            # without the engine every case fails the same way: one line per measure
-            if [ "$evaluate_ok" = t ] || [ "$verbose" -eq 1 ]; then
-                echo "FAIL $name | $case_name | $patient | $detail"
-            fi
+            echo "FAIL $name | $case_name | $patient | $detail"
         else
             echo "conformance: $name: unexpected output: $status $case_name $patient $detail"
         fi
     done <<< "$out"
-    if [ "$evaluate_ok" != t ] && [ "$verbose" -eq 0 ]; then
-        echo "FAIL $name: $mf cases not evaluated: hedis.evaluate is missing (-v lists them)"
-    fi
     if [ $((mp + mf)) -ne "$ncases" ]; then
         echo "FAIL $name: $ncases test bundles but $((mp + mf)) results"
         mf=$((ncases - mp))

@@ -23,9 +23,10 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-ecqm="$repo/../shared/ecqm"
-fqmdir="$repo/bench/fqm"
+suite=differential
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
+fqmdir="$test_lib_repo/bench/fqm"
 period_start=2026-01-01
 period_end=2026-12-31
 
@@ -49,12 +50,7 @@ if ! [[ "$seed" =~ ^[0-9]+$ && "$count" =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 
-if [ ! -d "$ecqm" ]; then
-    echo "differential: $ecqm is absent: suite skipped"
-    echo "0 passed, 0 failed"
-    exit 0
-fi
-ecqm=$(cd "$ecqm" && pwd)
+ecqm_or_skip
 if ! command -v node >/dev/null 2>&1; then
     echo "differential: node is not installed: suite skipped (apt-get install nodejs npm)"
     echo "0 passed, 0 failed"
@@ -69,22 +65,7 @@ if [ ! -d "$fqmdir/node_modules/fqm-execution" ]; then
     fi
 fi
 
-say() { [ "$verbose" -eq 1 ] && echo "$@"; return 0; }
-shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
-
-measures=()
-for dir in "$ecqm"/*/; do
-    dir=${dir%/}
-    [ -f "$dir/measure.json" ] || continue
-    name=$(basename "$dir")
-    if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then continue; fi
-    measures+=("$dir")
-done
-if [ ${#measures[@]} -eq 0 ]; then
-    echo "differential: no measure folder in $ecqm matches '${filter}'"
-    echo "0 passed, 0 failed"
-    exit 1
-fi
+select_measures
 
 work=$(mktemp -d -t pg_hedis_differential.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -102,49 +83,13 @@ for dir in "${measures[@]}"; do
 done
 
 # ---- the database
-db=${DIFFERENTIAL_DB:-pg_hedis_differential}
-export PGDATABASE=${PGDATABASE:-postgres}
-dropdb --if-exists "$db" >/dev/null 2>&1
-if ! createdb "$db"; then
-    echo "differential: cannot create database $db"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-export PGDATABASE=$db
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 --no-psqlrc)
-if ! err=$("${PSQL[@]}" -c 'CREATE EXTENSION IF NOT EXISTS pg_hedis' 2>&1); then
-    echo "differential: CREATE EXTENSION pg_hedis failed: $err"
-    echo "0 passed, 1 failed"
-    exit 1
-fi
-
-load_resource_sql() {
-    printf '\\set content `cat %s`\n' "$(shq "$1")"
-    printf "SELECT hedis.load_bundle(jsonb_build_object('resourceType', 'Bundle', 'type', 'collection', 'entry', jsonb_build_array(jsonb_build_object('resource', :'content'::jsonb))));\n"
-}
-
-libs_sql() {
-    echo "BEGIN;"
-    for f in "$ecqm"/libraries/*.json; do
-        [ -f "$f" ] && load_resource_sql "$f"
-    done
-    echo "COMMIT;"
-}
+fresh_database "${DIFFERENTIAL_DB:-pg_hedis_differential}"
 total_patients=0
 for dir in "${measures[@]}"; do
     n=$(wc -l < "$work/$(basename "$dir")/manifest.tsv")
     total_patients=$((total_patients + n))
 done
-if ! err=$(libs_sql | "${PSQL[@]}" -o /dev/null 2>&1); then
-    echo "differential: loading the libraries failed (every patient counts as failed): $err"
-    echo "0 passed, $total_patients failed"
-    exit 1
-fi
-evaluate_ok=$("${PSQL[@]}" -A -t -c \
-    "SELECT to_regprocedure('hedis.evaluate(text,text,date,date)') IS NOT NULL")
-if [ "$evaluate_ok" != t ]; then
-    echo "differential: hedis.evaluate(text, text, date, date) does not exist (the engine is not installed yet): every patient fails"
-fi
+load_libraries "$total_patients" patient
 
 measure_sql() {
     local dir=$1 gen=$2 f
@@ -165,17 +110,8 @@ SQL
         echo "SELECT hedis.load_bundle(:'content'::jsonb);"
     done
     echo "COMMIT;"
+    guarded_evaluate_sql
     cat <<'SQL'
-CREATE FUNCTION pg_temp.differential_evaluate(measure text, patient text, period_start date,
-                                              period_end date, OUT report jsonb, OUT error text)
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    EXECUTE 'SELECT hedis.evaluate($1, $2, $3, $4)' INTO report
-        USING measure, patient, period_start, period_end;
-EXCEPTION WHEN OTHERS THEN
-    error := SQLERRM || ' (SQLSTATE ' || SQLSTATE || ')';
-END
-$fn$;
 \pset format unaligned
 \pset tuples_only on
 \pset fieldsep '\t'
@@ -183,7 +119,7 @@ $fn$;
 WITH evaluated AS (
     SELECT c.*, c.fqm::jsonb AS fqm_result, r.report, r.error
       FROM differential_case c
-     CROSS JOIN LATERAL pg_temp.differential_evaluate(:'measure_url', c.patient,
+     CROSS JOIN LATERAL pg_temp.guarded_evaluate(:'measure_url', c.patient,
                                                       :'period_start', :'period_end') r
      WHERE NOT (c.fqm::jsonb ? 'error')
 ), ours AS (
@@ -246,17 +182,11 @@ for dir in "${measures[@]}"; do
         case "$status" in
             PASS) mp=$((mp + 1)); say "agree $name | $patient | from $base_case | $mutation | $detail" ;;
             FAIL) mf=$((mf + 1))
-                  # without the engine every patient fails the same way: one line per measure
-                  if [ "$evaluate_ok" = t ] || [ "$verbose" -eq 1 ]; then
-                      echo "FAIL $name | $patient | from $base_case | $mutation | $detail"
-                  fi ;;
+                  echo "FAIL $name | $patient | from $base_case | $mutation | $detail" ;;
             SKIP) ms=$((ms + 1)); echo "skip $name | $patient | from $base_case | $mutation | $detail" ;;
             *) echo "differential: $name: unexpected output: $status $patient $detail" ;;
         esac
     done <<< "$out"
-    if [ "$evaluate_ok" != t ] && [ "$verbose" -eq 0 ]; then
-        echo "FAIL $name: $mf patients not evaluated: hedis.evaluate is missing (-v lists them)"
-    fi
     if [ $((mp + mf + ms)) -ne "$n" ]; then
         echo "FAIL $name: $n mutated patients but $((mp + mf + ms)) results"
         mf=$((n - mp - ms))

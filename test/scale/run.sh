@@ -41,8 +41,9 @@
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/../.." && pwd)
-ecqm="$repo/../shared/ecqm"
+suite=scale
+# shellcheck source=../lib.sh
+. "$here/../lib.sh"
 period_start=2026-01-01
 period_end=2026-12-31
 
@@ -66,45 +67,15 @@ if ! [[ "$copies" =~ ^[0-9]+$ && "$timeout" =~ ^[1-9][0-9]*$ ]]; then
     exit 2
 fi
 
-if [ ! -d "$ecqm" ]; then
-    echo "scale: $ecqm is absent: suite skipped"
-    echo "0 passed, 0 failed"
-    exit 0
-fi
-ecqm=$(cd "$ecqm" && pwd)
+ecqm_or_skip
 
 export PGDATABASE=${PGDATABASE:-postgres}
 admin_db=$PGDATABASE
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 --no-psqlrc)
-
-say() { [ "$verbose" -eq 1 ] && echo "$@"; return 0; }
-
-# psql quoting of a file name inside a backtick command: single quotes for the shell
-shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
-
-measures=()
-for dir in "$ecqm"/*/; do
-    dir=${dir%/}
-    [ -f "$dir/measure.json" ] || continue
-    name=$(basename "$dir")
-    if [ -n "$filter" ] && [[ "$name" != *"$filter"* ]]; then continue; fi
-    measures+=("$dir")
-done
-if [ ${#measures[@]} -eq 0 ]; then
-    echo "scale: no measure folder in $ecqm matches '${filter}'"
-    echo "0 passed, 0 failed"
-    exit 1
-fi
+select_measures
 
 passed=0
 failed=0
 drop_dbs=()
-
-# A psql script that wraps a non-Bundle resource file in a collection Bundle and loads it.
-load_resource_sql() {
-    printf '\\set content `cat %s`\n' "$(shq "$1")"
-    printf "SELECT hedis.load_bundle(jsonb_build_object('resourceType', 'Bundle', 'type', 'collection', 'entry', jsonb_build_array(jsonb_build_object('resource', :'content'::jsonb))));\n"
-}
 
 # Load one measure package and its test patients; keep the expected reports
 # in scale_case (patient id -> expected MeasureReport).
