@@ -16,37 +16,6 @@
  * one forward walk is about half the work, and property look-ups are the
  * engine's most frequent operation.
  */
-/* the value of an entry whose data lies at [off, end) of base (fillJsonbValue's rules) */
-static void
-fill_value(const char *base, JEntry je, uint32 off, uint32 end, JsonbValue *out)
-{
-	if (JBE_ISSTRING(je))
-	{
-		out->type = jbvString;
-		out->val.string.val = (char *) base + off;
-		out->val.string.len = (int) (end - off);
-	}
-	else if (JBE_ISNUMERIC(je))
-	{
-		out->type = jbvNumeric;
-		out->val.numeric = (Numeric) (base + INTALIGN(off));
-	}
-	else if (JBE_ISBOOL_TRUE(je) || JBE_ISBOOL_FALSE(je))
-	{
-		out->type = jbvBool;
-		out->val.boolean = JBE_ISBOOL_TRUE(je);
-	}
-	else if (JBE_ISNULL(je))
-		out->type = jbvNull;
-	else
-	{
-		Assert(JBE_ISCONTAINER(je));
-		out->type = jbvBinary;
-		out->val.binary.data = (JsonbContainer *) (base + INTALIGN(off));
-		out->val.binary.len = (int) (end - INTALIGN(off));
-	}
-}
-
 bool
 jb_object_get(JsonbContainer *obj, const char *key, int keylen, JsonbValue *out)
 {
@@ -92,7 +61,7 @@ jb_object_get(JsonbContainer *obj, const char *key, int keylen, JsonbValue *out)
 		JBE_ADVANCE_OFFSET(off, obj->children[i]);
 	je = obj->children[n + found];
 	end = JBE_HAS_OFF(je) ? JBE_OFFLENFLD(je) : off + JBE_OFFLENFLD(je);
-	fill_value(base, je, off, end, out);
+	jb_fill_value(base, je, off, end, out);
 	return true;
 }
 
@@ -140,48 +109,3 @@ jb_array_item(JsonbContainer *arr, int i)
 	return (v != NULL && v->type == jbvBinary) ? v->val.binary.data : NULL;
 }
 
-void
-jb_object_walk_begin(JbObjectWalk *w, JsonbContainer *obj)
-{
-	w->obj = (obj != NULL && JsonContainerIsObject(obj)) ? obj : NULL;
-	w->n = w->obj ? (int) JsonContainerSize(obj) : 0;
-	w->i = 0;
-	w->base = w->obj ? (const char *) &obj->children[w->n * 2] : NULL;
-	w->key_off = 0;
-	w->value_off = 0;
-	w->values = false;
-}
-
-bool
-jb_object_walk_next(JbObjectWalk *w, const char **key, int *keylen, JsonbValue *value)
-{
-	JEntry		kje,
-				vje;
-	uint32		kend,
-				vend;
-
-	if (w->i >= w->n)
-		return false;
-	if (value && !w->values)
-	{
-		/* the values' data starts where the keys' ends (walks of keys alone skip this) */
-		Assert(w->i == 0);
-		for (int k = 0; k < w->n; k++)
-			JBE_ADVANCE_OFFSET(w->value_off, w->obj->children[k]);
-		w->values = true;
-	}
-	kje = w->obj->children[w->i];
-	kend = JBE_HAS_OFF(kje) ? JBE_OFFLENFLD(kje) : w->key_off + JBE_OFFLENFLD(kje);
-	*key = w->base + w->key_off;
-	*keylen = (int) (kend - w->key_off);
-	w->key_off = kend;
-	if (value)
-	{
-		vje = w->obj->children[w->n + w->i];
-		vend = JBE_HAS_OFF(vje) ? JBE_OFFLENFLD(vje) : w->value_off + JBE_OFFLENFLD(vje);
-		fill_value(w->base, vje, w->value_off, vend, value);
-		w->value_off = vend;
-	}
-	w->i++;
-	return true;
-}

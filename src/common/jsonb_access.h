@@ -37,8 +37,86 @@ typedef struct JbObjectWalk
 	bool		values;			/* value_off is set (values were asked for) */
 } JbObjectWalk;
 
-extern void jb_object_walk_begin(JbObjectWalk *w, JsonbContainer *obj);
-extern bool jb_object_walk_next(JbObjectWalk *w, const char **key, int *keylen, JsonbValue *value);
+/*
+ * Inline, because the engine walks keys alone in hot paths and the value
+ * work then drops out.  jb_fill_value: the value of an entry whose data lies
+ * at [off, end) of base, by fillJsonbValue's rules.
+ */
+static inline void
+jb_fill_value(const char *base, JEntry je, uint32 off, uint32 end, JsonbValue *out)
+{
+	if (JBE_ISSTRING(je))
+	{
+		out->type = jbvString;
+		out->val.string.val = (char *) base + off;
+		out->val.string.len = (int) (end - off);
+	}
+	else if (JBE_ISNUMERIC(je))
+	{
+		out->type = jbvNumeric;
+		out->val.numeric = (Numeric) (base + INTALIGN(off));
+	}
+	else if (JBE_ISBOOL_TRUE(je) || JBE_ISBOOL_FALSE(je))
+	{
+		out->type = jbvBool;
+		out->val.boolean = JBE_ISBOOL_TRUE(je);
+	}
+	else if (JBE_ISNULL(je))
+		out->type = jbvNull;
+	else
+	{
+		Assert(JBE_ISCONTAINER(je));
+		out->type = jbvBinary;
+		out->val.binary.data = (JsonbContainer *) (base + INTALIGN(off));
+		out->val.binary.len = (int) (end - INTALIGN(off));
+	}
+}
+
+static inline void
+jb_object_walk_begin(JbObjectWalk *w, JsonbContainer *obj)
+{
+	w->obj = (obj != NULL && JsonContainerIsObject(obj)) ? obj : NULL;
+	w->n = w->obj ? (int) JsonContainerSize(obj) : 0;
+	w->i = 0;
+	w->base = w->obj ? (const char *) &obj->children[w->n * 2] : NULL;
+	w->key_off = 0;
+	w->value_off = 0;
+	w->values = false;
+}
+
+static inline bool
+jb_object_walk_next(JbObjectWalk *w, const char **key, int *keylen, JsonbValue *value)
+{
+	JEntry		kje,
+				vje;
+	uint32		kend,
+				vend;
+
+	if (w->i >= w->n)
+		return false;
+	if (value && !w->values)
+	{
+		/* the values' data starts where the keys' ends (walks of keys alone skip this) */
+		Assert(w->i == 0);
+		for (int k = 0; k < w->n; k++)
+			JBE_ADVANCE_OFFSET(w->value_off, w->obj->children[k]);
+		w->values = true;
+	}
+	kje = w->obj->children[w->i];
+	kend = JBE_HAS_OFF(kje) ? JBE_OFFLENFLD(kje) : w->key_off + JBE_OFFLENFLD(kje);
+	*key = w->base + w->key_off;
+	*keylen = (int) (kend - w->key_off);
+	w->key_off = kend;
+	if (value)
+	{
+		vje = w->obj->children[w->n + w->i];
+		vend = JBE_HAS_OFF(vje) ? JBE_OFFLENFLD(vje) : w->value_off + JBE_OFFLENFLD(vje);
+		jb_fill_value(w->base, vje, w->value_off, vend, value);
+		w->value_off = vend;
+	}
+	w->i++;
+	return true;
+}
 
 /* the object or array member key of an object, or NULL */
 extern JsonbContainer *jb_member_container(JsonbContainer *obj, const char *key);
