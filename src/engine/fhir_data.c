@@ -60,7 +60,7 @@ prim_kind_of_type(const char *type)
 		const char *type;
 		PrimKind	kind;
 	}			memo[64];
-	int			slot = (int) (((uintptr_t) type >> 3) & 63);
+	int			slot = (int) ((((uint64) (uintptr_t) type) * UINT64CONST(0x9E3779B97F4A7C15)) >> 58);
 	const char *st;
 	PrimKind	k = PK_STRING;
 
@@ -167,7 +167,7 @@ fhir_kind(const char *type)
 		const char *type;
 		FhirKind	kind;
 	}			memo[64];
-	int			slot = (int) (((uintptr_t) type >> 3) & 63);
+	int			slot = (int) ((((uint64) (uintptr_t) type) * UINT64CONST(0x9E3779B97F4A7C15)) >> 58);
 	FhirKind	k;
 
 	if (memo[slot].type == type)

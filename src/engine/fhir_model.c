@@ -204,21 +204,44 @@ fhir_element_lookup(const char *type, const char *name)
 	return e;
 }
 
-const char *
-fhir_primitive_system_type(const char *type)
+static const char *
+primitive_system_type_search(const char *type)
 {
-	const FhirElementInfo *e;
+	const FhirElementInfo *e = fhir_element_lookup(type, "value");
 
-	if (type == NULL)
-		return NULL;
-	e = fhir_element_lookup(type, "value");
 	if (e == NULL || e->is_list || e->is_choice)
 		return NULL;
 	/* System types are capitalised in the table ("Date"), FHIR ones are not */
 	if (e->elem_type[0] >= 'A' && e->elem_type[0] <= 'Z' &&
-		type_index(e->elem_type) < 0)
+		type_search(e->elem_type) < 0)
 		return e->elem_type;
 	return NULL;
+}
+
+/* asked for every primitive value read: answered once per interned type */
+const char *
+fhir_primitive_system_type(const char *type)
+{
+	static const char **answer = NULL;
+	static bool *done = NULL;
+	int			i;
+
+	if (type == NULL)
+		return NULL;
+	i = type_index(type);
+	if (i < 0 || fhir_r4_types[i].name != type)
+		return primitive_system_type_search(type);
+	if (answer == NULL)
+	{
+		answer = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * fhir_r4_ntypes);
+		done = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * fhir_r4_ntypes);
+	}
+	if (!done[i])
+	{
+		answer[i] = primitive_system_type_search(type);
+		done[i] = true;
+	}
+	return answer[i];
 }
 
 /*
