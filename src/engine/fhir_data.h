@@ -45,6 +45,7 @@ struct PatientData
 	int			capgroups;
 	PatientTypeGroup *groups;	/* the types read so far (possibly empty) */
 	bool		loaded_all;		/* every wanted type has been read */
+	bool		asked_beyond_patient;	/* a type other than Patient was retrieved */
 	const char **wanted;		/* the types the measure retrieves (NULL: all) */
 	int			nwanted;
 	/* open while the patient is evaluated (fhir_patient_release) */
