@@ -1189,7 +1189,7 @@ fhir_patient_group(PatientData *pd, const char *type)
 {
 	PatientTypeGroup *grp = fhir_patient_group_find(pd, type);
 
-	if (strcmp(type, "Patient") != 0)
+	if (!pd->asked_beyond_patient && strcmp(type, "Patient") != 0)
 		pd->asked_beyond_patient = true;
 
 	/*
@@ -1402,13 +1402,22 @@ load_referenced_group(PatientData *pd, const char *type)
 	int			n = 0,
 				rc;
 	ListCell   *lc;
+	char	   *pattern;
 
 	fhir_patient_load_all(pd);
+	pattern = psprintf("%s/", type);
 	for (int g = 0; g < pd->ngroups; g++)
 		for (int i = 0; i < pd->groups[g].n; i++)
 		{
 			CqlFhir    *f = pd->groups[g].resources[i].u.fhir;
 
+			/*
+			 * jsonb stores strings verbatim: a resource whose bytes do not
+			 * contain "Medication/" references no Medication, and is not
+			 * walked (most of a patient's resources).
+			 */
+			if (memmem(f->jv.val.binary.data, f->jv.val.binary.len, pattern, strlen(pattern)) == NULL)
+				continue;
 			collect_reference_ids(f->jv.val.binary.data, type, &ids);
 		}
 	pd->groups = repalloc(pd->groups, sizeof(PatientTypeGroup) * (pd->ngroups + 1));
