@@ -134,34 +134,42 @@ log "loaded $(basename "$mdir") and the libraries in $(secs "$t0" "$(now)") s"
 
 # ---- sampler: every second, /proc of every run worker (and of the generating backend)
 # line: epoch pid VmRSS_kB VmHWM_kB RssAnon_kB cpu_ticks label...
+#
+# Each sampler is one psql connection re-running its query (\watch): spawning a
+# psql five times a second took CPU from the workers being measured, and more
+# so with two workers on two cores than with one (it biased the scaling).
 sampler() {
-    local out=$1 stop=$2 pid label f
+    local out=$1 stop=$2 watcher
     set +e +o pipefail
-    while [ ! -e "$stop" ]; do
-        psql -X -A -t -F '|' -d "$DB" -c \
-            "SELECT pid, coalesce(nullif(application_name, ''), backend_type) FROM pg_stat_activity
-              WHERE backend_type = 'pg_hedis run worker' OR application_name = 'million_gen'" 2>/dev/null |
-        while IFS='|' read -r pid label; do
-            f=/proc/$pid/status
-            [ -r "$f" ] || continue
-            awk -v t="$(date +%s)" -v pid="$pid" -v label="$label" \
-                -v cpu="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }')" \
-                '$1 == "VmRSS:" { rss = $2 } $1 == "VmHWM:" { hwm = $2 } $1 == "RssAnon:" { anon = $2 }
-                 END { if (rss != "") print t, pid, rss, hwm, anon, cpu, label }' "$f"
-        done >> "$out"
-        sleep 1
+    psql -X -A -t -F '|' -d "$DB" 2>/dev/null > >(sample_proc >> "$out") <<< \
+        "SELECT pid, coalesce(nullif(application_name, ''), backend_type) FROM pg_stat_activity
+          WHERE backend_type = 'pg_hedis run worker' OR application_name = 'million_gen' \\watch 1" &
+    watcher=$!
+    while [ ! -e "$stop" ]; do sleep 0.2; done
+    kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
+}
+# "pid|label" lines in, one /proc sample per line out
+sample_proc() {
+    local pid label f
+    while IFS='|' read -r pid label; do
+        f=/proc/$pid/status
+        [ -r "$f" ] || continue
+        awk -v t="$(date +%s)" -v pid="$pid" -v label="$label" \
+            -v cpu="$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }')" \
+            '$1 == "VmRSS:" { rss = $2 } $1 == "VmHWM:" { hwm = $2 } $1 == "RssAnon:" { anon = $2 }
+             END { if (rss != "") print t, pid, rss, hwm, anon, cpu, label }' "$f"
     done
 }
 # every 0.2 s: the wait event of every run worker ("running" when none)
 wait_sampler() {
-    local out=$1 stop=$2
+    local out=$1 stop=$2 watcher
     set +e +o pipefail
-    while [ ! -e "$stop" ]; do
-        psql -X -A -t -d "$DB" -c \
-            "SELECT coalesce(wait_event_type || ':' || wait_event, 'running') FROM pg_stat_activity
-              WHERE backend_type = 'pg_hedis run worker'" >> "$out" 2>/dev/null
-        sleep 0.2
-    done
+    psql -X -A -t -d "$DB" >> "$out" 2>/dev/null <<< \
+        "SELECT coalesce(wait_event_type || ':' || wait_event, 'running') FROM pg_stat_activity
+          WHERE backend_type = 'pg_hedis run worker' \\watch 0.2" &
+    watcher=$!
+    while [ ! -e "$stop" ]; do sleep 0.2; done
+    kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
 }
 start_sampler() {
     rm -f "$SCRATCH/stop"; : > "$1"; : > "$1.waits"
