@@ -122,8 +122,7 @@ load_resource_sql() {  # psql script loading one non-Bundle resource file
     printf '\\set content `cat %q`\n' "$1"
     printf "SELECT hedis.load_bundle(jsonb_build_object('resourceType','Bundle','type','collection','entry',jsonb_build_array(jsonb_build_object('resource', :'content'::jsonb))));\n"
 }
-log "load libraries, measures, value sets"
-{
+knowledge_sql() {  # psql script loading every library, measure and value set, in one transaction
     echo "BEGIN;"
     for f in "$ecqm"/libraries/*.json; do load_resource_sql "$f"; done
     for d in "$ecqm"/*/; do
@@ -133,7 +132,9 @@ log "load libraries, measures, value sets"
         echo "SELECT hedis.load_bundle(:'content'::jsonb);"
     done
     echo "COMMIT;"
-} | "${PSQL[@]}" -o /dev/null
+}
+log "load libraries, measures, value sets"
+knowledge_sql | "${PSQL[@]}" -o /dev/null
 
 log "load patients (hedis.load_bundle per bundle)"
 t0=$(date +%s.%N)
@@ -255,18 +256,7 @@ if ! skipped runs; then
     if [ "$(q -c "SELECT to_regprocedure('hedis.generate_population(int,int,date)') IS NOT NULL AND to_regprocedure('hedis.run_now(text,date,date)') IS NOT NULL")" = t ]; then
         log "6. population run: hedis.generate_population($POP_N) + hedis.run_now (CMS125) in database bench_pop"
         createdb bench_pop
-        {
-            echo "CREATE EXTENSION pg_hedis;"
-            echo "BEGIN;"
-            for f in "$ecqm"/libraries/*.json; do load_resource_sql "$f"; done
-            for d in "$ecqm"/*/; do
-                [ -f "$d/measure.json" ] || continue
-                load_resource_sql "$d/measure.json"
-                printf '\\set content `cat %q`\n' "$d/valuesets.json"
-                echo "SELECT hedis.load_bundle(:'content'::jsonb);"
-            done
-            echo "COMMIT;"
-        } | "${PSQL[@]}" -d bench_pop -o /dev/null
+        { echo "CREATE EXTENSION pg_hedis;"; knowledge_sql; } | "${PSQL[@]}" -d bench_pop -o /dev/null
         if out=$(q -d bench_pop 2>&1 <<SQL
 \\timing on
 SELECT hedis.generate_population($POP_N, 1);

@@ -65,11 +65,10 @@ jb_object_get(JsonbContainer *obj, const char *key, int keylen, JsonbValue *out)
 	return true;
 }
 
-static bool
-member(JsonbContainer *obj, const char *key, JsonbValue *out)
+bool
+jb_member(JsonbContainer *obj, const char *key, JsonbValue *out)
 {
-	return obj != NULL && JsonContainerIsObject(obj) &&
-		getKeyJsonValueFromContainer(obj, key, strlen(key), out) != NULL;
+	return jb_object_get(obj, key, (int) strlen(key), out);
 }
 
 JsonbContainer *
@@ -77,7 +76,7 @@ jb_member_container(JsonbContainer *obj, const char *key)
 {
 	JsonbValue	v;
 
-	if (!member(obj, key, &v) || v.type != jbvBinary)
+	if (!jb_member(obj, key, &v) || v.type != jbvBinary)
 		return NULL;
 	return v.val.binary.data;
 }
@@ -87,7 +86,7 @@ jb_member_string(JsonbContainer *obj, const char *key)
 {
 	JsonbValue	v;
 
-	if (!member(obj, key, &v) || v.type != jbvString)
+	if (!jb_member(obj, key, &v) || v.type != jbvString)
 		return NULL;
 	return pnstrdup(v.val.string.val, v.val.string.len);
 }

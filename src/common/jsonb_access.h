@@ -118,6 +118,8 @@ jb_object_walk_next(JbObjectWalk *w, const char **key, int *keylen, JsonbValue *
 	return true;
 }
 
+/* the member key of an object (NUL-terminated key); false if absent or not an object */
+extern bool jb_member(JsonbContainer *obj, const char *key, JsonbValue *out);
 /* the object or array member key of an object, or NULL */
 extern JsonbContainer *jb_member_container(JsonbContainer *obj, const char *key);
 /* the string member key of an object (palloc'd), or NULL (absent, not a string) */

@@ -74,29 +74,46 @@ fhir_type_intern(const char *name)
 	return i < 0 ? NULL : fhir_r4_types[i].name;
 }
 
-/* the interned name of a type's base type, resolved once per type */
+/*
+ * What is worked out once per type of the table: its base type's interned
+ * name, and its System primitive type (asked for every primitive value read).
+ */
+typedef struct TypeFacts
+{
+	bool		base_done;
+	const char *base;
+	bool		primitive_done;
+	const char *primitive;		/* System type of its "value", or NULL */
+} TypeFacts;
+
+static TypeFacts *type_facts = NULL;
+
+static TypeFacts *
+facts_of(int i)
+{
+	if (type_facts == NULL)
+		type_facts = MemoryContextAllocZero(TopMemoryContext, sizeof(TypeFacts) * fhir_r4_ntypes);
+	return &type_facts[i];
+}
+
+/* the interned name of a type's base type */
 const char *
 fhir_type_base(const char *type)
 {
-	static const char **base_of = NULL;
-	static bool *done = NULL;
 	int			i = type ? type_index(type) : -1;
+	TypeFacts  *tf;
 
 	if (i < 0 || fhir_r4_types[i].base[0] == '\0')
 		return NULL;
-	if (base_of == NULL)
-	{
-		base_of = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * fhir_r4_ntypes);
-		done = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * fhir_r4_ntypes);
-	}
-	if (!done[i])
+	tf = facts_of(i);
+	if (!tf->base_done)
 	{
 		const char *b = fhir_type_intern(fhir_r4_types[i].base);
 
-		base_of[i] = b ? b : fhir_r4_types[i].base;
-		done[i] = true;
+		tf->base = b ? b : fhir_r4_types[i].base;
+		tf->base_done = true;
 	}
-	return base_of[i];
+	return tf->base;
 }
 
 bool
@@ -218,30 +235,24 @@ primitive_system_type_search(const char *type)
 	return NULL;
 }
 
-/* asked for every primitive value read: answered once per interned type */
 const char *
 fhir_primitive_system_type(const char *type)
 {
-	static const char **answer = NULL;
-	static bool *done = NULL;
 	int			i;
+	TypeFacts  *tf;
 
 	if (type == NULL)
 		return NULL;
 	i = type_index(type);
 	if (i < 0 || fhir_r4_types[i].name != type)
 		return primitive_system_type_search(type);
-	if (answer == NULL)
+	tf = facts_of(i);
+	if (!tf->primitive_done)
 	{
-		answer = MemoryContextAllocZero(TopMemoryContext, sizeof(char *) * fhir_r4_ntypes);
-		done = MemoryContextAllocZero(TopMemoryContext, sizeof(bool) * fhir_r4_ntypes);
+		tf->primitive = primitive_system_type_search(type);
+		tf->primitive_done = true;
 	}
-	if (!done[i])
-	{
-		answer[i] = primitive_system_type_search(type);
-		done[i] = true;
-	}
-	return answer[i];
+	return tf->primitive;
 }
 
 /*

@@ -16,6 +16,7 @@
 
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "common/jsonb_access.h"
 #include "store/store.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
@@ -52,14 +53,14 @@ bundle_patient_id(JsonbContainer *entries)
 			getKeyJsonValueFromContainer(entry->val.binary.data, "resource", 8, &res) == NULL ||
 			res.type != jbvBinary || !JsonContainerIsObject(res.val.binary.data))
 			continue;
-		type = jsonb_object_get_cstring(res.val.binary.data, "resourceType");
+		type = jb_member_string(res.val.binary.data, "resourceType");
 		if (type == NULL || strcmp(type, "Patient") != 0)
 			continue;
 		if (found++ == 0)
 		{
-			char	   *full_url = jsonb_object_get_cstring(entry->val.binary.data, "fullUrl");
+			char	   *full_url = jb_member_string(entry->val.binary.data, "fullUrl");
 
-			id = jsonb_object_get_cstring(res.val.binary.data, "id");
+			id = jb_member_string(res.val.binary.data, "id");
 			if ((id == NULL || id[0] == '\0') && full_url &&
 				strncmp(full_url, "urn:uuid:", 9) == 0)
 				id = full_url + 9;
@@ -105,7 +106,7 @@ load_bundle_entries(JsonbContainer *entries, bool patient_bundle)
 			bundle_error(i, "entry resource is not a JSON object");
 
 		resource = JsonbValueToJsonb(&res);
-		type = jsonb_object_get_cstring(&resource->root, "resourceType");
+		type = jb_member_string(&resource->root, "resourceType");
 		if (type == NULL || type[0] == '\0')
 			bundle_error(i, "resource has no resourceType");
 
@@ -121,7 +122,7 @@ load_bundle_entries(JsonbContainer *entries, bool patient_bundle)
 			case STORE_KIND_CLINICAL:
 				{
 					StoreRow	row;
-					char	   *full_url = jsonb_object_get_cstring(entry->val.binary.data, "fullUrl");
+					char	   *full_url = jb_member_string(entry->val.binary.data, "fullUrl");
 					char	   *fallback_id = NULL;
 					const char *reason;
 
@@ -160,7 +161,7 @@ hedis_load_bundle(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a FHIR Bundle must be a JSON object")));
-	type = jsonb_object_get_cstring(&bundle->root, "resourceType");
+	type = jb_member_string(&bundle->root, "resourceType");
 	if (type == NULL || strcmp(type, "Bundle") != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -16,6 +16,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "common/jsonb_access.h"
 #include "store/store.h"
 #include "utils/builtins.h"
 #include "utils/jsonb.h"
@@ -105,7 +106,7 @@ ndjson_line(StoreBulkLoad *load, char *line, int len, void *arg)
 		store_bulk_reject(load, line, len, "line is not a JSON object");
 		return;
 	}
-	type = jsonb_object_get_cstring(&resource->root, "resourceType");
+	type = jb_member_string(&resource->root, "resourceType");
 	if (type == NULL || type[0] == '\0')
 	{
 		store_bulk_reject(load, line, len, "resource has no resourceType");

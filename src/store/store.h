@@ -46,7 +46,6 @@ typedef enum StoreResourceKind
 } StoreResourceKind;
 
 /* store_extract.c */
-extern char *jsonb_object_get_cstring(JsonbContainer *obj, const char *key);
 extern StoreResourceKind store_resource_kind(const char *resource_type);
 extern StoreBundleIndex *store_bundle_index_build(JsonbContainer *entries);
 extern const char *store_extract(Jsonb *resource, JsonbContainer *container,

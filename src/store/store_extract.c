@@ -12,6 +12,7 @@
 
 #include "common/fhir_datetime.h"
 #include "lib/stringinfo.h"
+#include "common/jsonb_access.h"
 #include "store/store.h"
 #include "utils/jsonb.h"
 
@@ -90,14 +91,6 @@ static const TypeRule default_rule = {
 
 /* ---------- small jsonb helpers ---------- */
 
-static bool
-jb_key(JsonbContainer *c, const char *key, JsonbValue *out)
-{
-	if (c == NULL || !JsonContainerIsObject(c))
-		return false;
-	return getKeyJsonValueFromContainer(c, key, strlen(key), out) != NULL;
-}
-
 static JsonbContainer *
 jb_container(JsonbValue *v)
 {
@@ -110,16 +103,6 @@ jb_array_size(JsonbContainer *c)
 	if (c == NULL || !JsonContainerIsArray(c))
 		return -1;
 	return JsonContainerSize(c);
-}
-
-char *
-jsonb_object_get_cstring(JsonbContainer *obj, const char *key)
-{
-	JsonbValue	v;
-
-	if (!jb_key(obj, key, &v) || v.type != jbvString)
-		return NULL;
-	return pnstrdup(v.val.string.val, v.val.string.len);
 }
 
 StoreResourceKind
@@ -209,11 +192,11 @@ store_bundle_index_build(JsonbContainer *entries)
 
 		if (e == NULL || jb_container(e) == NULL)
 			continue;
-		full_url = jsonb_object_get_cstring(jb_container(e), "fullUrl");
-		if (full_url == NULL || !jb_key(jb_container(e), "resource", &res))
+		full_url = jb_member_string(jb_container(e), "fullUrl");
+		if (full_url == NULL || !jb_member(jb_container(e), "resource", &res))
 			continue;
-		type = jsonb_object_get_cstring(jb_container(&res), "resourceType");
-		id = jsonb_object_get_cstring(jb_container(&res), "id");
+		type = jb_member_string(jb_container(&res), "resourceType");
+		id = jb_member_string(jb_container(&res), "id");
 		if (id == NULL)
 			id = id_from_full_url(full_url);
 		if (type == NULL || id == NULL)
@@ -311,7 +294,7 @@ patient_from_reference_value(JsonbValue *v, StoreBundleIndex *idx,
 		}
 		return result;
 	}
-	ref = jsonb_object_get_cstring(c, "reference");
+	ref = jb_member_string(c, "reference");
 	if (ref == NULL)
 		return REF_OTHER;
 	kind = resolve_reference(ref, idx, patient_id);
@@ -331,30 +314,30 @@ measure_report_subject(JsonbContainer *res, StoreBundleIndex *idx)
 	JsonbValue	contained;
 	int			n;
 
-	if (!jb_key(res, "contained", &contained))
+	if (!jb_member(res, "contained", &contained))
 		return NULL;
 	n = jb_array_size(jb_container(&contained));
 	for (int i = 0; i < n; i++)
 	{
 		JsonbValue *c = getIthJsonbValueFromContainer(jb_container(&contained), i);
 		JsonbValue	params;
-		char	   *type = jsonb_object_get_cstring(jb_container(c), "resourceType");
+		char	   *type = jb_member_string(jb_container(c), "resourceType");
 		int			np;
 
 		if (type == NULL || strcmp(type, "Parameters") != 0 ||
-			!jb_key(jb_container(c), "parameter", &params))
+			!jb_member(jb_container(c), "parameter", &params))
 			continue;
 		np = jb_array_size(jb_container(&params));
 		for (int j = 0; j < np; j++)
 		{
 			JsonbValue *p = getIthJsonbValueFromContainer(jb_container(&params), j);
-			char	   *name = jsonb_object_get_cstring(jb_container(p), "name");
+			char	   *name = jb_member_string(jb_container(p), "name");
 			char	   *value;
 			JsonbValue	ref;
 
 			if (name == NULL || strcmp(name, "subject") != 0)
 				continue;
-			value = jsonb_object_get_cstring(jb_container(p), "valueString");
+			value = jb_member_string(jb_container(p), "valueString");
 			if (value)
 			{
 				char	   *id = NULL;
@@ -365,7 +348,7 @@ measure_report_subject(JsonbContainer *res, StoreBundleIndex *idx)
 					return id;
 				return NULL;
 			}
-			if (jb_key(jb_container(p), "valueReference", &ref))
+			if (jb_member(jb_container(p), "valueReference", &ref))
 			{
 				char	   *id = NULL;
 				char	   *unresolved = NULL;
@@ -393,7 +376,7 @@ append_codeable_concept(JsonbValue *v, StringInfo buf)
 			append_codeable_concept(getIthJsonbValueFromContainer(c, i), buf);
 		return;
 	}
-	if (!jb_key(c, "coding", &coding))
+	if (!jb_member(c, "coding", &coding))
 		return;
 	n = jb_array_size(jb_container(&coding));
 	for (int i = 0; i < n; i++)
@@ -402,11 +385,11 @@ append_codeable_concept(JsonbValue *v, StringInfo buf)
 		JsonbValue	system;
 		JsonbValue	code;
 
-		if (!jb_key(jb_container(cd), "code", &code) || code.type != jbvString)
+		if (!jb_member(jb_container(cd), "code", &code) || code.type != jbvString)
 			continue;
 		if (buf->len > 0)
 			appendStringInfoChar(buf, STORE_CODE_SEP);
-		if (jb_key(jb_container(cd), "system", &system) && system.type == jbvString)
+		if (jb_member(jb_container(cd), "system", &system) && system.type == jbvString)
 			appendBinaryStringInfo(buf, system.val.string.val, system.val.string.len);
 		appendStringInfoChar(buf, '|');
 		appendBinaryStringInfo(buf, code.val.string.val, code.val.string.len);
@@ -454,7 +437,7 @@ read_time_element(JsonbValue *v, StoreRow *row, bool want_start, bool want_end)
 	{
 		JsonbValue	b;
 
-		if (jb_key(jb_container(v), "start", &b) && parse_time_value(&b, &lo, &hi))
+		if (jb_member(jb_container(v), "start", &b) && parse_time_value(&b, &lo, &hi))
 		{
 			if (want_start)
 			{
@@ -463,7 +446,7 @@ read_time_element(JsonbValue *v, StoreRow *row, bool want_start, bool want_end)
 			}
 			found = true;
 		}
-		if (jb_key(jb_container(v), "end", &b) && parse_time_value(&b, &lo, &hi))
+		if (jb_member(jb_container(v), "end", &b) && parse_time_value(&b, &lo, &hi))
 		{
 			if (want_end)
 			{
@@ -488,7 +471,7 @@ read_choice_element(JsonbContainer *res, const char *base, StoreRow *row,
 	for (int i = 0; suffixes[i]; i++)
 	{
 		snprintf(key, sizeof(key), "%s%s", base, suffixes[i]);
-		if (jb_key(res, key, &v) && read_time_element(&v, row, want_start, want_end))
+		if (jb_member(res, key, &v) && read_time_element(&v, row, want_start, want_end))
 			return true;
 	}
 	return false;
@@ -543,10 +526,10 @@ store_extract_owned(Jsonb *resource, JsonbContainer *container, const char *fall
 	row->resource = resource;
 	if (container == NULL || !JsonContainerIsObject(container))
 		return "resource is not a JSON object";
-	row->resource_type = jsonb_object_get_cstring(container, "resourceType");
+	row->resource_type = jb_member_string(container, "resourceType");
 	if (row->resource_type == NULL || row->resource_type[0] == '\0')
 		return "resource has no resourceType";
-	row->fhir_id = jsonb_object_get_cstring(container, "id");
+	row->fhir_id = jb_member_string(container, "id");
 	if (row->fhir_id == NULL && fallback_id != NULL)
 		row->fhir_id = pstrdup(fallback_id);
 	if (row->fhir_id == NULL || row->fhir_id[0] == '\0')
@@ -559,21 +542,21 @@ store_extract_owned(Jsonb *resource, JsonbContainer *container, const char *fall
 	{
 		row->is_patient = true;
 		row->patient_ref = row->fhir_id;
-		if (jb_key(container, "birthDate", &v) && v.type == jbvString)
+		if (jb_member(container, "birthDate", &v) && v.type == jbvString)
 		{
 			if (!fhir_date_parse(v.val.string.val, v.val.string.len, &row->birth_date))
 				return psprintf("Patient/%s has an invalid birthDate \"%.*s\"",
 								row->fhir_id, v.val.string.len, v.val.string.val);
 			row->has_birth_date = true;
 		}
-		row->gender = jsonb_object_get_cstring(container, "gender");
+		row->gender = jb_member_string(container, "gender");
 	}
 	else if (owner != NULL)
 	{
 		bool		names_one = false;
 
 		for (int i = 0; i < lengthof(rule->patient) && rule->patient[i]; i++)
-			if (jb_key(container, rule->patient[i], &v))
+			if (jb_member(container, rule->patient[i], &v))
 				names_one = true;
 		if (names_one || !is_shared_type(row->resource_type))
 			row->patient_ref = pstrdup(owner);
@@ -587,7 +570,7 @@ store_extract_owned(Jsonb *resource, JsonbContainer *container, const char *fall
 		{
 			RefKind		kind;
 
-			if (!jb_key(container, rule->patient[i], &v))
+			if (!jb_member(container, rule->patient[i], &v))
 				continue;
 			kind = patient_from_reference_value(&v, idx, &row->patient_ref, &unresolved);
 			if (kind == REF_PATIENT)
@@ -617,7 +600,7 @@ store_extract_owned(Jsonb *resource, JsonbContainer *container, const char *fall
 	/* codes */
 	initStringInfo(&codes);
 	for (int i = 0; i < lengthof(rule->codes) && rule->codes[i]; i++)
-		if (jb_key(container, rule->codes[i], &v))
+		if (jb_member(container, rule->codes[i], &v))
 			append_codeable_concept(&v, &codes);
 	row->codes = codes.data;
 
