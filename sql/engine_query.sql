@@ -165,6 +165,53 @@ INSERT INTO elmt.chk (cql, expr, expected) VALUES
 ('Patient.gender (absent)', prop('gender', ref('Patient')), 'null'),
 ('Patient.name (absent list)', prop('name', ref('Patient')), '[]');
 
+-- ---- repeated calls on a function's operands (computed once per call) and lets
+-- (computed when first read): values must be those of a plain evaluation
+SELECT elmt.define_function('SqNext', ARRAY['x', 'Integer'],
+  op('Multiply', call('plusOne', ARRAY[operand('x')]), call('plusOne', ARRAY[operand('x')])));
+SELECT elmt.define_function('SqNextTwice', ARRAY['x', 'Integer'],
+  op('Add', call('SqNext', ARRAY[call('plusOne', ARRAY[operand('x')])]),
+            call('SqNext', ARRAY[call('plusOne', ARRAY[operand('x')])])));
+SELECT elmt.define_function('QtyOrZero', ARRAY['o', 'FHIR.Observation'],
+  jsonb_build_object('type', 'If', 'condition', is_(prop('value', operand('o')), 'FHIR.Quantity'),
+    'then', prop('value', prop('value', as_(prop('value', operand('o')), 'FHIR.Quantity'))),
+    'else', dc('0')));
+INSERT INTO elmt.chk (cql, expr, expected) VALUES
+('SqNext(2) + SqNext(3) (one call''s shared value is not the next''s)',
+  op('Add', call('SqNext', ARRAY[i(2)]), call('SqNext', ARRAY[i(3)])), '25'),
+('SqNext(SqNext(1)) (a call inside the argument)',
+  call('SqNext', ARRAY[call('SqNext', ARRAY[i(1)])]), '25'),
+('SqNextTwice(1) (shared calls of a function that shares its own)',
+  call('SqNextTwice', ARRAY[i(1)]), '18'),
+('QtyOrZero(FirstObs) + QtyOrZero(SecondObs) + QtyOrZero(ThirdObs)',
+  op('Add', op('Add', call('QtyOrZero', ARRAY[ref('FirstObs')]), call('QtyOrZero', ARRAY[ref('SecondObs')])),
+     call('QtyOrZero', ARRAY[ref('ThirdObs')])), '270.5'),
+('from {1, 2, 3} X let A: X * 10, B: A + 1 where B > 15 return A',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), i(2), i(3)))),
+     'let', jsonb_build_array(
+        jsonb_build_object('identifier', 'A', 'expression', op('Multiply', alias('X'), i(10))),
+        jsonb_build_object('identifier', 'B', 'expression', op('Add', jsonb_build_object('type', 'QueryLetRef', 'name', 'A'), i(1)))),
+     'where', op('Greater', jsonb_build_object('type', 'QueryLetRef', 'name', 'B'), i(15)),
+     'return', jsonb_build_object('expression', jsonb_build_object('type', 'QueryLetRef', 'name', 'A'))), '[20, 30]'),
+('from {1, 2} X let A: X * 10 return (from {1, 2} Y return Y + A)',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), i(2)))),
+     'let', jsonb_build_array(jsonb_build_object('identifier', 'A', 'expression', op('Multiply', alias('X'), i(10)))),
+     'return', jsonb_build_object('expression', jsonb_build_object('type', 'Query',
+        'source', jsonb_build_array(qsrc('Y', lst(i(1), i(2)))),
+        'return', jsonb_build_object('expression', op('Add', alias('Y'), jsonb_build_object('type', 'QueryLetRef', 'name', 'A')))))),
+  '[[11, 12], [21, 22]]'),
+('from {1, 2, 3} X let A: X + 1 with {3, 4} Y such that Y = A return X',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', lst(i(1), i(2), i(3)))),
+     'let', jsonb_build_array(jsonb_build_object('identifier', 'A', 'expression', op('Add', alias('X'), i(1)))),
+     'relationship', jsonb_build_array(jsonb_build_object('type', 'With', 'alias', 'Y', 'expression', lst(i(3), i(4)),
+                                         'suchThat', op('Equal', alias('Y'), jsonb_build_object('type', 'QueryLetRef', 'name', 'A')))),
+     'return', jsonb_build_object('expression', alias('X'))), '[2, 3]'),
+('from {Tuple{a: 2}, Tuple{a: 5}} T let U: T where U.a > 3 return U.a (a let read by a scoped property)',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('T', lst(tup('a', i(2)::text), tup('a', i(5)::text)))),
+     'let', jsonb_build_array(jsonb_build_object('identifier', 'U', 'expression', alias('T'))),
+     'where', op('Greater', sprop('a', 'U'), i(3)),
+     'return', jsonb_build_object('expression', sprop('a', 'U'))), '[5]');
+
 SELECT elmt.load_library('EngQuery', $$ {"parameters": {"def": [
   {"name": "Measurement Period", "accessLevel": "Public"},
   {"name": "Threshold", "accessLevel": "Public", "default": {"type": "Literal", "valueType": "{urn:hl7-org:elm-types:r1}Integer", "value": "5"}}]}} $$);

@@ -70,6 +70,9 @@ typedef struct ElmFunction
 	ElmTypeSpec **operand_types;
 	ElmNode    *body;			/* NULL for external functions */
 	int			nslots;
+	/* repeated calls on the operands, computed once per call (elm_share.c) */
+	int			shared_first;	/* slot pairs from here: value, computed? */
+	int			nshared;
 } ElmFunction;
 
 typedef struct ElmValueSet
@@ -163,7 +166,8 @@ typedef struct ElmQuery
 	int		   *source_slots;
 	ElmNode   **sources;
 	int			nlets;
-	int		   *let_slots;
+	int		   *let_slots;		/* each: the value, then "computed?" */
+	bool	   *let_lazy;		/* computed on first QueryLetRef, not per row */
 	ElmNode   **lets;
 	int			nrels;
 	bool	   *rel_without;
@@ -307,5 +311,6 @@ extern bool elm_truthy(CqlValue v);
 extern CqlValue elm_eval_bool_arg(EvalCtx *cx, const ElmNode *n, int i);
 extern bool elm_type_matches(CqlValue v, const ElmTypeSpec *ts);
 extern CqlValue elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *args);
+extern void elm_share_repeated_calls(ElmFunction *f);
 
 #endif							/* ELM_H */

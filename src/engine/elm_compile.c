@@ -50,6 +50,9 @@ typedef struct CompileVar
 {
 	const char *name;
 	int			slot;
+	/* a query's let: its expression (value slot, then a "computed?" slot) */
+	ElmNode    *let_expr;
+	bool		raw_use;		/* read other than by QueryLetRef */
 } CompileVar;
 
 typedef struct CompileCtx
@@ -174,6 +177,8 @@ scope_push(CompileCtx *cc, const char *name)
 	}
 	cc->vars[cc->nvars].name = name;
 	cc->vars[cc->nvars].slot = cc->next_slot++;
+	cc->vars[cc->nvars].let_expr = NULL;
+	cc->vars[cc->nvars].raw_use = false;
 	if (cc->next_slot >= ELM_MAX_SLOTS)
 		compile_error(cc, NULL, "expression \"%s\" needs too many variables", cc->def_name);
 	return cc->vars[cc->nvars++].slot;
@@ -188,13 +193,23 @@ scope_has(CompileCtx *cc, const char *name)
 	return false;
 }
 
-static int
-scope_find(CompileCtx *cc, JsonbContainer *obj, const char *name)
+static CompileVar *
+scope_var(CompileCtx *cc, JsonbContainer *obj, const char *name)
 {
 	for (int i = cc->nvars - 1; i >= 0; i--)
 		if (strcmp(cc->vars[i].name, name) == 0)
-			return cc->vars[i].slot;
+			return &cc->vars[i];
 	compile_error(cc, obj, "unresolved identifier \"%s\"", name);
+}
+
+/* the slot of a variable read directly (a let read so is computed eagerly) */
+static int
+scope_find(CompileCtx *cc, JsonbContainer *obj, const char *name)
+{
+	CompileVar *v = scope_var(cc, obj, name);
+
+	v->raw_use = true;
+	return v->slot;
 }
 
 /* ---- type specifiers -------------------------------------------------- */
@@ -501,6 +516,7 @@ compile_query(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 	JsonbContainer *agg = j_container(obj, "aggregate");
 	JsonbContainer *sort = j_container(obj, "sort");
 	int			saved_nvars = cc->nvars;
+	int		   *let_vars;
 
 	n->query = q;
 	q->nsources = j_len(src);
@@ -520,12 +536,17 @@ compile_query(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 	q->nlets = j_len(lets);
 	q->lets = palloc0(sizeof(ElmNode *) * Max(q->nlets, 1));
 	q->let_slots = palloc0(sizeof(int) * Max(q->nlets, 1));
+	q->let_lazy = palloc0(sizeof(bool) * Max(q->nlets, 1));
+	let_vars = palloc0(sizeof(int) * Max(q->nlets, 1));
 	for (int i = 0; i < q->nlets; i++)
 	{
 		JsonbContainer *l = j_at(lets, i);
 
 		q->lets[i] = compile_child(cc, l, "expression");
 		q->let_slots[i] = scope_push(cc, j_str(l, "identifier"));
+		scope_push(cc, "");		/* its "computed?" slot: no name to find */
+		let_vars[i] = cc->nvars - 2;
+		cc->vars[let_vars[i]].let_expr = q->lets[i];
 	}
 	q->nrels = j_len(rels);
 	q->rel_without = palloc0(sizeof(bool) * Max(q->nrels, 1));
@@ -575,6 +596,9 @@ compile_query(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 			q->sort[i].expr = compile_child(cc, b, "expression");
 		}
 	}
+	/* a let only QueryLetRefs read is computed when first read, if at all */
+	for (int i = 0; i < q->nlets; i++)
+		q->let_lazy[i] = !cc->vars[let_vars[i]].raw_use;
 	cc->nvars = saved_nvars;
 }
 
@@ -740,8 +764,16 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 		if (n->ref == NULL)
 			compile_error(cc, obj, "unknown parameter \"%s\"", name);
 	}
-	else if (strcmp(type, "OperandRef") == 0 || strcmp(type, "AliasRef") == 0 ||
-			 strcmp(type, "QueryLetRef") == 0)
+	else if (strcmp(type, "QueryLetRef") == 0)
+	{
+		CompileVar *v = scope_var(cc, obj, j_str(obj, "name"));
+
+		n->slot = v->slot;
+		n->ref = v->let_expr;	/* NULL: not a let after all, a plain read */
+		if (v->let_expr == NULL)
+			v->raw_use = true;
+	}
+	else if (strcmp(type, "OperandRef") == 0 || strcmp(type, "AliasRef") == 0)
 		n->slot = scope_find(cc, obj, j_str(obj, "name"));
 	else if (strcmp(type, "IdentifierRef") == 0)
 	{
@@ -1209,6 +1241,7 @@ compile_library_body(ElmLibrary *lib, JsonbContainer *L)
 			if (!j_bool(d, "external", false))
 				f->body = compile_child(&cc, d, "expression");
 			f->nslots = cc.next_slot;
+			elm_share_repeated_calls(f);
 		}
 		else
 		{

@@ -224,6 +224,8 @@ elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *ar
 			a = cql_fhir_value(t->fhir_type, &a.u.fhir->jv, a.u.fhir->ext);
 		cx->slots[cx->frame_base + i] = a;
 	}
+	for (int i = 0; i < f->nshared; i++)
+		cx->slots[cx->frame_base + f->shared_first + 2 * i + 1] = CQL_NULL_VALUE;
 	v = elm_eval(cx, f->body);
 	frame_pop(cx, f->nslots, saved);
 	return v;
@@ -245,6 +247,25 @@ static CqlValue
 eval_slot(EvalCtx *cx, const ElmNode *n)
 {
 	return cx->slots[cx->frame_base + n->slot];
+}
+
+/*
+ * A let's value: computed on first read in the row (a let the return
+ * does not reach, like MedicationRequestPeriod's dose arithmetic when the
+ * days supply is given, is never computed).  CQL expressions have no side
+ * effects, so only an error in an unread let could tell the difference.
+ */
+static CqlValue
+eval_let_ref(EvalCtx *cx, const ElmNode *n)
+{
+	CqlValue   *slot = &cx->slots[cx->frame_base + n->slot];
+
+	if (n->ref != NULL && slot[1].kind != CK_BOOL)
+	{
+		slot[0] = elm_eval(cx, (const ElmNode *) n->ref);
+		slot[1] = cql_bool(true);
+	}
+	return slot[0];
 }
 
 /* ---- properties ------------------------------------------------------- */
@@ -916,7 +937,14 @@ query_emit(QueryState *qs)
 	CqlValue	v;
 
 	for (int i = 0; i < q->nlets; i++)
-		cx->slots[cx->frame_base + q->let_slots[i]] = elm_eval(cx, q->lets[i]);
+		if (q->let_lazy[i])
+			cx->slots[cx->frame_base + q->let_slots[i] + 1] = CQL_NULL_VALUE;
+	for (int i = 0; i < q->nlets; i++)
+		if (!q->let_lazy[i])
+		{
+			cx->slots[cx->frame_base + q->let_slots[i]] = elm_eval(cx, q->lets[i]);
+			cx->slots[cx->frame_base + q->let_slots[i] + 1] = cql_bool(true);
+		}
 	if (q->nrels > 0 && !query_relationships_hold(qs))
 		return;
 	if (q->where)
@@ -1164,7 +1192,7 @@ const ElmOpInfo elm_core_ops[] = {
 	{"Property", eval_property},
 	{"Quantity", eval_literal},
 	{"Query", eval_query},
-	{"QueryLetRef", eval_slot},
+	{"QueryLetRef", eval_let_ref},
 	{"Retrieve", eval_retrieve},
 	{"Tuple", eval_tuple},
 	{"ValueSetRef", eval_valueset_ref},

@@ -1283,8 +1283,14 @@ fhir_patient_release(PatientData *pd)
 		return;
 	count_patient_read(pd);
 	ExecDropSingleTupleTableSlot(pd->slot);
-	index_close(pd->index, AccessShareLock);
-	table_close(pd->heap, AccessShareLock);
+	/*
+	 * The locks stay until the end of the transaction, as the executor keeps
+	 * those of the relations it reads: the next patient's open then finds
+	 * them held locally instead of taking and releasing them in shared
+	 * memory for every patient.
+	 */
+	index_close(pd->index, NoLock);
+	table_close(pd->heap, NoLock);
 	pd->heap = NULL;
 }
 

@@ -53,7 +53,12 @@ typedef struct MeasureDef
 	MeasureStratifier *sde;
 	const char **retrieved;		/* the resource types the logic reads */
 	int			nretrieved;
+	/* compact results by combination of counts (measure_report.c) */
+	struct ResultTemplate *templates;
+	int			ntemplates;
 } MeasureDef;
+
+typedef struct ResultTemplate ResultTemplate;
 
 typedef struct GroupResult
 {

@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/date.h"
 #include "utils/jsonb.h"
+#include "utils/memutils.h"
 
 #include "engine/elm_ops.h"
 #include "engine/fhir_data.h"
@@ -48,9 +49,9 @@ value_tree(CqlValue cv)
 	}
 }
 
-/* compact per-patient result (see hedis_engine.h) */
-Jsonb *
-measure_result_jsonb(MeasureDef *m, const char *patient_id, GroupResult *results)
+/* compact per-patient result (see hedis_engine.h), built member by member */
+static Jsonb *
+build_result(MeasureDef *m, const char *patient_id, GroupResult *results)
 {
 	JsonbValue *root = jt_object();
 	JsonbValue *groups = jt_array();
@@ -81,6 +82,111 @@ measure_result_jsonb(MeasureDef *m, const char *patient_id, GroupResult *results
 	}
 	jt_put(root, "groups", groups);
 	return jt_finish(root);
+}
+
+/*
+ * Most patients' results differ only in the patient id: counts of 0 or 1
+ * and stratifier values that are null or boolean.  The jsonb of each such
+ * combination is built once per measure with an empty id and then copied
+ * with the id appended.  That works because the id is the root's last
+ * member ("groups" sorts before "patient") and a string: its bytes end the
+ * document, and its JEntry (the fourth: two keys, then two values) holds
+ * its length.  A template that is not laid out so is not used.
+ */
+#define RESULT_TEMPLATES 32
+#define RESULT_ID_ENTRY 3
+
+struct ResultTemplate
+{
+	uint64		signature;
+	Jsonb	   *jb;				/* NULL: this combination is built each time */
+};
+
+/* the combination as bits behind a leading 1; false if it has no template */
+static bool
+result_signature(MeasureDef *m, GroupResult *results, uint64 *signature)
+{
+	uint64		sig = 1;
+	int			bits = 0;
+
+	for (int g = 0; g < m->ngroups; g++)
+	{
+		MeasureGroup *mg = &m->groups[g];
+
+		for (int p = 0; p < HEDIS_NPOP; p++)
+			if (mg->pop[p] != NULL)
+			{
+				if (results[g].count[p] < 0 || results[g].count[p] > 1)
+					return false;
+				sig = (sig << 1) | results[g].count[p];
+				bits++;
+			}
+		for (int s = 0; s < mg->nstrat; s++)
+		{
+			CqlValue	v = elm_system_value(results[g].strat_values[s]);
+
+			if (v.kind != CK_NULL && v.kind != CK_BOOL)
+				return false;
+			sig = (sig << 2) | (v.kind == CK_NULL ? 0 : v.u.b ? 2 : 1);
+			bits += 2;
+		}
+		if (bits > 62)
+			return false;
+	}
+	*signature = sig;
+	return true;
+}
+
+static Jsonb *
+template_for(MeasureDef *m, uint64 sig, GroupResult *results)
+{
+	MemoryContext old;
+	Jsonb	   *jb;
+	JsonbValue *id;
+	JEntry		entry;
+
+	for (int i = 0; i < m->ntemplates; i++)
+		if (m->templates[i].signature == sig)
+			return m->templates[i].jb;
+	if (m->ntemplates == RESULT_TEMPLATES)
+		return NULL;
+	/* kept as long as the compiled measure */
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(m));
+	if (m->templates == NULL)
+		m->templates = palloc0(sizeof(ResultTemplate) * RESULT_TEMPLATES);
+	jb = build_result(m, "", results);
+	MemoryContextSwitchTo(old);
+	entry = jb->root.children[RESULT_ID_ENTRY];
+	id = getKeyJsonValueFromContainer(&jb->root, "patient", 7, NULL);
+	if (!JB_ROOT_IS_OBJECT(jb) || JB_ROOT_COUNT(jb) != 2 ||
+		id == NULL || id->type != jbvString || id->val.string.len != 0 ||
+		entry != JENTRY_ISSTRING)
+		jb = NULL;
+	m->templates[m->ntemplates].signature = sig;
+	m->templates[m->ntemplates].jb = jb;
+	m->ntemplates++;
+	return jb;
+}
+
+Jsonb *
+measure_result_jsonb(MeasureDef *m, const char *patient_id, GroupResult *results)
+{
+	uint64		sig;
+	Jsonb	   *t;
+	Jsonb	   *jb;
+	size_t		idlen = patient_id ? strlen(patient_id) : 0;
+	Size		tsize;
+
+	if (idlen >= 65536 || !result_signature(m, results, &sig) ||
+		(t = template_for(m, sig, results)) == NULL)
+		return build_result(m, patient_id, results);
+	tsize = VARSIZE(t);
+	jb = palloc(tsize + idlen);
+	memcpy(jb, t, tsize);
+	memcpy((char *) jb + tsize, patient_id, idlen);
+	SET_VARSIZE(jb, tsize + idlen);
+	jb->root.children[RESULT_ID_ENTRY] = JENTRY_ISSTRING | (JEntry) idlen;
+	return jb;
 }
 
 /* ---- evidence ---------------------------------------------------------- */
