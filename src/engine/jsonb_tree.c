@@ -206,7 +206,8 @@ sort_objects(JsonbValue *v)
 	if (v->type == jbvArray)
 	{
 		for (int i = 0; i < v->val.array.nElems; i++)
-			sort_objects(&v->val.array.elems[i]);
+			if (v->val.array.elems[i].type == jbvArray || v->val.array.elems[i].type == jbvObject)
+				sort_objects(&v->val.array.elems[i]);
 	}
 	else if (v->type == jbvObject)
 	{
@@ -230,7 +231,9 @@ sort_objects(JsonbValue *v)
 		{
 			if (i > 0 && pair_cmp(&pairs[i - 1], &pairs[i]) == 0)
 				elog(ERROR, "key \"%s\" given twice in one object", pairs[i].key.val.string.val);
-			sort_objects(&pairs[i].value);
+			/* scalars have nothing to sort: most members are */
+			if (pairs[i].value.type == jbvArray || pairs[i].value.type == jbvObject)
+				sort_objects(&pairs[i].value);
 		}
 	}
 }
