@@ -111,6 +111,7 @@ typedef struct ElmConceptDef
 typedef struct ElmParameter
 {
 	const char *name;
+	bool		is_measurement_period;	/* overridden by the evaluation's period */
 	ElmNode    *default_expr;
 	uint64		cache_epoch;
 	CqlValue	cached;

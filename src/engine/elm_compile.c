@@ -1183,7 +1183,11 @@ compile_library_body(ElmLibrary *lib, JsonbContainer *L)
 	lib->nparams = j_len(params);
 	lib->params = palloc0(sizeof(ElmParameter) * Max(lib->nparams, 1));
 	for (int i = 0; i < lib->nparams; i++)
+	{
 		lib->params[i].name = j_str(j_at(params, i), "name");
+		lib->params[i].is_measurement_period = lib->params[i].name &&
+			strcmp(lib->params[i].name, "Measurement Period") == 0;
+	}
 
 	/* declare every definition and function before compiling any body */
 	lib->defs = palloc0(sizeof(ElmDef) * Max(ndefs, 1));

@@ -127,8 +127,7 @@ eval_parameter_ref(EvalCtx *cx, const ElmNode *n)
 	CqlValue	v;
 
 	/* the measurement period given to the evaluation overrides the default */
-	if (strcmp(p->name, "Measurement Period") == 0 &&
-		cx->measurement_period.kind != CK_NULL)
+	if (p->is_measurement_period && cx->measurement_period.kind != CK_NULL)
 		return cx->measurement_period;
 	if (p->cache_epoch == cx->epoch)
 		return p->cached;

@@ -59,8 +59,8 @@ prim_kind_of_type(const char *type)
 	{
 		const char *type;
 		PrimKind	kind;
-	}			memo[64];
-	int			slot = (int) ((((uint64) (uintptr_t) type) * UINT64CONST(0x9E3779B97F4A7C15)) >> 58);
+	}			memo[256];
+	int			slot = (int) ((((uint64) (uintptr_t) type) * UINT64CONST(0x9E3779B97F4A7C15)) >> 56);
 	const char *st;
 	PrimKind	k = PK_STRING;
 
@@ -166,8 +166,8 @@ fhir_kind(const char *type)
 	{
 		const char *type;
 		FhirKind	kind;
-	}			memo[64];
-	int			slot = (int) ((((uint64) (uintptr_t) type) * UINT64CONST(0x9E3779B97F4A7C15)) >> 58);
+	}			memo[256];
+	int			slot = (int) ((((uint64) (uintptr_t) type) * UINT64CONST(0x9E3779B97F4A7C15)) >> 56);
 	FhirKind	k;
 
 	if (memo[slot].type == type)
@@ -1057,16 +1057,28 @@ resource_relations(void)
 	return &rels;
 }
 
-/* is this resource type one the measure reads?  (wanted NULL: all) */
-static bool
-type_wanted(const char *type, const char **wanted, int nwanted)
+/*
+ * Is the type (len bytes, from the index row) one the measure reads?  The
+ * wanted entry's name, or NULL.  wanted NULL means all types: then the
+ * type's interned name (or a copy, for a type the model does not know).
+ */
+static const char *
+type_wanted(PatientData *pd, const char *type, int len)
 {
-	if (wanted == NULL)
-		return true;
-	for (int i = 0; i < nwanted; i++)
-		if (strcmp(wanted[i], type) == 0)
-			return true;
-	return false;
+	char		buf[NAMEDATALEN];
+	const char *itype;
+
+	if (pd->wanted != NULL)
+	{
+		for (int i = 0; i < pd->nwanted; i++)
+			if (strncmp(pd->wanted[i], type, len) == 0 && pd->wanted[i][len] == '\0')
+				return pd->wanted[i];
+		return NULL;
+	}
+	memcpy(buf, type, len);
+	buf[len] = '\0';
+	itype = fhir_type_intern(buf);
+	return itype ? itype : pstrdup(buf);
 }
 
 static PatientTypeGroup *
@@ -1104,8 +1116,8 @@ scan_patient(PatientData *pd, const char *type)
 	ScanKeyData keys[2];
 	int			nkeys = 1;
 	PatientTypeGroup *grp = NULL;
-	char		prev[NAMEDATALEN] = "";
-	bool		have_prev = false;
+	char		seen[NAMEDATALEN];	/* the type of the rows being read */
+	int			seen_len = -1;
 	bool		prev_wanted = false;
 
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(pd->patient_key));
@@ -1116,9 +1128,7 @@ scan_patient(PatientData *pd, const char *type)
 							   CStringGetTextDatum(type));
 		nkeys = 2;
 		grp = new_group(pd, type);	/* even when empty: asked once */
-		have_prev = true;
 		prev_wanted = true;
-		strlcpy(prev, type, sizeof(prev));
 	}
 	scan = index_beginscan(pd->heap, pd->index, pd->snapshot, nkeys, 0);
 	index_rescan(scan, keys, nkeys, NULL, 0);
@@ -1134,15 +1144,15 @@ scan_patient(PatientData *pd, const char *type)
 			text	   *ttype = DatumGetTextPP(slot_getattr(pd->slot, rels->att_type, &isnull));
 			int			tlen = Min(VARSIZE_ANY_EXHDR(ttype), NAMEDATALEN - 1);
 
-			if (!have_prev || strncmp(prev, VARDATA_ANY(ttype), tlen) != 0 || prev[tlen] != '\0')
+			if (tlen != seen_len || memcmp(seen, VARDATA_ANY(ttype), tlen) != 0)
 			{
-				have_prev = true;
-				memcpy(prev, VARDATA_ANY(ttype), tlen);
-				prev[tlen] = '\0';
-				prev_wanted = type_wanted(prev, pd->wanted, pd->nwanted) &&
-					fhir_patient_group_find(pd, prev) == NULL;
+				const char *wanted = type_wanted(pd, VARDATA_ANY(ttype), tlen);
+
+				memcpy(seen, VARDATA_ANY(ttype), tlen);
+				seen_len = tlen;
+				prev_wanted = wanted != NULL && fhir_patient_group_find(pd, wanted) == NULL;
 				if (prev_wanted)
-					grp = new_group(pd, prev);
+					grp = new_group(pd, wanted);
 			}
 			if (!prev_wanted)
 				continue;
@@ -1158,7 +1168,7 @@ scan_patient(PatientData *pd, const char *type)
 			grp->resources = repalloc(grp->resources, sizeof(CqlValue) * grp->cap);
 		}
 		grp->resources[grp->n++] = r;
-		if (pd->patient.kind == CK_NULL && strcmp(prev, "Patient") == 0)
+		if (pd->patient.kind == CK_NULL && strcmp(grp->type, "Patient") == 0)
 		{
 			pd->patient = r;
 			pd->fhir_id = TextDatumGetCString(slot_getattr(pd->slot, rels->att_id, &isnull));
@@ -1172,7 +1182,13 @@ PatientTypeGroup *
 fhir_patient_group_find(PatientData *pd, const char *type)
 {
 	for (int i = 0; i < pd->ngroups; i++)
-		if (pd->groups[i].type == type || strcmp(pd->groups[i].type, type) == 0)
+		if (pd->groups[i].type == type)
+			return &pd->groups[i];
+	/* groups of types the model knows keep the interned name: no other match */
+	if (fhir_type_intern(type) == type)
+		return NULL;
+	for (int i = 0; i < pd->ngroups; i++)
+		if (strcmp(pd->groups[i].type, type) == 0)
 			return &pd->groups[i];
 	return NULL;
 }
