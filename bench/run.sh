@@ -10,6 +10,9 @@
 #                   patients (default 3: 861 patients; fqm does ~15/CPU-s)
 #   --pgbench-s S   seconds of each pgbench latency run (default 20; two runs)
 #   --callgrind-k K callgrind evaluates CMS125 copies 1..K (default 4: 264 patients)
+#   --pairs K       the floor and hand-written comparisons time the engine and
+#                   the baseline alternately K times and take each one's median
+#                   (default 3)
 #   --pop-n P       patients of the hedis.generate_population + hedis.run_now run
 #                   (default 20000)
 #   --port P        port of the throwaway cluster (default 5477; never 5499)
@@ -33,6 +36,7 @@ N=20
 FQM_N=3
 PGBENCH_S=20
 CG_K=4
+PAIRS=3
 POP_N=20000
 PORT=5477
 SKIP=,
@@ -45,13 +49,14 @@ while [ $# -gt 0 ]; do
         --fqm-n) FQM_N=$2; shift ;;
         --pgbench-s) PGBENCH_S=$2; shift ;;
         --callgrind-k) CG_K=$2; shift ;;
+        --pairs) PAIRS=$2; shift ;;
         --pop-n) POP_N=$2; shift ;;
         --port) PORT=$2; shift ;;
         --skip) SKIP=",$2,"; shift ;;
         --no-install) INSTALL=0 ;;
         --keep) KEEP=1 ;;
         --out) OUT=$2; shift ;;
-        -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "bench: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -164,6 +169,18 @@ row() { local IFS='|'; echo "| $* |" >>"$RESULTS"; }
 declare -A ENG_RATE ENG_RATE_ALL FQM_RATE FQM_RAW_RATE FQM_N_PAT
 log "1. engine throughput per measure (copies 1..$FQM_N = fqm's patients, and all copies 0..$N)"
 tp() { q -c "SELECT items, cpu_s, wall_s, per_cpu_s FROM bench.throughput($1)"; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+# A ratio's two sides timed one after the other, PAIRS times, alternately (the
+# machine's speed drifts by 10-30 % within minutes): "median(A) median(B)"
+paired() {
+    local ra=() rb=() r
+    for _ in $(seq 1 "$PAIRS"); do
+        IFS=$'\t' read -r _ _ _ r < <(tp "$1"); ra+=("$r")
+        IFS=$'\t' read -r _ _ _ r < <(tp "$2"); rb+=("$r")
+    done
+    log "   rates of $PAIRS alternate runs: ${ra[*]} | ${rb[*]}"
+    echo "$(median "${ra[@]}") $(median "${rb[@]}")"
+}
 for m in "${MEASURES[@]}"; do
     IFS=$'\t' read -r ev cpu wall rate < <(tp "bench.engine_statement('$m', 1, $FQM_N)")
     ENG_RATE[$m]=$rate
@@ -198,9 +215,9 @@ fi
 C125=CMS125FHIRBreastCancerScreening
 if ! skipped floor; then
     log "3. floor: reading the CMS125 patients' resources (copies 0..$N) through the patient index"
-    IFS=$'\t' read -r _ _ _ FLOOR_KEY < <(tp "bench.floor_statement('$C125', 0, $N)")
+    read -r FLOOR_KEY ENG_FLOOR < <(paired "bench.floor_statement('$C125', 0, $N)" "bench.engine_statement('$C125', 0, $N)")
     IFS=$'\t' read -r _ _ _ FLOOR_TEXT < <(tp "bench.floor_text_statement('$C125', 0, $N)")
-    log "   jsonb key per resource: $(fnum "$FLOOR_KEY") patients/CPU-s; resource::text: $(fnum "$FLOOR_TEXT") patients/CPU-s; engine ${ENG_RATE_ALL[$C125]%.*}"
+    log "   jsonb key per resource: $(fnum "$FLOOR_KEY") patients/CPU-s (median); engine $(fnum "$ENG_FLOOR") evals/CPU-s (median, timed alternately); resource::text: $(fnum "$FLOOR_TEXT") patients/CPU-s"
 fi
 
 # ---------------------------------------------------------------- 4. handwritten SQL
@@ -214,9 +231,9 @@ if ! skipped handwritten; then
     n_official=$(q -c "SELECT count(*) FROM bench.patient_set WHERE measure = '$C125' AND copy = 0")
     log "   mismatches: $HW_MISMATCH_OFFICIAL of $n_official official CMS125 test patients, $HW_MISMATCH of all $npat patients"
     head -20 "$SCRATCH/mismatches.tsv" | sed 's/^/   MISMATCH /' >&2
-    IFS=$'\t' read -r _ hcpu hwall HW_RATE < <(tp "\$\$SELECT count(*) FROM handwritten.cms125('2026-01-01', '2026-12-31')\$\$")
-    IFS=$'\t' read -r _ ecpu ewall ENG_ALL125 < <(tp "bench.engine_statement('%', 0, $N, '$C125')")
-    log "   handwritten: $(fnum "$HW_RATE") patients/CPU-s ($hcpu s CPU); engine CMS125 over the same patients: $(fnum "$ENG_ALL125") ($ecpu s CPU)"
+    read -r HW_RATE ENG_ALL125 < <(paired "\$\$SELECT count(*) FROM handwritten.cms125('2026-01-01', '2026-12-31')\$\$" \
+                                          "bench.engine_statement('%', 0, $N, '$C125')")
+    log "   handwritten: $(fnum "$HW_RATE") patients/CPU-s; engine CMS125 over the same patients: $(fnum "$ENG_ALL125") (medians, timed alternately)"
 fi
 
 # ---------------------------------------------------------------- 5. pgbench latency
@@ -328,9 +345,9 @@ fi
     echo "|---|---:|---:|---:|"
     echo "| all 5 measures mixed (each patient its own measure), evals/CPU-s | $(fnum "$ENG_MIX") | | |"
     [ -n "${CG_EVAL:-}" ] && echo "| callgrind: instructions per CMS125 patient-evaluation ($nk patients, twice − once) | $CG_EVAL | floor: $CG_FLOOR_PP instructions/patient to read its resources | $(ratio "$CG_EVAL" "$CG_FLOOR_PP")× |"
-    [ -n "${FLOOR_KEY:-}" ] && echo "| floor: CMS125 patients read/CPU-s (index + jsonb key per resource) | $(fnum "$FLOOR_KEY") | engine CMS125 $(fnum "${ENG_RATE_ALL[$C125]}") evals/CPU-s | engine costs $(awk -v a="$FLOOR_KEY" -v b="${ENG_RATE_ALL[$C125]}" 'BEGIN{printf "%.1f", a/b}')× the floor |"
-    [ -n "${FLOOR_TEXT:-}" ] && echo "| floor: CMS125 patients read/CPU-s (index + resource::text) | $(fnum "$FLOOR_TEXT") | engine CMS125 $(fnum "${ENG_RATE_ALL[$C125]}") evals/CPU-s | engine costs $(awk -v a="$FLOOR_TEXT" -v b="${ENG_RATE_ALL[$C125]}" 'BEGIN{printf "%.2f", a/b}')× the floor |"
-    [ -n "${HW_RATE:-}" ] && echo "| handwritten SQL CMS125, patients/CPU-s (all $npat patients, one set-based query) | $(fnum "$HW_RATE") | engine CMS125 over the same patients: $(fnum "$ENG_ALL125") | engine $(awk -v a="$ENG_ALL125" -v b="$HW_RATE" 'BEGIN{printf "%.2f", a/b}')× handwritten |"
+    [ -n "${FLOOR_KEY:-}" ] && echo "| floor: CMS125 patients read/CPU-s (index + jsonb key per resource; medians of $PAIRS alternate runs) | $(fnum "$FLOOR_KEY") | engine CMS125 $(fnum "$ENG_FLOOR") evals/CPU-s | engine costs $(awk -v a="$FLOOR_KEY" -v b="$ENG_FLOOR" 'BEGIN{printf "%.1f", a/b}')× the floor |"
+    [ -n "${FLOOR_TEXT:-}" ] && echo "| floor: CMS125 patients read/CPU-s (index + resource::text) | $(fnum "$FLOOR_TEXT") | engine CMS125 $(fnum "$ENG_FLOOR") evals/CPU-s | engine costs $(awk -v a="$FLOOR_TEXT" -v b="$ENG_FLOOR" 'BEGIN{printf "%.2f", a/b}')× the floor |"
+    [ -n "${HW_RATE:-}" ] && echo "| handwritten SQL CMS125, patients/CPU-s (all $npat patients, one set-based query; medians of $PAIRS alternate runs) | $(fnum "$HW_RATE") | engine CMS125 over the same patients: $(fnum "$ENG_ALL125") | engine $(awk -v a="$ENG_ALL125" -v b="$HW_RATE" 'BEGIN{printf "%.2f", a/b}')× handwritten |"
     [ -n "${HW_MISMATCH:-}" ] && echo "| handwritten vs engine: per-patient population mismatches | $HW_MISMATCH_OFFICIAL of $n_official official CMS125 cases; $HW_MISMATCH of $npat patients | | |"
     [ -n "${PGB_P50:-}" ] && echo "| pgbench 16 clients, \`hedis.evaluate\` (MeasureReport + evidence): tps / p50 / p99 ms | $PGB_TPS / $PGB_P50 / $PGB_P99 | first call in a backend p50 $PGB_FIRST ms | |"
     [ -n "${PGR_P50:-}" ] && echo "| pgbench 16 clients, \`hedis.evaluate_patient_result\`: tps / p50 / p99 ms | $PGR_TPS / $PGR_P50 / $PGR_P99 | first call in a backend p50 $PGR_FIRST ms | |"

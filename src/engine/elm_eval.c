@@ -1108,6 +1108,18 @@ eval_query(EvalCtx *cx, const ElmNode *n)
 	QueryState	qs;
 	CqlValue	srcbuf[8];
 
+	/*
+	 * A source that is one item (FHIRHelpers and QICoreCommon functions:
+	 * "Request R let ...") is iterated as a one-item list kept on the stack,
+	 * and a query whose sources are all such gives at most one result, also
+	 * gathered on the stack: neither list outlives the query, and these run
+	 * several times per patient.
+	 */
+	CqlList		one_src[8];
+	CqlValue	one_item[8];
+	CqlList		one_out;
+	CqlValue	one_out_item;
+
 	if (q->nsources > lengthof(srcbuf))
 		elm_error_at(n, "query has too many sources");
 	qs.cx = cx;
@@ -1125,17 +1137,25 @@ eval_query(EvalCtx *cx, const ElmNode *n)
 			/* a query over one item returns one item (or null) */
 			if (q->nsources == 1 && v.kind == CK_NULL)
 				return CQL_NULL_VALUE;
-			{
-				CqlValue	l = cql_list_new(1);
-
-				if (v.kind != CK_NULL)
-					cql_list_append(&l, v);
-				v = l;
-			}
+			one_item[i] = v;
+			one_src[i].n = v.kind != CK_NULL ? 1 : 0;
+			one_src[i].cap = 1;
+			one_src[i].items = &one_item[i];
+			v.kind = CK_LIST;
+			v.u.list = &one_src[i];
 		}
 		srcbuf[i] = v;
 	}
-	qs.out = cql_list_new(srcbuf[0].u.list->n);
+	if (qs.singleton && q->nsort == 0)
+	{
+		one_out.n = 0;
+		one_out.cap = 1;
+		one_out.items = &one_out_item;
+		qs.out.kind = CK_LIST;
+		qs.out.u.list = &one_out;
+	}
+	else
+		qs.out = cql_list_new(srcbuf[0].u.list->n);
 	qs.acc = q->agg_start ? elm_eval(cx, q->agg_start) : CQL_NULL_VALUE;
 	if (q->agg_expr && q->agg_distinct)
 		srcbuf[0] = elm_list_distinct(srcbuf[0]);
