@@ -318,7 +318,7 @@ if ! skipped callgrind && command -v valgrind >/dev/null; then
     CG_EVAL=$(awk -v a="$CG_ONCE" -v b="$CG_TWICE" -v n="$nk" 'BEGIN { printf "%.0f", (b - a) / n }')
     CG_FLOOR_PP=$(awk -v a="$CG_ONCE" -v c="$CG_FLOOR" -v n="$nk" 'BEGIN { printf "%.0f", (c - a) / n }')
     log "   instructions: once $CG_ONCE, twice $CG_TWICE, once+floor $CG_FLOOR"
-    log "   => $CG_EVAL instructions per patient-evaluation; floor (read the same resources) $CG_FLOOR_PP per patient"
+    log "   => $CG_EVAL instructions per patient-evaluation; floor (read the same resources, without the MeasureReports) $CG_FLOOR_PP per patient"
     if command -v callgrind_annotate >/dev/null; then
         log "   top functions (self instructions) of the run evaluating twice:"
         callgrind_annotate "$SCRATCH/callgrind.twice.out" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -15 | sed 's/^/      /' >&2 || true
@@ -345,7 +345,7 @@ fi
     echo "| figure | value | baseline | ratio |"
     echo "|---|---:|---:|---:|"
     echo "| all 5 measures mixed (each patient its own measure), evals/CPU-s | $(fnum "$ENG_MIX") | | |"
-    [ -n "${CG_EVAL:-}" ] && echo "| callgrind: instructions per CMS125 patient-evaluation ($nk patients, twice − once) | $CG_EVAL | floor: $CG_FLOOR_PP instructions/patient to read its resources (without the MeasureReports) | $(ratio "$CG_EVAL" "$CG_FLOOR_PP")× |"
+    [ -n "${CG_EVAL:-}" ] && echo "| callgrind: instructions per CMS125 patient-evaluation ($nk patients, twice − once) | $CG_EVAL | floor: $CG_FLOOR_PP instructions/patient to read its resources (without the MeasureReports) | $(awk -v a="$CG_EVAL" -v b="$CG_FLOOR_PP" 'BEGIN { if (b > 0) printf "%.1f", a / b; else printf "n/a" }')× |"
     [ -n "${FLOOR_KEY:-}" ] && echo "| floor: CMS125 patients read/CPU-s (index + jsonb key per resource; medians of $PAIRS alternate runs) | $(fnum "$FLOOR_KEY") | engine CMS125 $(fnum "$ENG_FLOOR") evals/CPU-s | engine costs $(awk -v a="$FLOOR_KEY" -v b="$ENG_FLOOR" 'BEGIN{printf "%.1f", a/b}')× the floor |"
     [ -n "${FLOOR_CLIN:-}" ] && echo "| floor without the test decks' MeasureReports (what the engine reads; medians of $PAIRS alternate runs) | $(fnum "$FLOOR_CLIN") | engine CMS125 $(fnum "$ENG_FLOOR_CLIN") evals/CPU-s | engine costs $(awk -v a="$FLOOR_CLIN" -v b="$ENG_FLOOR_CLIN" 'BEGIN{printf "%.1f", a/b}')× the floor |"
     [ -n "${FLOOR_TEXT:-}" ] && echo "| floor: CMS125 patients read/CPU-s (index + resource::text) | $(fnum "$FLOOR_TEXT") | engine CMS125 $(fnum "$ENG_FLOOR") evals/CPU-s | engine costs $(awk -v a="$FLOOR_TEXT" -v b="$ENG_FLOOR" 'BEGIN{printf "%.2f", a/b}')× the floor |"
