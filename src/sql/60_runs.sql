@@ -61,38 +61,18 @@ COMMENT ON TABLE hedis.run_result IS
     'per-patient results of a run (all from the run''s current attempt)';
 
 -- run_result.run_id has the guarantees of a foreign key to hedis.run (ON
--- DELETE CASCADE), checked once per statement instead of once per row: a
--- foreign key's check of every inserted result (a look-up plus a FOR KEY
--- SHARE lock on the same run row, taken by every worker) cost a third of a
--- patient's evaluation and turned that row's locks into multixacts.
+-- DELETE CASCADE): a result of a missing run is refused (23503), and the run
+-- row is locked FOR KEY SHARE as a foreign key check does.  Checked in C by
+-- a row trigger that looks a run up once per statement
+-- (src/runs/runs_result_check.c): a real foreign key checked and locked the
+-- run for every inserted result, and a statement trigger with a transition
+-- table copied every result row.
 CREATE FUNCTION hedis._run_result_check_run() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    missing bigint;
-BEGIN
-    -- lock the runs as a foreign key check does: a concurrent DELETE of a
-    -- run waits for this transaction, then deletes these results too
-    PERFORM 1 FROM hedis.run r
-      WHERE r.run_id IN (SELECT DISTINCT n.run_id FROM new_results n)
-        FOR KEY SHARE OF r;
-    SELECT n.run_id INTO missing FROM new_results n
-     WHERE NOT EXISTS (SELECT 1 FROM hedis.run r WHERE r.run_id = n.run_id) LIMIT 1;
-    IF FOUND THEN
-        RAISE EXCEPTION 'insert or update on table "run_result" violates its reference to hedis.run'
-            USING ERRCODE = 'foreign_key_violation',
-                  DETAIL = format('Key (run_id)=(%s) is not present in table "run".', missing);
-    END IF;
-    RETURN NULL;
-END
-$$;
-CREATE TRIGGER run_result_run_inserted AFTER INSERT ON hedis.run_result
-    REFERENCING NEW TABLE AS new_results
-    FOR EACH STATEMENT EXECUTE FUNCTION hedis._run_result_check_run();
-CREATE TRIGGER run_result_run_updated AFTER UPDATE ON hedis.run_result
-    REFERENCING NEW TABLE AS new_results
-    FOR EACH STATEMENT EXECUTE FUNCTION hedis._run_result_check_run();
+LANGUAGE c AS 'MODULE_PATHNAME', 'hedis_run_result_check_run';
+CREATE TRIGGER run_result_run_inserted BEFORE INSERT ON hedis.run_result
+    FOR EACH ROW EXECUTE FUNCTION hedis._run_result_check_run();
+CREATE TRIGGER run_result_run_updated BEFORE UPDATE OF run_id ON hedis.run_result
+    FOR EACH ROW EXECUTE FUNCTION hedis._run_result_check_run();
 
 CREATE FUNCTION hedis._run_delete_results() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER

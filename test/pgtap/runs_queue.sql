@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = error;
 BEGIN;
-SELECT plan(37);
+SELECT plan(39);
 
 INSERT INTO hedis.measure (url, version, name, resource)
 VALUES ('http://example.org/Measure/M', '1.0.0', 'MeasureM', '{"resourceType":"Measure"}'),
@@ -155,6 +155,14 @@ SELECT throws_ok($$INSERT INTO hedis.run_result (run_id, patient_key, attempt, p
                  'a result of an unknown run is refused');
 SELECT throws_ok(format($$UPDATE hedis.run_result SET run_id = -7 WHERE run_id = %s$$, :r_done), '23503', NULL,
                  'moving results to an unknown run is refused');
+-- checked per row, each run looked up once per statement: the known run of
+-- the first row does not let the unknown one of the second through
+SELECT throws_ok(format($$INSERT INTO hedis.run_result (run_id, patient_key, attempt, patient_id, error)
+                          VALUES (%s, 900001, 1, 'x1', 'e'), (-7, 900002, 1, 'x2', 'e')$$, :r_done), '23503', NULL,
+                 'one statement with a known and an unknown run is refused');
+SELECT lives_ok(format($$INSERT INTO hedis.run_result (run_id, patient_key, attempt, patient_id, error)
+                         VALUES (%1$s, 900001, 1, 'x1', 'e'), (%1$s, 900002, 1, 'x2', 'e')$$, :r_done),
+                'results of a known run are accepted');
 DELETE FROM hedis.run WHERE run_id = :r_done;
 SELECT is((SELECT count(*) FROM hedis.run_result WHERE run_id = :r_done), 0::bigint,
           'deleting a run deletes its results');
