@@ -1034,22 +1034,29 @@ typedef struct ResourceRels
 	AttrNumber	att_resource;
 } ResourceRels;
 
+/* a table of the extension's schema and one of its indexes, by name */
+static void
+store_relation_ids(const char *table, const char *index, Oid *heap_oid, Oid *index_oid)
+{
+	Oid			nsp = get_namespace_oid("hedis", false);
+
+	*heap_oid = get_relname_relid(table, nsp);
+	*index_oid = get_relname_relid(index, nsp);
+	if (!OidIsValid(*heap_oid) || !OidIsValid(*index_oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("hedis.%s or its index %s is missing", table, index)));
+}
+
 static const ResourceRels *
 resource_relations(void)
 {
 	static ResourceRels rels = {InvalidLocalTransactionId};
-	Oid			nsp;
 
 	/* once per transaction: the extension cannot be dropped under it */
 	if (rels.lxid == MyProc->lxid && OidIsValid(rels.heap))
 		return &rels;
-	nsp = get_namespace_oid("hedis", false);
-	rels.heap = get_relname_relid("resource", nsp);
-	rels.index = get_relname_relid("resource_patient_idx", nsp);
-	if (!OidIsValid(rels.heap) || !OidIsValid(rels.index))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("hedis.resource or its index resource_patient_idx is missing")));
+	store_relation_ids("resource", "resource_patient_idx", &rels.heap, &rels.index);
 	rels.att_type = get_attnum(rels.heap, "resource_type");
 	rels.att_id = get_attnum(rels.heap, "fhir_id");
 	rels.att_resource = get_attnum(rels.heap, "resource");
@@ -1310,41 +1317,66 @@ fhir_patient_release(PatientData *pd)
 	pd->heap = NULL;
 }
 
+/*
+ * hedis.patient and its fhir_id index (the UNIQUE constraint's), looked up
+ * once per transaction, as resource_relations does for the store.
+ */
+typedef struct PatientRels
+{
+	LocalTransactionId lxid;
+	Oid			heap;
+	Oid			index;
+	AttrNumber	att_key;
+} PatientRels;
+
+static const PatientRels *
+patient_relations(void)
+{
+	static PatientRels rels = {InvalidLocalTransactionId};
+
+	if (rels.lxid == MyProc->lxid && OidIsValid(rels.heap))
+		return &rels;
+	store_relation_ids("patient", "patient_fhir_id_key", &rels.heap, &rels.index);
+	rels.att_key = get_attnum(rels.heap, "patient_key");
+	rels.lxid = MyProc->lxid;
+	return &rels;
+}
+
+/*
+ * The patient key of a FHIR patient id (-1 if missing_ok and absent), by one
+ * probe of the fhir_id index: hedis.evaluate asks it on every call, and a
+ * prepared SPI query cost five times as much (executor start and end).
+ * Like the store's reads, it is a direct read of the extension's table.
+ */
 int64
 fhir_patient_key(const char *fhir_id, bool missing_ok)
 {
-	static SPIPlanPtr plan = NULL;
-	Datum		args[1];
-	int			rc;
+	const PatientRels *rels = patient_relations();
+	Relation	heap = table_open(rels->heap, AccessShareLock);
+	Relation	index = index_open(rels->index, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(heap, NULL);
+	Snapshot	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
+	ScanKeyData key;
+	IndexScanDesc scan;
+	int64		patient_key = -1;
 	bool		isnull;
-	MemoryContext caller = CurrentMemoryContext;
 
-	/* planned once per backend: hedis.evaluate calls this for every patient */
-	if (plan == NULL)
-	{
-		Oid			argtypes[1] = {TEXTOID};
-		SPIPlanPtr	p = SPI_prepare("SELECT patient_key FROM hedis.patient WHERE fhir_id OPERATOR(pg_catalog.=) $1",
-									1, argtypes);
-
-		if (p == NULL)
-			elog(ERROR, "could not prepare the patient key query: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(p);
-		plan = p;
-	}
-	args[0] = CStringGetTextDatum(fhir_id);
-	rc = SPI_execute_plan(plan, args, NULL, true, 1);
-	MemoryContextSwitchTo(caller);
-	if (rc != SPI_OK_SELECT)
-		elog(ERROR, "could not read hedis.patient: %s", SPI_result_code_string(rc));
-	if (SPI_processed == 0)
-	{
-		if (missing_ok)
-			return -1;
+	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
+						   index->rd_indcollation[0], F_TEXTEQ, CStringGetTextDatum(fhir_id));
+	scan = index_beginscan(heap, index, snapshot, 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+		patient_key = DatumGetInt64(slot_getattr(slot, rels->att_key, &isnull));
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	/* locks kept to the end of the transaction (see fhir_patient_release) */
+	index_close(index, NoLock);
+	table_close(heap, NoLock);
+	if (patient_key < 0 && !missing_ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_NO_DATA_FOUND),
 				 errmsg("patient \"%s\" is not loaded", fhir_id)));
-	}
-	return DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
+	return patient_key;
 }
 
 static bool
