@@ -171,6 +171,25 @@ END
 $$;
 SELECT status, patients_done <= coalesce(patients_total, 0) AS partial FROM hedis.run WHERE run_id = :r_c;
 SELECT hedis.resume_run(:r_c) AS attempt;
+-- a patient whose evaluation fails gets its error, and the patients after
+-- it in the batch (two failures in a row, one further on) are evaluated as
+-- usual: the run goes on past an error inside a batch
+BEGIN;
+DELETE FROM hedis.resource
+ WHERE resource_type = 'Patient'
+   AND fhir_id IN (SELECT fhir_id
+                     FROM (SELECT fhir_id, row_number() OVER (ORDER BY patient_key) AS n
+                             FROM hedis.patient) p
+                    WHERE n IN (11, 12, 201));
+SELECT hedis.run_now(:'measure', '2026-01-01', '2026-12-31') AS r_err \gset
+SELECT patients_failed, patients_done = patients_total AS all_done FROM hedis.runs WHERE run_id = :r_err;
+SELECT count(*) FILTER (WHERE error ~ '^P0002: patient with key [0-9]+ has no Patient resource$') AS missing_patient_errors,
+       count(*) FILTER (WHERE result IS NOT NULL) = (SELECT count(*) - 3 FROM hedis.patient) AS others_evaluated
+  FROM hedis.run_result WHERE run_id = :r_err;
+SELECT count(*) AS others_differing_from_run_now
+  FROM hedis.run_result e JOIN hedis.run_result n USING (patient_key)
+ WHERE e.run_id = :r_err AND n.run_id = :r_now AND e.error IS NULL AND e.result <> n.result;
+ROLLBACK;
 SELECT pg_temp.wait_run(:r_c, 300) AS status;
 SELECT attempt, patients_done = patients_total AS all_done,
        (SELECT count(*) FROM hedis.run_result r WHERE r.run_id = :r_c AND r.attempt <> hedis.run.attempt)

@@ -1064,6 +1064,15 @@ resource_relations(void)
 	return &rels;
 }
 
+void
+fhir_resource_relation_ids(Oid *heap, Oid *index)
+{
+	const ResourceRels *rels = resource_relations();
+
+	*heap = rels->heap;
+	*index = rels->index;
+}
+
 /*
  * Is the type (len bytes, from the index row) one the measure reads?  The
  * wanted entry's name, or NULL.  wanted NULL means all types: then the
@@ -1114,11 +1123,87 @@ new_group(PatientData *pd, const char *type)
  * come sorted by type.  The row buffer is released at the next row, so
  * each jsonb is copied, but only for the types asked for.
  */
+/* the resource in pd->slot, appended to grp (and remembered if it is the Patient) */
+static void
+keep_row(PatientData *pd, PatientTypeGroup *grp)
+{
+	const ResourceRels *rels = resource_relations();
+	bool		isnull;
+	Jsonb	   *jb = DatumGetJsonbPCopy(slot_getattr(pd->slot, rels->att_resource, &isnull));
+	JsonbValue	jv;
+	CqlValue	r;
+
+	jv.type = jbvBinary;
+	jv.val.binary.data = &jb->root;
+	jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+	r = cql_fhir_value(grp->type, &jv, NULL);
+	if (grp->n == grp->cap)
+	{
+		grp->cap *= 2;
+		grp->resources = repalloc(grp->resources, sizeof(CqlValue) * grp->cap);
+	}
+	grp->resources[grp->n++] = r;
+	if (pd->patient.kind == CK_NULL && strcmp(grp->type, "Patient") == 0)
+	{
+		pd->patient = r;
+		pd->fhir_id = TextDatumGetCString(slot_getattr(pd->slot, rels->att_id, &isnull));
+	}
+}
+
+/*
+ * scan_patient over the index entries read ahead for the batch: the same
+ * rows in the same order, each fetched from the heap by its TID (a dead or
+ * invisible one is skipped, as the index scan would).
+ */
+static void
+scan_prefetched(PatientData *pd, const char *type)
+{
+	MemoryContext old = MemoryContextSwitchTo(pd->mcxt);
+	IndexFetchTableData *fetch = table_index_fetch_begin(pd->heap);
+	PatientTypeGroup *grp = NULL;
+	const char *seen = NULL;
+	bool		prev_wanted = false;
+
+	if (type)
+		grp = new_group(pd, type);	/* even when empty: asked once */
+	for (int i = 0; i < pd->pre_n; i++)
+	{
+		const PrefetchedRow *row = &pd->pre_rows[i];
+		bool		call_again = false;
+		bool		all_dead = false;
+
+		if (type != NULL)
+		{
+			if (row->type != grp->type && strcmp(row->type, type) != 0)
+				continue;
+		}
+		else
+		{
+			if (row->type != seen)
+			{
+				const char *wanted = type_wanted(pd, row->type, strlen(row->type));
+
+				seen = row->type;
+				prev_wanted = wanted != NULL && fhir_patient_group_find(pd, wanted) == NULL;
+				if (prev_wanted)
+					grp = new_group(pd, wanted);
+			}
+			if (!prev_wanted)
+				continue;
+		}
+		if (table_index_fetch_tuple(fetch, (ItemPointer) &row->tid, pd->snapshot, pd->slot,
+									&call_again, &all_dead))
+			keep_row(pd, grp);
+	}
+	table_index_fetch_end(fetch);
+	MemoryContextSwitchTo(old);
+}
+
 static void
 scan_patient(PatientData *pd, const char *type)
 {
 	const ResourceRels *rels = resource_relations();
-	MemoryContext old = MemoryContextSwitchTo(pd->mcxt);
+	MemoryContext old;
 	IndexScanDesc scan;
 	ScanKeyData keys[2];
 	int			nkeys = 1;
@@ -1127,6 +1212,12 @@ scan_patient(PatientData *pd, const char *type)
 	int			seen_len = -1;
 	bool		prev_wanted = false;
 
+	if (pd->pre_rows != NULL)
+	{
+		scan_prefetched(pd, type);
+		return;
+	}
+	old = MemoryContextSwitchTo(pd->mcxt);
 	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(pd->patient_key));
 	if (type)
 	{
@@ -1142,9 +1233,6 @@ scan_patient(PatientData *pd, const char *type)
 	while (index_getnext_slot(scan, ForwardScanDirection, pd->slot))
 	{
 		bool		isnull;
-		Jsonb	   *jb;
-		JsonbValue	jv;
-		CqlValue	r;
 
 		if (type == NULL)
 		{
@@ -1164,22 +1252,7 @@ scan_patient(PatientData *pd, const char *type)
 			if (!prev_wanted)
 				continue;
 		}
-		jb = DatumGetJsonbPCopy(slot_getattr(pd->slot, rels->att_resource, &isnull));
-		jv.type = jbvBinary;
-		jv.val.binary.data = &jb->root;
-		jv.val.binary.len = VARSIZE(jb) - VARHDRSZ;
-		r = cql_fhir_value(grp->type, &jv, NULL);
-		if (grp->n == grp->cap)
-		{
-			grp->cap *= 2;
-			grp->resources = repalloc(grp->resources, sizeof(CqlValue) * grp->cap);
-		}
-		grp->resources[grp->n++] = r;
-		if (pd->patient.kind == CK_NULL && strcmp(grp->type, "Patient") == 0)
-		{
-			pd->patient = r;
-			pd->fhir_id = TextDatumGetCString(slot_getattr(pd->slot, rels->att_id, &isnull));
-		}
+		keep_row(pd, grp);
 	}
 	index_endscan(scan);
 	MemoryContextSwitchTo(old);
@@ -1292,7 +1365,9 @@ fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
 	pd->heap = table_open(rels->heap, AccessShareLock);
 	pd->index = index_open(rels->index, AccessShareLock);
 	pd->slot = table_slot_create(pd->heap, NULL);
-	if (read_everything_first())
+	if (fhir_prefetched_rows(patient_key, &pd->pre_rows, &pd->pre_n))
+		scan_patient(pd, "Patient");	/* by TID: no index descent to save */
+	else if (read_everything_first())
 		fhir_patient_load_all(pd);
 	else
 		scan_patient(pd, "Patient");

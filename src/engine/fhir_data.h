@@ -35,6 +35,13 @@ typedef struct PatientTypeGroup
 	ResourceCodes *codes;
 } PatientTypeGroup;
 
+/* a patient's index entry read ahead by fhir_prefetch.c */
+typedef struct PrefetchedRow
+{
+	const char *type;			/* interned when the model knows the type */
+	ItemPointerData tid;
+} PrefetchedRow;
+
 struct PatientData
 {
 	MemoryContext mcxt;			/* where its resources live */
@@ -53,9 +60,18 @@ struct PatientData
 	Relation	index;
 	TupleTableSlot *slot;
 	Snapshot	snapshot;
+	/* the index entries read ahead for a batch (fhir_prefetch.c), if any */
+	const PrefetchedRow *pre_rows;
+	int			pre_n;
 };
 
 extern bool fhir_type_in_patient_compartment(const char *type);
+
+/* hedis.resource and its patient index */
+extern void fhir_resource_relation_ids(Oid *heap, Oid *index);
+
+/* the prefetched entries of a patient (sorted as the index), if any */
+extern bool fhir_prefetched_rows(int64 patient_key, const PrefetchedRow **rows, int *nrows);
 
 /*
  * Start reading a patient (in CurrentMemoryContext): its Patient resource

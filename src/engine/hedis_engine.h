@@ -36,6 +36,15 @@ extern Jsonb *hedis_measure_evaluate_patient(const char *measure_ref,
 											 DateADT period_end);
 
 /*
+ * Before evaluating a batch of patients (keys ascending), read their index
+ * entries in one pass; their evaluations in this transaction then fetch
+ * resources by TID instead of searching the index per patient.  Forget them
+ * before anything may change the store, and at the end of the batch.
+ */
+extern void hedis_engine_prefetch_patients(const int64 *keys, int n);
+extern void hedis_engine_prefetch_forget(void);
+
+/*
  * Release the per-backend caches (compiled libraries, value sets).  Called by
  * long-running workers between runs; harmless at any time.
  */

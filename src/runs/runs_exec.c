@@ -108,37 +108,51 @@ runs_ensure_contexts(void)
 }
 
 /*
- * Evaluate one patient inside an internal subtransaction, so that an error
- * raised by the engine becomes this patient's error and the batch goes on.
- * On success *result is a copy in batch_cxt; on error *error is.
+ * Evaluate the batch's patients from *next on inside one internal
+ * subtransaction, up to the end of the batch or a patient's error.  An error
+ * raised by the engine becomes that patient's error: the subtransaction is
+ * rolled back, the patients before it keep their results (copies in
+ * batch_cxt: evaluating only reads), and *next moves past it, for the caller
+ * to go on in a new subtransaction.  A subtransaction per patient cost a
+ * tenth of a run, and errors are rare.
  */
 static void
-runs_evaluate_patient(const RunSpec *spec, int64 patient_key,
-					  Jsonb **result, char **error)
+evaluate_until_error(const RunSpec *spec, const int64 *keys, int n, int *next,
+					 RunBatchOutcome *out, Datum *result_datums, bool *result_nulls,
+					 Datum *error_datums, bool *error_nulls, RunSummary *sync_summary)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
-
-	*result = NULL;
-	*error = NULL;
+	volatile int i = *next;
 
 	BeginInternalSubTransaction(NULL);
-	MemoryContextSwitchTo(patient_cxt);
-
 	PG_TRY();
 	{
-		Jsonb	   *res;
+		for (; i < n; i++)
+		{
+			Jsonb	   *res;
+			Jsonb	   *copy;
 
-		res = hedis_measure_evaluate_patient(spec->measure_ref, patient_key,
-											 spec->period_start, spec->period_end);
-		if (res == NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("the engine returned no result for patient %lld",
-							(long long) patient_key)));
-		*result = (Jsonb *) MemoryContextAlloc(batch_cxt, VARSIZE(res));
-		memcpy(*result, res, VARSIZE(res));
-
+			CHECK_FOR_INTERRUPTS();
+			MemoryContextSwitchTo(patient_cxt);
+			res = hedis_measure_evaluate_patient(spec->measure_ref, keys[i],
+												 spec->period_start, spec->period_end);
+			if (res == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INTERNAL_ERROR),
+						 errmsg("the engine returned no result for patient %lld",
+								(long long) keys[i])));
+			copy = (Jsonb *) MemoryContextAlloc(batch_cxt, VARSIZE(res));
+			memcpy(copy, res, VARSIZE(res));
+			if (spec->sync)
+				run_summary_add(sync_summary, copy);
+			result_datums[i] = JsonbPGetDatum(copy);
+			result_nulls[i] = false;
+			error_datums[i] = (Datum) 0;
+			error_nulls[i] = true;
+			MemoryContextSwitchTo(oldcxt);
+			MemoryContextReset(patient_cxt);
+		}
 		ReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
@@ -154,20 +168,26 @@ runs_evaluate_patient(const RunSpec *spec, int64 patient_key,
 		RollbackAndReleaseCurrentSubTransaction();
 		MemoryContextSwitchTo(oldcxt);
 		CurrentResourceOwner = oldowner;
+		MemoryContextReset(patient_cxt);
 
 		/* query cancel and termination must stop the run, not a patient */
 		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
 			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
 			ReThrowError(edata);
 
-		*error = MemoryContextStrdup(batch_cxt,
-									 psprintf("%s: %s",
-											  unpack_sql_state(edata->sqlerrcode),
-											  edata->message ? edata->message : "unknown error"));
+		result_datums[i] = (Datum) 0;
+		result_nulls[i] = true;
+		MemoryContextSwitchTo(batch_cxt);
+		error_datums[i] = PointerGetDatum(cstring_to_text(
+			psprintf("%s: %s", unpack_sql_state(edata->sqlerrcode),
+					 edata->message ? edata->message : "unknown error")));
+		MemoryContextSwitchTo(oldcxt);
+		error_nulls[i] = false;
+		out->failed++;
+		i++;
 	}
 	PG_END_TRY();
-
-	MemoryContextReset(patient_cxt);
+	*next = i;
 }
 
 bool
@@ -321,27 +341,24 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 	MemoryContextSwitchTo(oldcxt);
 	SPI_freetuptable(SPI_tuptable);
 
-	for (i = 0; i < n; i++)
+	/*
+	 * The batch's index entries are read in one pass (keys ascending), not
+	 * searched patient by patient; forgotten before the batch writes.
+	 */
+	hedis_engine_prefetch_patients(keys, n);
+	PG_TRY();
 	{
-		Jsonb	   *res;
-		char	   *err;
+		int			next = 0;
 
-		CHECK_FOR_INTERRUPTS();
-		runs_evaluate_patient(spec, keys[i], &res, &err);
-		if (spec->sync && res)
-			run_summary_add(sync_summary, res);
-		result_nulls[i] = (res == NULL);
-		result_datums[i] = res ? JsonbPGetDatum(res) : (Datum) 0;
-		error_nulls[i] = (err == NULL);
-		error_datums[i] = (Datum) 0;
-		if (err)
-		{
-			oldcxt = MemoryContextSwitchTo(batch_cxt);
-			error_datums[i] = PointerGetDatum(cstring_to_text(err));
-			MemoryContextSwitchTo(oldcxt);
-			out.failed++;
-		}
+		while (next < n)
+			evaluate_until_error(spec, keys, n, &next, &out, result_datums, result_nulls,
+								 error_datums, error_nulls, sync_summary);
 	}
+	PG_FINALLY();
+	{
+		hedis_engine_prefetch_forget();
+	}
+	PG_END_TRY();
 	out.patients = n;
 	*last_key = keys[n - 1];
 
