@@ -26,7 +26,8 @@
 # (durability settings left at their defaults: fsync and synchronous_commit on).
 #
 # Steps, all timed: load the measure package; generate the population in
-# chunks; VACUUM ANALYZE the store; then, for each entry of --workers, one
+# chunks; VACUUM ANALYZE the store; CHECKPOINT and sync (the runs start on a
+# quiet machine); then, for each entry of --workers, one
 # background run (hedis.run) with hedis.max_workers set to it, while a
 # sampler reads /proc/<pid>/status (VmRSS, VmHWM, RssAnon) and /proc/<pid>/stat
 # (CPU time) of every "pg_hedis run worker" backend once a second; half-way
@@ -216,6 +217,13 @@ gen_cpu=$(peaks "$SCRATCH/gen.samples" | awk -F'\t' '{ s += $5 } END { printf "%
 tv=$(now)
 Q "VACUUM (ANALYZE) hedis.patient, hedis.resource" >/dev/null
 vac_s=$(secs "$tv" "$(now)")
+# the runs start on a quiet machine: the generation leaves gigabytes of dirty
+# pages, whose writeback took CPU and I/O from the first run (x1.50-1.54 for
+# the first pair of runs, x1.70-1.76 for the second, in three invocations)
+tq=$(now)
+Q "CHECKPOINT" >/dev/null
+sync
+log "checkpoint and sync before the runs: $(secs "$tq" "$(now)") s"
 npat=$(Q "SELECT count(*) FROM hedis.patient")
 nres=$(Q "SELECT count(*) FROM hedis.resource")
 say "- generation: $npat patients, $nres resources in $gen_s s = **$(awk -v n="$npat" -v s="$gen_s" 'BEGIN { printf "%.0f", n / s }') patients/s**; fastest chunk $(sort -n "$SCRATCH/chunks" | head -1) s, slowest $(sort -n "$SCRATCH/chunks" | tail -1) s; backend CPU ~$gen_cpu s = $(awk -v n="$npat" -v s="$gen_cpu" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "?" }') patients/CPU-s (chunks of $CHUNK, one backend; generating backend: $gen_mem); VACUUM ANALYZE $vac_s s; database $(Q "SELECT pg_size_pretty(pg_database_size(current_database()))")"
@@ -283,7 +291,9 @@ for w in "${worker_list[@]}"; do
     say "| $rid | $w | $workers | $rwall | **$(awk -v n="$npat" -v s="$rwall" 'BEGIN { printf "%.0f", n / s }')** | $windows | $cpu | $(awk -v n="$npat" -v s="$cpu" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "?" }') | $hwm | $anon | ${ctx:-?} | $waits |"
     tv=$(now)
     Q "VACUUM (ANALYZE) hedis.run_result, hedis.run_summary" >/dev/null
-    log "VACUUM ANALYZE of the results: $(secs "$tv" "$(now)") s"
+    Q "CHECKPOINT" >/dev/null
+    sync
+    log "VACUUM ANALYZE of the results, checkpoint and sync: $(secs "$tv" "$(now)") s"
 done
 
 # ---- correctness at this scale
