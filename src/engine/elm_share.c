@@ -4,7 +4,7 @@
  *
  * The CQL-to-ELM translator copies an expression wherever the CQL names it:
  * QICoreCommon's abatementInterval tests and converts
- * FHIRHelpers.ToValue(condition.abatement) a dozen times (each "is" and
+ * FHIRHelpers.ToValue(condition.abatement) in 87 places (each "is" and
  * "as" of its if-chain holds its own copy), prevalenceInterval converts
  * condition.clinicalStatus three times.  Each copy reads the property again
  * (an absent choice element walks all of the resource's keys) and calls
