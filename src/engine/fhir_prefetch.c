@@ -44,9 +44,10 @@ static struct
 	int			cap;
 	int64	   *keys;			/* per entry, ascending */
 	PrefetchedRow *rows;
-	/* the distinct resource types met, NUL-terminated */
+	/* the distinct resource types met, NUL-terminated; the last one matched */
 	int			ntypes;
 	const char *types[32];
+	int			last_type;		/* a patient's entries come grouped by type */
 } prefetch = {NULL, InvalidLocalTransactionId};
 
 /* the type name of an index entry, as a stable string */
@@ -55,14 +56,14 @@ entry_type(const char *text, int len)
 {
 	char		buf[NAMEDATALEN];
 	const char *itype;
-	static int	last = 0;		/* a patient's entries come grouped by type */
+	int			last = prefetch.last_type;
 
 	if (last < prefetch.ntypes && strncmp(prefetch.types[last], text, len) == 0 &&
 		prefetch.types[last][len] == '\0')
 		return prefetch.types[last];
 	for (int i = 0; i < prefetch.ntypes; i++)
 		if (strncmp(prefetch.types[i], text, len) == 0 && prefetch.types[i][len] == '\0')
-			return prefetch.types[last = i];
+			return prefetch.types[prefetch.last_type = i];
 	len = Min(len, NAMEDATALEN - 1);
 	memcpy(buf, text, len);
 	buf[len] = '\0';
@@ -147,6 +148,7 @@ hedis_engine_prefetch_forget(void)
 	prefetch.lxid = InvalidLocalTransactionId;
 	prefetch.n = 0;
 	prefetch.ntypes = 0;
+	prefetch.last_type = 0;
 	if (prefetch.mcxt)
 		MemoryContextReset(prefetch.mcxt);
 }
@@ -155,7 +157,8 @@ bool
 fhir_prefetched_rows(int64 patient_key, const PrefetchedRow **rows, int *nrows)
 {
 	int			lo = 0,
-				hi;
+				hi,
+				n;
 
 	if (prefetch.lxid != MyProc->lxid || prefetch.n == 0 ||
 		patient_key < prefetch.keys[0] || patient_key > prefetch.keys[prefetch.n - 1])
@@ -171,10 +174,12 @@ fhir_prefetched_rows(int64 patient_key, const PrefetchedRow **rows, int *nrows)
 		else
 			hi = mid;
 	}
-	*rows = &prefetch.rows[lo];
-	*nrows = 0;
-	while (lo + *nrows < prefetch.n && prefetch.keys[lo + *nrows] == patient_key)
-		(*nrows)++;
+	for (n = 0; lo + n < prefetch.n && prefetch.keys[lo + n] == patient_key; n++)
+		;
 	/* none: not a patient of the batch (or one without resources): read it as usual */
-	return *nrows > 0;
+	if (n == 0)
+		return false;
+	*rows = &prefetch.rows[lo];
+	*nrows = n;
+	return true;
 }
