@@ -770,8 +770,6 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 
 		n->slot = v->slot;
 		n->ref = v->let_expr;	/* NULL: not a let after all, a plain read */
-		if (v->let_expr == NULL)
-			v->raw_use = true;
 	}
 	else if (strcmp(type, "OperandRef") == 0 || strcmp(type, "AliasRef") == 0)
 		n->slot = scope_find(cc, obj, j_str(obj, "name"));

@@ -1021,46 +1021,56 @@ fhir_type_in_patient_compartment(const char *type)
 }
 
 /*
- * The store's resource table and its (patient_key, resource_type, fhir_id)
- * index, looked up by name in the extension's schema (syscache hits).
+ * A table of the extension's schema and one of its indexes, looked up by name
+ * (syscache hits) once per transaction: the extension cannot be dropped
+ * under a transaction that uses it.
  */
-typedef struct ResourceRels
+typedef struct StoreRelation
 {
 	LocalTransactionId lxid;	/* looked up in this transaction */
 	Oid			heap;
 	Oid			index;
+} StoreRelation;
+
+/* bring r up to date for this transaction; true if it was looked up again */
+static bool
+store_relation(StoreRelation *r, const char *table, const char *index)
+{
+	Oid			nsp;
+
+	if (r->lxid == MyProc->lxid && OidIsValid(r->heap))
+		return false;
+	nsp = get_namespace_oid("hedis", false);
+	r->heap = get_relname_relid(table, nsp);
+	r->index = get_relname_relid(index, nsp);
+	if (!OidIsValid(r->heap) || !OidIsValid(r->index))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("hedis.%s or its index %s is missing", table, index)));
+	r->lxid = MyProc->lxid;
+	return true;
+}
+
+/* the store's resource table and its (patient_key, resource_type, fhir_id) index */
+typedef struct ResourceRels
+{
+	StoreRelation rel;
 	AttrNumber	att_type;
 	AttrNumber	att_id;
 	AttrNumber	att_resource;
 } ResourceRels;
 
-/* a table of the extension's schema and one of its indexes, by name */
-static void
-store_relation_ids(const char *table, const char *index, Oid *heap_oid, Oid *index_oid)
-{
-	Oid			nsp = get_namespace_oid("hedis", false);
-
-	*heap_oid = get_relname_relid(table, nsp);
-	*index_oid = get_relname_relid(index, nsp);
-	if (!OidIsValid(*heap_oid) || !OidIsValid(*index_oid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("hedis.%s or its index %s is missing", table, index)));
-}
-
 static const ResourceRels *
 resource_relations(void)
 {
-	static ResourceRels rels = {InvalidLocalTransactionId};
+	static ResourceRels rels = {{InvalidLocalTransactionId}};
 
-	/* once per transaction: the extension cannot be dropped under it */
-	if (rels.lxid == MyProc->lxid && OidIsValid(rels.heap))
-		return &rels;
-	store_relation_ids("resource", "resource_patient_idx", &rels.heap, &rels.index);
-	rels.att_type = get_attnum(rels.heap, "resource_type");
-	rels.att_id = get_attnum(rels.heap, "fhir_id");
-	rels.att_resource = get_attnum(rels.heap, "resource");
-	rels.lxid = MyProc->lxid;
+	if (store_relation(&rels.rel, "resource", "resource_patient_idx"))
+	{
+		rels.att_type = get_attnum(rels.rel.heap, "resource_type");
+		rels.att_id = get_attnum(rels.rel.heap, "fhir_id");
+		rels.att_resource = get_attnum(rels.rel.heap, "resource");
+	}
 	return &rels;
 }
 
@@ -1069,8 +1079,8 @@ fhir_resource_relation_ids(Oid *heap, Oid *index)
 {
 	const ResourceRels *rels = resource_relations();
 
-	*heap = rels->heap;
-	*index = rels->index;
+	*heap = rels->rel.heap;
+	*index = rels->rel.index;
 }
 
 /*
@@ -1118,12 +1128,25 @@ new_group(PatientData *pd, const char *type)
 }
 
 /*
- * Scan the patient index for the patient's resources, of one type (type
- * not NULL) or of every wanted type, appending them to their groups.  Rows
- * come sorted by type.  The row buffer is released at the next row, so
- * each jsonb is copied, but only for the types asked for.
+ * Where the rows of a type (len bytes) go when every wanted type is read: a
+ * new group, or NULL for a type the measure does not read or one read before
+ * (the Patient resource).
  */
-/* the resource in pd->slot, appended to grp (and remembered if it is the Patient) */
+static PatientTypeGroup *
+group_for_rows(PatientData *pd, const char *type, int len)
+{
+	const char *wanted = type_wanted(pd, type, len);
+
+	if (wanted == NULL || fhir_patient_group_find(pd, wanted) != NULL)
+		return NULL;
+	return new_group(pd, wanted);
+}
+
+/*
+ * The resource in pd->slot, appended to grp (and remembered if it is the
+ * Patient).  The slot's buffer is released at the next row, so the jsonb is
+ * copied.
+ */
 static void
 keep_row(PatientData *pd, PatientTypeGroup *grp)
 {
@@ -1162,7 +1185,6 @@ scan_prefetched(PatientData *pd, const char *type)
 	IndexFetchTableData *fetch = table_index_fetch_begin(pd->heap);
 	PatientTypeGroup *grp = NULL;
 	const char *seen = NULL;
-	bool		prev_wanted = false;
 
 	if (type)
 		grp = new_group(pd, type);	/* even when empty: asked once */
@@ -1181,14 +1203,10 @@ scan_prefetched(PatientData *pd, const char *type)
 		{
 			if (row->type != seen)
 			{
-				const char *wanted = type_wanted(pd, row->type, strlen(row->type));
-
 				seen = row->type;
-				prev_wanted = wanted != NULL && fhir_patient_group_find(pd, wanted) == NULL;
-				if (prev_wanted)
-					grp = new_group(pd, wanted);
+				grp = group_for_rows(pd, row->type, strlen(row->type));
 			}
-			if (!prev_wanted)
+			if (grp == NULL)
 				continue;
 		}
 		if (table_index_fetch_tuple(fetch, (ItemPointer) &row->tid, pd->snapshot, pd->slot,
@@ -1199,6 +1217,11 @@ scan_prefetched(PatientData *pd, const char *type)
 	MemoryContextSwitchTo(old);
 }
 
+/*
+ * Scan the patient index for the patient's resources, of one type (type
+ * not NULL) or of every wanted type, appending them to their groups (rows
+ * come sorted by type); through the batch's prefetched entries if any.
+ */
 static void
 scan_patient(PatientData *pd, const char *type)
 {
@@ -1210,7 +1233,6 @@ scan_patient(PatientData *pd, const char *type)
 	PatientTypeGroup *grp = NULL;
 	char		seen[NAMEDATALEN];	/* the type of the rows being read */
 	int			seen_len = -1;
-	bool		prev_wanted = false;
 
 	if (pd->pre_rows != NULL)
 	{
@@ -1226,7 +1248,6 @@ scan_patient(PatientData *pd, const char *type)
 							   CStringGetTextDatum(type));
 		nkeys = 2;
 		grp = new_group(pd, type);	/* even when empty: asked once */
-		prev_wanted = true;
 	}
 	scan = index_beginscan(pd->heap, pd->index, pd->snapshot, nkeys, 0);
 	index_rescan(scan, keys, nkeys, NULL, 0);
@@ -1241,15 +1262,11 @@ scan_patient(PatientData *pd, const char *type)
 
 			if (tlen != seen_len || memcmp(seen, VARDATA_ANY(ttype), tlen) != 0)
 			{
-				const char *wanted = type_wanted(pd, VARDATA_ANY(ttype), tlen);
-
 				memcpy(seen, VARDATA_ANY(ttype), tlen);
 				seen_len = tlen;
-				prev_wanted = wanted != NULL && fhir_patient_group_find(pd, wanted) == NULL;
-				if (prev_wanted)
-					grp = new_group(pd, wanted);
+				grp = group_for_rows(pd, VARDATA_ANY(ttype), tlen);
 			}
-			if (!prev_wanted)
+			if (grp == NULL)
 				continue;
 		}
 		keep_row(pd, grp);
@@ -1362,12 +1379,11 @@ fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
 	pd->wanted = wanted;
 	pd->nwanted = nwanted;
 	pd->snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-	pd->heap = table_open(rels->heap, AccessShareLock);
-	pd->index = index_open(rels->index, AccessShareLock);
+	pd->heap = table_open(rels->rel.heap, AccessShareLock);
+	pd->index = index_open(rels->rel.index, AccessShareLock);
 	pd->slot = table_slot_create(pd->heap, NULL);
-	if (fhir_prefetched_rows(patient_key, &pd->pre_rows, &pd->pre_n))
-		scan_patient(pd, "Patient");	/* by TID: no index descent to save */
-	else if (read_everything_first())
+	/* read by TID from a batch's entries, the Patient alone costs no extra descent */
+	if (!fhir_prefetched_rows(patient_key, &pd->pre_rows, &pd->pre_n) && read_everything_first())
 		fhir_patient_load_all(pd);
 	else
 		scan_patient(pd, "Patient");
@@ -1392,28 +1408,20 @@ fhir_patient_release(PatientData *pd)
 	pd->heap = NULL;
 }
 
-/*
- * hedis.patient and its fhir_id index (the UNIQUE constraint's), looked up
- * once per transaction, as resource_relations does for the store.
- */
+/* hedis.patient and its fhir_id index (the UNIQUE constraint's) */
 typedef struct PatientRels
 {
-	LocalTransactionId lxid;
-	Oid			heap;
-	Oid			index;
+	StoreRelation rel;
 	AttrNumber	att_key;
 } PatientRels;
 
 static const PatientRels *
 patient_relations(void)
 {
-	static PatientRels rels = {InvalidLocalTransactionId};
+	static PatientRels rels = {{InvalidLocalTransactionId}};
 
-	if (rels.lxid == MyProc->lxid && OidIsValid(rels.heap))
-		return &rels;
-	store_relation_ids("patient", "patient_fhir_id_key", &rels.heap, &rels.index);
-	rels.att_key = get_attnum(rels.heap, "patient_key");
-	rels.lxid = MyProc->lxid;
+	if (store_relation(&rels.rel, "patient", "patient_fhir_id_key"))
+		rels.att_key = get_attnum(rels.rel.heap, "patient_key");
 	return &rels;
 }
 
@@ -1427,8 +1435,8 @@ int64
 fhir_patient_key(const char *fhir_id, bool missing_ok)
 {
 	const PatientRels *rels = patient_relations();
-	Relation	heap = table_open(rels->heap, AccessShareLock);
-	Relation	index = index_open(rels->index, AccessShareLock);
+	Relation	heap = table_open(rels->rel.heap, AccessShareLock);
+	Relation	index = index_open(rels->rel.index, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(heap, NULL);
 	Snapshot	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 	ScanKeyData key;

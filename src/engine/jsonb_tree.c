@@ -199,6 +199,13 @@ pair_cmp(const void *a, const void *b)
 	return memcmp(pa->key.val.string.val, pb->key.val.string.val, pa->key.val.string.len);
 }
 
+static inline bool
+is_container(const JsonbValue *v)
+{
+	return v->type == jbvArray || v->type == jbvObject;
+}
+
+/* scalars have nothing to sort (most members are): only containers are visited */
 static void
 sort_objects(JsonbValue *v)
 {
@@ -206,7 +213,7 @@ sort_objects(JsonbValue *v)
 	if (v->type == jbvArray)
 	{
 		for (int i = 0; i < v->val.array.nElems; i++)
-			if (v->val.array.elems[i].type == jbvArray || v->val.array.elems[i].type == jbvObject)
+			if (is_container(&v->val.array.elems[i]))
 				sort_objects(&v->val.array.elems[i]);
 	}
 	else if (v->type == jbvObject)
@@ -231,8 +238,7 @@ sort_objects(JsonbValue *v)
 		{
 			if (i > 0 && pair_cmp(&pairs[i - 1], &pairs[i]) == 0)
 				elog(ERROR, "key \"%s\" given twice in one object", pairs[i].key.val.string.val);
-			/* scalars have nothing to sort: most members are */
-			if (pairs[i].value.type == jbvArray || pairs[i].value.type == jbvObject)
+			if (is_container(&pairs[i].value))
 				sort_objects(&pairs[i].value);
 		}
 	}

@@ -46,6 +46,10 @@ static struct
 
 static SPIPlanPtr lock_plan = NULL;
 
+/* run_result.run_id's attribute number, for the relation it was found in */
+static Oid	run_id_rel = InvalidOid;
+static int	run_id_attnum = 0;
+
 static Oid
 relation_owner(Oid relid)
 {
@@ -116,9 +120,15 @@ hedis_run_result_check_run(PG_FUNCTION_ARGS)
 		!TRIGGER_FIRED_FOR_ROW(trigdata->tg_event))
 		elog(ERROR, "hedis_run_result_check_run: not called as a BEFORE ROW trigger");
 	tuple = TRIGGER_FIRED_BY_UPDATE(trigdata->tg_event) ? trigdata->tg_newtuple : trigdata->tg_trigtuple;
-	attnum = SPI_fnumber(RelationGetDescr(trigdata->tg_relation), "run_id");
-	if (attnum <= 0)
-		elog(ERROR, "hedis.run_result has no run_id");
+	/* the column's number, found once per relation rather than once per row */
+	if (run_id_rel != RelationGetRelid(trigdata->tg_relation))
+	{
+		run_id_attnum = SPI_fnumber(RelationGetDescr(trigdata->tg_relation), "run_id");
+		if (run_id_attnum <= 0)
+			elog(ERROR, "hedis.run_result has no run_id");
+		run_id_rel = RelationGetRelid(trigdata->tg_relation);
+	}
+	attnum = run_id_attnum;
 	run_id = DatumGetInt64(heap_getattr(tuple, attnum, RelationGetDescr(trigdata->tg_relation), &isnull));
 	if (isnull)
 		return PointerGetDatum(tuple);	/* NOT NULL refuses it */
