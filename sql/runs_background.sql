@@ -240,6 +240,35 @@ SELECT count(*) AS populations_not_tripled FROM (
 SELECT sum(total_bytes) - :mem_after_first < 1024 * 1024 AS memory_bounded
   FROM pg_backend_memory_contexts;
 
+-- ---------------------------------------------------------------- units of keys
+-- a run's patient keys are cut into units of hedis.run_batch_size keys that
+-- the workers claim one at a time; units left empty by deleted patients (30
+-- consecutive keys: more than four units of 7) are jumped over.  Small units
+-- give every result of the big-unit run above, for the patients left.
+DELETE FROM hedis.patient
+ WHERE patient_key IN (SELECT patient_key FROM hedis.patient ORDER BY patient_key OFFSET 40 LIMIT 30);
+SET hedis.run_batch_size = 7;
+SELECT hedis.run_now(:'measure', '2026-01-01', '2026-12-31') AS r_small \gset
+RESET hedis.run_batch_size;
+ALTER SYSTEM SET hedis.run_batch_size = 7;
+SELECT pg_reload_conf();
+SELECT pg_sleep(0.5);			-- the scheduler reads the setting when it dispatches
+SELECT hedis.run(:'measure', '2026-01-01', '2026-12-31') AS r_units \gset
+SELECT pg_temp.wait_run(:r_units, 300) AS status;
+ALTER SYSTEM RESET hedis.run_batch_size;
+SELECT pg_reload_conf();
+SELECT r.run_id = :r_small AS sync, r.patients_done = r.patients_total AS all_done,
+       r.patients_total = (SELECT count(*) FROM hedis.patient) AS every_patient,
+       (SELECT count(*) FROM hedis.run_result x WHERE x.run_id = r.run_id) = r.patients_total
+           AS one_result_per_patient,
+       (SELECT count(*) FROM hedis.run_result x
+          JOIN hedis.run_result big ON big.run_id = :r_rep AND big.patient_key = x.patient_key
+         WHERE x.run_id = r.run_id AND x.result IS NOT DISTINCT FROM big.result
+           AND x.error IS NOT DISTINCT FROM big.error) = r.patients_total AS results_of_the_big_units
+  FROM hedis.run r WHERE r.run_id IN (:r_small, :r_units) ORDER BY 1 DESC;
+SELECT pg_temp.result_diff(:r_small, :r_units) AS results_differing_from_run_now,
+       pg_temp.summary_diff(:r_small, :r_units) AS summary_rows_differing;
+
 -- leave the store empty for the suites that follow
 TRUNCATE hedis.run CASCADE;
 TRUNCATE hedis.resource, hedis.patient CASCADE;

@@ -44,6 +44,30 @@ extern RunSummary *run_summary_create(MemoryContext mcxt);
 extern void run_summary_add(RunSummary *s, Jsonb *result);
 extern void run_summary_store(RunSummary *s, int64 run_id, int worker);
 
+/*
+ * A worker's share of a run (runs_share.c): units of unit_keys consecutive
+ * patient keys, claimed from a counter in shared memory (slot >= 0) or, if
+ * the run has none, every n_workers-th unit from the worker's number on.
+ */
+typedef struct RunShare
+{
+	int			worker;
+	int			n_workers;
+	int64		unit_keys;
+	int			slot;			/* the run's unit counter; -1: fixed shares */
+	uint64		ticket;			/* of the counter, checked at every claim */
+	uint64		next_unit;		/* fixed shares: this worker's next unit */
+} RunShare;
+
+extern Size runs_share_shmem_size(void);
+extern void runs_share_shmem_init(void);
+extern int	runs_share_counter_take(uint64 *ticket);
+extern void runs_share_counter_release(int slot, uint64 ticket);
+extern void runs_share_init(RunShare *share, int worker, int n_workers, int unit_keys,
+							int slot, uint64 ticket);
+extern bool runs_share_next(RunShare *share, int64 max_patient_key, int64 *lo, int64 *hi);
+extern void runs_share_skip_to(RunShare *share, int64 key);
+
 /* Outcome of one batch */
 typedef struct RunBatchOutcome
 {
@@ -53,14 +77,14 @@ typedef struct RunBatchOutcome
 } RunBatchOutcome;
 
 /*
- * Evaluate and store the next batch of this worker's share of the run:
- * patients with key > *last_key in its blocks of keys (runs_exec.c), no result yet.
- * Must run inside a transaction with SPI connected.  Evaluation errors are
- * caught per patient and stored as that patient's error.  Advances *last_key.
+ * Evaluate and store the next batch of this worker's share of the run: the
+ * patients of its next unit of keys that has any (runs_exec.c) and no
+ * result yet.  Must run inside a transaction with SPI connected.
+ * Evaluation errors are caught per patient and stored as that patient's
+ * error.
  */
-extern RunBatchOutcome runs_process_batch(const RunSpec *spec, int worker,
-										  int n_workers, int64 *last_key,
-										  int batch_size, RunSummary *sync_summary);
+extern RunBatchOutcome runs_process_batch(const RunSpec *spec, RunShare *share,
+										  RunSummary *sync_summary);
 
 /* Read the run's spec (SPI connected); false if the run does not exist. */
 extern bool runs_read_spec(int64 run_id, RunSpec *spec, char **status);
@@ -84,6 +108,9 @@ typedef struct RunWorkerArgs
 	int32		worker;
 	int32		n_workers;
 	int32		attempt;
+	int32		unit_keys;		/* keys per unit of the run's share */
+	int32		share_slot;		/* RunShare.slot */
+	uint64		share_ticket;	/* RunShare.ticket */
 } RunWorkerArgs;
 
 #endif							/* HEDIS_RUNS_H */

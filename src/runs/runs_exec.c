@@ -26,29 +26,18 @@
 #include "runs/runs.h"
 
 /*
- * A worker's share: the blocks of RUNS_KEY_BLOCK consecutive patient keys
- * whose number modulo the number of workers is its own.  Keys dealt one by
- * one (key modulo workers) sent every worker's results to the same leaf page
- * of run_result's primary key, and the workers queued on its buffer lock.
- */
-#define RUNS_KEY_BLOCK 1024
-
-/*
- * The next patients of a worker's share.  Planner-proof on purpose: the
- * scan is bounded to a window of keys ($2) and the "already evaluated"
- * test is a per-row index probe (OFFSET 0 keeps it a subplan), so a batch
- * costs the same at the end of a million patients as at the start, even
- * when the statistics of run_result are stale.
+ * The patients of a unit of keys (runs_share.c) not evaluated yet.  The
+ * "already evaluated" test is a per-row index probe (OFFSET 0 keeps it a
+ * subplan), so a batch costs the same at the end of a million patients as
+ * at the start, even when the statistics of run_result are stale.
  */
 static const char *const batch_keys_sql =
 "SELECT p.patient_key, p.fhir_id"
 "  FROM hedis.patient p"
 " WHERE p.patient_key > $1 AND p.patient_key <= $2"
-"   AND (p.patient_key / " CppAsString2(RUNS_KEY_BLOCK) ") % $3 = $4"
 "   AND NOT EXISTS (SELECT 1 FROM hedis.run_result r"
-"                    WHERE r.run_id = $5 AND r.patient_key = p.patient_key OFFSET 0)"
-" ORDER BY p.patient_key"
-" LIMIT $6";
+"                    WHERE r.run_id = $3 AND r.patient_key = p.patient_key OFFSET 0)"
+" ORDER BY p.patient_key";
 
 /*
  * The same for an attempt that had no results before this dispatch (a new
@@ -59,9 +48,7 @@ static const char *const fresh_batch_keys_sql =
 "SELECT p.patient_key, p.fhir_id"
 "  FROM hedis.patient p"
 " WHERE p.patient_key > $1 AND p.patient_key <= $2"
-"   AND (p.patient_key / " CppAsString2(RUNS_KEY_BLOCK) ") % $3 = $4"
-" ORDER BY p.patient_key"
-" LIMIT $6";
+" ORDER BY p.patient_key";
 
 /* first patient key after $1, to jump over gaps in the key space */
 static const char *const next_key_sql =
@@ -252,8 +239,7 @@ runs_has_earlier_results(int64 run_id)
 }
 
 RunBatchOutcome
-runs_process_batch(const RunSpec *spec, int worker, int n_workers,
-				   int64 *last_key, int batch_size, RunSummary *sync_summary)
+runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summary)
 {
 	RunBatchOutcome out = {0, 0, true};
 	MemoryContext oldcxt;
@@ -268,41 +254,34 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 	int			i;
 	int			rc;
 
-
 	runs_ensure_contexts();
 	MemoryContextReset(batch_cxt);
 
-	/* the patients of this batch: a window of keys, moved on while empty */
+	/* the patients of this worker's next unit that has any */
 	for (;;)
 	{
-		Oid			argtypes[6] = {INT8OID, INT8OID, INT8OID, INT8OID, INT8OID, INT4OID};
-		Datum		args[6];
-		int64		window_end;
+		Oid			argtypes[3] = {INT8OID, INT8OID, INT8OID};
+		Datum		args[3];
+		int64		lo;
+		int64		hi;
 
-		if (*last_key >= spec->max_patient_key)
+		if (!runs_share_next(share, spec->max_patient_key, &lo, &hi))
 			return out;
-		window_end = *last_key + Max((int64) batch_size, RUNS_KEY_BLOCK) * n_workers * 2;
-		if (window_end > spec->max_patient_key || window_end < *last_key)
-			window_end = spec->max_patient_key;
-
-		args[0] = Int64GetDatum(*last_key);
-		args[1] = Int64GetDatum(window_end);
-		args[2] = Int64GetDatum((int64) n_workers);
-		args[3] = Int64GetDatum((int64) worker);
-		args[4] = Int64GetDatum(spec->run_id);
-		args[5] = Int32GetDatum(batch_size);
+		args[0] = Int64GetDatum(lo);
+		args[1] = Int64GetDatum(hi);
+		args[2] = Int64GetDatum(spec->run_id);
 		rc = SPI_execute_with_args(spec->fresh ? fresh_batch_keys_sql : batch_keys_sql,
-								   6, argtypes, args, NULL, false, 0);
+								   spec->fresh ? 2 : 3, argtypes, args, NULL, false, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not select the patients of run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));
 		if (SPI_processed > 0)
 			break;
 
-		/* nothing left in this window: jump to the next existing key */
+		/* an empty unit: jump over the gap to the next existing key */
 		{
 			Oid			ntypes[1] = {INT8OID};
-			Datum		nargs[1] = {Int64GetDatum(window_end)};
+			Datum		nargs[1] = {Int64GetDatum(hi)};
 			bool		isnull;
 			Datum		next;
 
@@ -313,7 +292,7 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 			next = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
 			if (isnull)
 				return out;
-			*last_key = DatumGetInt64(next) - 1;
+			runs_share_skip_to(share, DatumGetInt64(next));
 		}
 		CHECK_FOR_INTERRUPTS();
 	}
@@ -360,7 +339,6 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 	}
 	PG_END_TRY();
 	out.patients = n;
-	*last_key = keys[n - 1];
 
 	/*
 	 * A background batch first checks (and share-locks) that the run is
@@ -384,7 +362,7 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 			return out;
 		}
 		argtypes[1] = INT4OID;
-		args[1] = Int32GetDatum(worker);
+		args[1] = Int32GetDatum(share->worker);
 		args[2] = Int64GetDatum((int64) n);
 		args[3] = Int64GetDatum((int64) out.failed);
 		rc = SPI_execute_with_args(batch_progress_sql, 4, argtypes, args, NULL, false, 0);
@@ -428,7 +406,7 @@ runs_process_batch(const RunSpec *spec, int worker, int n_workers,
 			for (i = 0; i < n; i++)
 				if (!result_nulls[i])
 					run_summary_add(summary, DatumGetJsonbP(result_datums[i]));
-			run_summary_store(summary, spec->run_id, worker);
+			run_summary_store(summary, spec->run_id, share->worker);
 		}
 	}
 

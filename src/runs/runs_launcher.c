@@ -77,6 +77,7 @@ runs_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 	RequestAddinShmemSpace(MAXALIGN(sizeof(RunsShared)));
+	RequestAddinShmemSpace(runs_share_shmem_size());
 }
 
 static void
@@ -96,6 +97,7 @@ runs_shmem_startup(void)
 		runs_shared->wake_all = false;
 		runs_shared->nwake = 0;
 	}
+	runs_share_shmem_init();
 	LWLockRelease(AddinShmemInitLock);
 }
 
@@ -316,6 +318,9 @@ typedef struct ActiveRun
 	int			n_workers;
 	int32		attempt;
 	Oid			roleoid;
+	int32		unit_keys;		/* keys per unit of the workers' shares */
+	int			share_slot;		/* the run's unit counter (-1: fixed shares) */
+	uint64		share_ticket;
 	BackgroundWorkerHandle **handles;	/* NULL: not started yet */
 } ActiveRun;
 
@@ -342,6 +347,9 @@ runs_start_worker(const ActiveRun *run, int worker_no)
 	args.worker = worker_no;
 	args.n_workers = run->n_workers;
 	args.attempt = run->attempt;
+	args.unit_keys = run->unit_keys;
+	args.share_slot = run->share_slot;
+	args.share_ticket = run->share_ticket;
 	StaticAssertStmt(sizeof(RunWorkerArgs) <= BGW_EXTRALEN, "RunWorkerArgs too large");
 	memcpy(worker.bgw_extra, &args, sizeof(args));
 	if (!RegisterDynamicBackgroundWorker(&worker, &handle))
@@ -451,6 +459,9 @@ runs_dispatch_next(ActiveRun *run)
 			  " SELECT $1, generate_series(0, $2 - 1)",
 			  2, types, values, SPI_OK_INSERT);
 
+	/* one unit of keys per batch; units claimed from a counter if one is free */
+	run->unit_keys = hedis_runs_batch_size;
+	run->share_slot = runs_share_counter_take(&run->share_ticket);
 	run->handles = MemoryContextAllocZero(TopMemoryContext,
 										  sizeof(BackgroundWorkerHandle *) * run->n_workers);
 	return true;
@@ -525,6 +536,8 @@ runs_forget_active_run(ActiveRun *run)
 			pfree(run->handles[i]);
 	pfree(run->handles);
 	run->handles = NULL;
+	runs_share_counter_release(run->share_slot, run->share_ticket);
+	run->share_slot = -1;
 	run->run_id = 0;
 }
 
@@ -646,14 +659,14 @@ hedis_runs_init(void)
 
 	DefineCustomIntVariable("hedis.max_workers",
 							"Background workers that share one population run.",
-							"Read when a run is dispatched; each worker takes its share of the patients' keys (blocks of 1024 keys dealt in turn).",
+							"Read when a run is dispatched; the workers take units of hedis.run_batch_size patient keys in turn until none is left.",
 							&hedis_runs_max_workers,
 							2, 1, 64,
 							PGC_SIGHUP, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("hedis.run_batch_size",
 							"Patients evaluated per transaction of a population run.",
-							NULL,
+							"A run's patient keys are cut into units of this many keys when the run is dispatched (or hedis.run_now starts); one unit per batch.",
 							&hedis_runs_batch_size,
 							500, 1, 100000,
 							PGC_USERSET, 0,

@@ -77,7 +77,7 @@ hedis_run_now(PG_FUNCTION_ARGS)
 	int64		total;
 	int64		done = 0;
 	int64		failed = 0;
-	int64		last_key = 0;
+	RunShare	share;
 	int			last_decile = 0;
 	bool		isnull;
 	int			rc;
@@ -128,6 +128,7 @@ hedis_run_now(PG_FUNCTION_ARGS)
 	spec.sync = true;
 	spec.fresh = true;			/* a run of its own, made just now */
 	summary = run_summary_create(CurrentMemoryContext);
+	runs_share_init(&share, 0, 1, hedis_runs_batch_size, -1, 0);
 
 	ereport(NOTICE,
 			(errmsg("run %lld: evaluating %s for %lld patients",
@@ -139,7 +140,7 @@ hedis_run_now(PG_FUNCTION_ARGS)
 		int			decile;
 
 		CHECK_FOR_INTERRUPTS();
-		outcome = runs_process_batch(&spec, 0, 1, &last_key, hedis_runs_batch_size, summary);
+		outcome = runs_process_batch(&spec, &share, summary);
 		if (outcome.patients == 0)
 			break;
 		if (!outcome.run_still_active)

@@ -76,11 +76,13 @@ hedis_runs_worker_main(Datum arg)
 {
 	int64		run_id = DatumGetInt64(arg);
 	RunWorkerArgs args;
-	int64		last_key = 0;
+	RunShare	share;
 	char		appname[NAMEDATALEN];
 	int			fresh = -1;		/* no results before this dispatch: 1, some: 0, not looked yet: -1 */
 
 	memcpy(&args, MyBgworkerEntry->bgw_extra, sizeof(args));
+	runs_share_init(&share, args.worker, args.n_workers, args.unit_keys,
+					args.share_slot, args.share_ticket);
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
@@ -121,8 +123,7 @@ hedis_runs_worker_main(Datum arg)
 			if (fresh < 0)
 				fresh = runs_has_earlier_results(run_id) ? 0 : 1;
 			spec.fresh = fresh == 1;
-			outcome = runs_process_batch(&spec, args.worker, args.n_workers,
-										 &last_key, hedis_runs_batch_size, NULL);
+			outcome = runs_process_batch(&spec, &share, NULL);
 			if (outcome.patients == 0)
 			{
 				runs_worker_finish(&spec, args.worker);
