@@ -290,7 +290,7 @@ for w in "${worker_list[@]}"; do
     log "run $rid worker states: $waits"
     say "| $rid | $w | $workers | $rwall | **$(awk -v n="$npat" -v s="$rwall" 'BEGIN { printf "%.0f", n / s }')** | $windows | $cpu | $(awk -v n="$npat" -v s="$cpu" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "?" }') | $hwm | $anon | ${ctx:-?} | $waits |"
     tv=$(now)
-    Q "VACUUM (ANALYZE) hedis.run_result, hedis.run_summary" >/dev/null
+    Q "VACUUM (ANALYZE) hedis.run_patient, hedis.run_outcome, hedis.run_summary_part" >/dev/null
     Q "CHECKPOINT" >/dev/null
     sync
     log "VACUUM ANALYZE of the results, checkpoint and sync: $(secs "$tv" "$(now)") s"

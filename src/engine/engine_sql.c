@@ -94,9 +94,17 @@ evaluation_context_give_back(MemoryContext cxt)
 	evaluation_context_busy = false;
 }
 
+/* what evaluate_measure returns */
+typedef enum EvalOutput
+{
+	EVAL_RESULT,				/* the compact result */
+	EVAL_OUTCOME,				/* the compact result without "patient" */
+	EVAL_REPORT					/* the individual MeasureReport with evidence */
+} EvalOutput;
+
 static Jsonb *
 evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient_id,
-				 DateADT start, DateADT end, bool report)
+				 DateADT start, DateADT end, EvalOutput output)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	MemoryContext eval_cxt;
@@ -125,8 +133,12 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 		results = palloc0(sizeof(GroupResult) * m->ngroups);
 		for (int g = 0; g < m->ngroups; g++)
 			measure_eval_group(&cx, &m->groups[g], &results[g]);
-		jb = report ? measure_report_jsonb(&cx, m, pd->fhir_id, start, end, results)
-			: measure_result_jsonb(m, pd->fhir_id, results);
+		if (output == EVAL_REPORT)
+			jb = measure_report_jsonb(&cx, m, pd->fhir_id, start, end, results);
+		else if (output == EVAL_OUTCOME)
+			jb = measure_outcome_jsonb(m, results);
+		else
+			jb = measure_result_jsonb(m, pd->fhir_id, results);
 		MemoryContextSwitchTo(caller);
 		result = palloc(VARSIZE(jb));
 		memcpy(result, jb, VARSIZE(jb));
@@ -146,7 +158,16 @@ Jsonb *
 hedis_measure_evaluate_patient(const char *measure_ref, int64 patient_key,
 							   DateADT period_start, DateADT period_end)
 {
-	return evaluate_measure(measure_ref, patient_key, NULL, period_start, period_end, false);
+	return evaluate_measure(measure_ref, patient_key, NULL, period_start, period_end,
+							EVAL_RESULT);
+}
+
+Jsonb *
+hedis_measure_evaluate_outcome(const char *measure_ref, int64 patient_key,
+							   DateADT period_start, DateADT period_end)
+{
+	return evaluate_measure(measure_ref, patient_key, NULL, period_start, period_end,
+							EVAL_OUTCOME);
 }
 
 void
@@ -163,7 +184,7 @@ hedis_evaluate(PG_FUNCTION_ARGS)
 	char	   *patient = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	PG_RETURN_JSONB_P(evaluate_measure(measure, -1, patient,
-									   PG_GETARG_DATEADT(2), PG_GETARG_DATEADT(3), true));
+									   PG_GETARG_DATEADT(2), PG_GETARG_DATEADT(3), EVAL_REPORT));
 }
 
 PG_FUNCTION_INFO_V1(hedis_evaluate_patient_result);

@@ -36,6 +36,16 @@ extern Jsonb *hedis_measure_evaluate_patient(const char *measure_ref,
 											 DateADT period_end);
 
 /*
+ * The same result without its "patient" member (the patient's "outcome"):
+ * {"groups": [...]}.  The patients of a measure share a handful of outcomes,
+ * which population runs store once each.
+ */
+extern Jsonb *hedis_measure_evaluate_outcome(const char *measure_ref,
+											 int64 patient_key,
+											 DateADT period_start,
+											 DateADT period_end);
+
+/*
  * Before evaluating a batch of patients (keys ascending), read their index
  * entries in one pass; their evaluations in this transaction then fetch
  * resources by TID instead of searching the index per patient.  Forget them

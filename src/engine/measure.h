@@ -74,6 +74,7 @@ extern void measure_ctx_begin(EvalCtx *cx, MemoryContext mcxt, PatientData *pd,
 extern void measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r);
 /* measure_report.c */
 extern Jsonb *measure_result_jsonb(MeasureDef *m, const char *patient_id, GroupResult *results);
+extern Jsonb *measure_outcome_jsonb(MeasureDef *m, GroupResult *results);
 extern Jsonb *measure_report_jsonb(EvalCtx *cx, MeasureDef *m, const char *patient_id,
 								   DateADT period_start, DateADT period_end,
 								   GroupResult *results);

@@ -49,14 +49,18 @@ value_tree(CqlValue cv)
 	}
 }
 
-/* compact per-patient result (see hedis_engine.h), built member by member */
+/*
+ * compact per-patient result (see hedis_engine.h), built member by member;
+ * without the "patient" member when with_patient is false (an outcome)
+ */
 static Jsonb *
-build_result(MeasureDef *m, const char *patient_id, GroupResult *results)
+build_result(MeasureDef *m, const char *patient_id, bool with_patient, GroupResult *results)
 {
 	JsonbValue *root = jt_object();
 	JsonbValue *groups = jt_array();
 
-	jt_put(root, "patient", text_or_empty(patient_id));
+	if (with_patient)
+		jt_put(root, "patient", text_or_empty(patient_id));
 	for (int g = 0; g < m->ngroups; g++)
 	{
 		MeasureGroup *mg = &m->groups[g];
@@ -100,6 +104,7 @@ struct ResultTemplate
 {
 	uint64		signature;
 	Jsonb	   *jb;				/* NULL: this combination is built each time */
+	Jsonb	   *outcome;		/* the same without "patient" */
 };
 
 /* the combination as bits behind a leading 1; false if it has no template */
@@ -137,24 +142,26 @@ result_signature(MeasureDef *m, GroupResult *results, uint64 *signature)
 	return true;
 }
 
-static Jsonb *
+static ResultTemplate *
 template_for(MeasureDef *m, uint64 sig, GroupResult *results)
 {
 	MemoryContext old;
 	Jsonb	   *jb;
+	Jsonb	   *outcome;
 	JsonbValue *id;
 	JEntry		entry;
 
 	for (int i = 0; i < m->ntemplates; i++)
 		if (m->templates[i].signature == sig)
-			return m->templates[i].jb;
+			return &m->templates[i];
 	if (m->ntemplates == RESULT_TEMPLATES)
 		return NULL;
 	/* kept as long as the compiled measure */
 	old = MemoryContextSwitchTo(GetMemoryChunkContext(m));
 	if (m->templates == NULL)
 		m->templates = palloc0(sizeof(ResultTemplate) * RESULT_TEMPLATES);
-	jb = build_result(m, "", results);
+	jb = build_result(m, "", true, results);
+	outcome = build_result(m, NULL, false, results);
 	MemoryContextSwitchTo(old);
 	entry = jb->root.children[RESULT_ID_ENTRY];
 	id = getKeyJsonValueFromContainer(&jb->root, "patient", 7, NULL);
@@ -164,22 +171,23 @@ template_for(MeasureDef *m, uint64 sig, GroupResult *results)
 		jb = NULL;
 	m->templates[m->ntemplates].signature = sig;
 	m->templates[m->ntemplates].jb = jb;
-	m->ntemplates++;
-	return jb;
+	m->templates[m->ntemplates].outcome = outcome;
+	return &m->templates[m->ntemplates++];
 }
 
 Jsonb *
 measure_result_jsonb(MeasureDef *m, const char *patient_id, GroupResult *results)
 {
 	uint64		sig;
+	ResultTemplate *tp;
 	Jsonb	   *t;
 	Jsonb	   *jb;
 	size_t		idlen = patient_id ? strlen(patient_id) : 0;
 	Size		tsize;
 
 	if (idlen >= 65536 || !result_signature(m, results, &sig) ||
-		(t = template_for(m, sig, results)) == NULL)
-		return build_result(m, patient_id, results);
+		(tp = template_for(m, sig, results)) == NULL || (t = tp->jb) == NULL)
+		return build_result(m, patient_id, true, results);
 	tsize = VARSIZE(t);
 	jb = palloc(tsize + idlen);
 	memcpy(jb, t, tsize);
@@ -187,6 +195,22 @@ measure_result_jsonb(MeasureDef *m, const char *patient_id, GroupResult *results
 	SET_VARSIZE(jb, tsize + idlen);
 	jb->root.children[RESULT_ID_ENTRY] = JENTRY_ISSTRING | (JEntry) idlen;
 	return jb;
+}
+
+/*
+ * The result without its "patient" member: what population runs store once
+ * per distinct value.  The measure's template when there is one (the caller
+ * copies it).
+ */
+Jsonb *
+measure_outcome_jsonb(MeasureDef *m, GroupResult *results)
+{
+	uint64		sig;
+	ResultTemplate *tp;
+
+	if (result_signature(m, results, &sig) && (tp = template_for(m, sig, results)) != NULL)
+		return tp->outcome;
+	return build_result(m, NULL, false, results);
 }
 
 /* ---- evidence ---------------------------------------------------------- */

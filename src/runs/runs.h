@@ -68,6 +68,12 @@ extern void runs_share_init(RunShare *share, int worker, int n_workers, int unit
 extern bool runs_share_next(RunShare *share, int64 max_patient_key, int64 *lo, int64 *hi);
 extern void runs_share_skip_to(RunShare *share, int64 key);
 
+/* The distinct outcomes of a run, stored once each (runs_outcome.c) */
+extern void runs_outcomes_begin_batch(int64 run_id);
+extern Jsonb *runs_outcome_name(Jsonb *jb, int64 *name);
+extern void runs_outcomes_store(int64 run_id);
+extern bool runs_outcome_stored(int64 name);
+
 /* Outcome of one batch */
 typedef struct RunBatchOutcome
 {

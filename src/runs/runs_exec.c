@@ -6,8 +6,9 @@
  * batch) and hedis.run_now() (every batch in the caller's transaction).  A
  * batch stores, in this order: the run's progress (which also locks the run
  * row, so a cancelled or restarted run is noticed and concurrent workers
- * write their counts one after the other), the per-patient results, and the
- * batch's summary counts.  Memory: one context per patient, reset after
+ * write their counts one after the other), the outcomes it met first
+ * (runs_outcome.c), one row per patient naming its outcome, and the batch's
+ * summary counts.  Memory: one context per patient, reset after
  * each, and one per batch, so nothing grows with the population size.
  */
 #include "postgres.h"
@@ -29,20 +30,20 @@
  * The patients of a unit of keys (runs_share.c) not evaluated yet.  The
  * "already evaluated" test is a per-row index probe (OFFSET 0 keeps it a
  * subplan), so a batch costs the same at the end of a million patients as
- * at the start, even when the statistics of run_result are stale.
+ * at the start, even when the statistics of run_patient are stale.
  */
 static const char *const batch_keys_sql =
 "SELECT p.patient_key, p.fhir_id"
 "  FROM hedis.patient p"
 " WHERE p.patient_key > $1 AND p.patient_key <= $2"
-"   AND NOT EXISTS (SELECT 1 FROM hedis.run_result r"
+"   AND NOT EXISTS (SELECT 1 FROM hedis.run_patient r"
 "                    WHERE r.run_id = $3 AND r.patient_key = p.patient_key OFFSET 0)"
 " ORDER BY p.patient_key";
 
 /*
  * The same for an attempt that had no results before this dispatch (a new
  * run, run_now): its workers never meet a patient evaluated already, so the
- * per-patient probe of run_result is left out.
+ * per-patient probe of run_patient is left out.
  */
 static const char *const fresh_batch_keys_sql =
 "SELECT p.patient_key, p.fhir_id"
@@ -73,10 +74,28 @@ static const char *const batch_progress_sql =
 "       updated_at = clock_timestamp()"
 " WHERE run_id = $1 AND worker = $2";
 
+/* a patient's row names its outcome; an inline one gets its whole result */
 static const char *const batch_results_sql =
-"INSERT INTO hedis.run_result (run_id, attempt, patient_key, patient_id, result, error)"
-"SELECT $1, $2, u.k, u.i, u.r, u.e"
-"  FROM unnest($3::bigint[], $4::text[], $5::jsonb[], $6::text[]) AS u(k, i, r, e)";
+"INSERT INTO hedis.run_patient (run_id, attempt, patient_key, patient_id, outcome, result, error)"
+"SELECT $1, $2, u.k, u.i, u.o, u.r || jsonb_build_object('patient', u.i), u.e"
+"  FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[])"
+"       AS u(k, i, o, r, e)";
+
+/* A batch's rows of hedis.run_patient, column by column */
+typedef struct BatchRows
+{
+	int			n;
+	int64	   *keys;
+	Datum	   *key_datums;
+	Datum	   *id_datums;
+	Jsonb	  **outcomes;		/* each patient's outcome; NULL: error */
+	Datum	   *name_datums;	/* run_patient.outcome */
+	bool	   *name_nulls;
+	Datum	   *inline_datums;	/* run_patient.result: the outcome, when inline */
+	bool	   *inline_nulls;
+	Datum	   *error_datums;
+	bool	   *error_nulls;
+} BatchRows;
 
 /* Memory contexts reused by every batch of this backend's current run */
 static MemoryContext batch_cxt = NULL;
@@ -104,9 +123,8 @@ runs_ensure_contexts(void)
  * tenth of a run, and errors are rare.
  */
 static void
-evaluate_until_error(const RunSpec *spec, const int64 *keys, int n, int *next,
-					 RunBatchOutcome *out, Datum *result_datums, bool *result_nulls,
-					 Datum *error_datums, bool *error_nulls, RunSummary *sync_summary)
+evaluate_until_error(const RunSpec *spec, BatchRows *rows, int *next,
+					 RunBatchOutcome *out, RunSummary *sync_summary)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -115,28 +133,40 @@ evaluate_until_error(const RunSpec *spec, const int64 *keys, int n, int *next,
 	BeginInternalSubTransaction(NULL);
 	PG_TRY();
 	{
-		for (; i < n; i++)
+		for (; i < rows->n; i++)
 		{
 			Jsonb	   *res;
-			Jsonb	   *copy;
+			Jsonb	   *kept;
+			int64		name;
 
 			CHECK_FOR_INTERRUPTS();
 			MemoryContextSwitchTo(patient_cxt);
-			res = hedis_measure_evaluate_patient(spec->measure_ref, keys[i],
+			res = hedis_measure_evaluate_outcome(spec->measure_ref, rows->keys[i],
 												 spec->period_start, spec->period_end);
 			if (res == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
 						 errmsg("the engine returned no result for patient %lld",
-								(long long) keys[i])));
-			copy = (Jsonb *) MemoryContextAlloc(batch_cxt, VARSIZE(res));
-			memcpy(copy, res, VARSIZE(res));
+								(long long) rows->keys[i])));
+			kept = runs_outcome_name(res, &name);
+			if (kept != NULL)
+			{
+				rows->name_datums[i] = Int64GetDatum(name);
+				rows->name_nulls[i] = false;
+				rows->inline_nulls[i] = true;
+			}
+			else
+			{
+				kept = (Jsonb *) MemoryContextAlloc(batch_cxt, VARSIZE(res));
+				memcpy(kept, res, VARSIZE(res));
+				rows->name_nulls[i] = true;
+				rows->inline_datums[i] = JsonbPGetDatum(kept);
+				rows->inline_nulls[i] = false;
+			}
+			rows->outcomes[i] = kept;
 			if (spec->sync)
-				run_summary_add(sync_summary, copy);
-			result_datums[i] = JsonbPGetDatum(copy);
-			result_nulls[i] = false;
-			error_datums[i] = (Datum) 0;
-			error_nulls[i] = true;
+				run_summary_add(sync_summary, kept);
+			rows->error_nulls[i] = true;
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(patient_cxt);
 		}
@@ -162,14 +192,15 @@ evaluate_until_error(const RunSpec *spec, const int64 *keys, int n, int *next,
 			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
 			ReThrowError(edata);
 
-		result_datums[i] = (Datum) 0;
-		result_nulls[i] = true;
+		rows->outcomes[i] = NULL;
+		rows->name_nulls[i] = true;
+		rows->inline_nulls[i] = true;
 		MemoryContextSwitchTo(batch_cxt);
-		error_datums[i] = PointerGetDatum(cstring_to_text(
+		rows->error_datums[i] = PointerGetDatum(cstring_to_text(
 			psprintf("%s: %s", unpack_sql_state(edata->sqlerrcode),
 					 edata->message ? edata->message : "unknown error")));
 		MemoryContextSwitchTo(oldcxt);
-		error_nulls[i] = false;
+		rows->error_nulls[i] = false;
 		out->failed++;
 		i++;
 	}
@@ -227,7 +258,7 @@ runs_has_earlier_results(int64 run_id)
 	bool		isnull;
 	int			rc;
 
-	rc = SPI_execute_with_args("SELECT EXISTS (SELECT 1 FROM hedis.run_result r"
+	rc = SPI_execute_with_args("SELECT EXISTS (SELECT 1 FROM hedis.run_patient r"
 							   "                WHERE r.run_id = $1"
 							   "                  AND r.evaluated_at < (SELECT dispatched_at FROM hedis.run"
 							   "                                         WHERE run_id = $1))",
@@ -243,19 +274,14 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 {
 	RunBatchOutcome out = {0, 0, true};
 	MemoryContext oldcxt;
-	int64	   *keys;
-	Datum	   *key_datums;
-	Datum	   *id_datums;
-	Datum	   *result_datums;
-	Datum	   *error_datums;
-	bool	   *result_nulls;
-	bool	   *error_nulls;
+	BatchRows	rows;
 	int			n;
 	int			i;
 	int			rc;
 
 	runs_ensure_contexts();
 	MemoryContextReset(batch_cxt);
+	runs_outcomes_begin_batch(spec->run_id);
 
 	/* the patients of this worker's next unit that has any */
 	for (;;)
@@ -301,21 +327,25 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 		return out;
 
 	oldcxt = MemoryContextSwitchTo(batch_cxt);
-	keys = palloc(sizeof(int64) * n);
-	key_datums = palloc(sizeof(Datum) * n);
-	id_datums = palloc(sizeof(Datum) * n);
-	result_datums = palloc(sizeof(Datum) * n);
-	error_datums = palloc(sizeof(Datum) * n);
-	result_nulls = palloc(sizeof(bool) * n);
-	error_nulls = palloc(sizeof(bool) * n);
+	rows.n = n;
+	rows.keys = palloc(sizeof(int64) * n);
+	rows.key_datums = palloc(sizeof(Datum) * n);
+	rows.id_datums = palloc(sizeof(Datum) * n);
+	rows.outcomes = palloc(sizeof(Jsonb *) * n);
+	rows.name_datums = palloc0(sizeof(Datum) * n);
+	rows.name_nulls = palloc(sizeof(bool) * n);
+	rows.inline_datums = palloc0(sizeof(Datum) * n);
+	rows.inline_nulls = palloc(sizeof(bool) * n);
+	rows.error_datums = palloc0(sizeof(Datum) * n);
+	rows.error_nulls = palloc(sizeof(bool) * n);
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
 		HeapTuple	tup = SPI_tuptable->vals[i];
 
-		keys[i] = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
-		key_datums[i] = Int64GetDatum(keys[i]);
-		id_datums[i] = PointerGetDatum(cstring_to_text(SPI_getvalue(tup, SPI_tuptable->tupdesc, 2)));
+		rows.keys[i] = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
+		rows.key_datums[i] = Int64GetDatum(rows.keys[i]);
+		rows.id_datums[i] = PointerGetDatum(cstring_to_text(SPI_getvalue(tup, SPI_tuptable->tupdesc, 2)));
 	}
 	MemoryContextSwitchTo(oldcxt);
 	SPI_freetuptable(SPI_tuptable);
@@ -324,14 +354,13 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 	 * The batch's index entries are read in one pass (keys ascending), not
 	 * searched patient by patient; forgotten before the batch writes.
 	 */
-	hedis_engine_prefetch_patients(keys, n);
+	hedis_engine_prefetch_patients(rows.keys, n);
 	PG_TRY();
 	{
 		int			next = 0;
 
 		while (next < n)
-			evaluate_until_error(spec, keys, n, &next, &out, result_datums, result_nulls,
-								 error_datums, error_nulls, sync_summary);
+			evaluate_until_error(spec, &rows, &next, &out, sync_summary);
 	}
 	PG_FINALLY();
 	{
@@ -371,29 +400,45 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 				 (long long) spec->run_id, SPI_result_code_string(rc));
 	}
 
+	/*
+	 * The outcomes first: a patient whose outcome could not be stored under
+	 * its name gets it inline.
+	 */
+	runs_outcomes_store(spec->run_id);
+	for (i = 0; i < n; i++)
+		if (!rows.name_nulls[i] && !runs_outcome_stored(DatumGetInt64(rows.name_datums[i])))
+		{
+			rows.name_nulls[i] = true;
+			rows.inline_datums[i] = JsonbPGetDatum(rows.outcomes[i]);
+			rows.inline_nulls[i] = false;
+		}
+
 	{
-		Oid			argtypes[6] = {INT8OID, INT4OID, INT8ARRAYOID, TEXTARRAYOID,
-		JSONBARRAYOID, TEXTARRAYOID};
-		Datum		args[6];
+		Oid			argtypes[7] = {INT8OID, INT4OID, INT8ARRAYOID, TEXTARRAYOID,
+		INT8ARRAYOID, JSONBARRAYOID, TEXTARRAYOID};
+		Datum		args[7];
 		int			dims[1] = {n};
 		int			lbs[1] = {1};
-		ArrayType  *key_array;
-		ArrayType  *result_array;
 
 		oldcxt = MemoryContextSwitchTo(batch_cxt);
-		key_array = construct_array(key_datums, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
 		args[0] = Int64GetDatum(spec->run_id);
 		args[1] = Int32GetDatum(spec->attempt);
-		args[2] = PointerGetDatum(key_array);
-		args[3] = PointerGetDatum(construct_array(id_datums, n, TEXTOID, -1, false, TYPALIGN_INT));
-		result_array = construct_md_array(result_datums, result_nulls, 1, dims, lbs,
-										  JSONBOID, -1, false, TYPALIGN_INT);
-		args[4] = PointerGetDatum(result_array);
-		args[5] = PointerGetDatum(construct_md_array(error_datums, error_nulls, 1, dims, lbs,
-													 TEXTOID, -1, false, TYPALIGN_INT));
+		args[2] = PointerGetDatum(construct_array(rows.key_datums, n, INT8OID, 8,
+												  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+		args[3] = PointerGetDatum(construct_array(rows.id_datums, n, TEXTOID, -1, false,
+												  TYPALIGN_INT));
+		args[4] = PointerGetDatum(construct_md_array(rows.name_datums, rows.name_nulls, 1,
+													 dims, lbs, INT8OID, 8, FLOAT8PASSBYVAL,
+													 TYPALIGN_DOUBLE));
+		args[5] = PointerGetDatum(construct_md_array(rows.inline_datums, rows.inline_nulls, 1,
+													 dims, lbs, JSONBOID, -1, false,
+													 TYPALIGN_INT));
+		args[6] = PointerGetDatum(construct_md_array(rows.error_datums, rows.error_nulls, 1,
+													 dims, lbs, TEXTOID, -1, false,
+													 TYPALIGN_INT));
 		MemoryContextSwitchTo(oldcxt);
 
-		rc = SPI_execute_with_args(batch_results_sql, 6, argtypes, args, NULL, false, 0);
+		rc = SPI_execute_with_args(batch_results_sql, 7, argtypes, args, NULL, false, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "could not store the results of run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));
@@ -404,8 +449,8 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 			RunSummary *summary = run_summary_create(batch_cxt);
 
 			for (i = 0; i < n; i++)
-				if (!result_nulls[i])
-					run_summary_add(summary, DatumGetJsonbP(result_datums[i]));
+				if (rows.outcomes[i] != NULL)
+					run_summary_add(summary, rows.outcomes[i]);
 			run_summary_store(summary, spec->run_id, share->worker);
 		}
 	}

@@ -1,8 +1,8 @@
 /*
  * runs_result_check.c
- *		hedis.run_result's reference to hedis.run, checked row by row in C.
+ *		hedis.run_patient's reference to hedis.run, checked row by row in C.
  *
- * Owner: runs.  run_result.run_id has the guarantees of a foreign key to
+ * Owner: runs.  run_patient.run_id has the guarantees of a foreign key to
  * hedis.run: a result of a missing run is a foreign_key_violation (23503),
  * and the run row is locked FOR KEY SHARE, so that a concurrent DELETE of the
  * run waits for the inserting transaction (whose results its cascade trigger
@@ -46,7 +46,7 @@ static struct
 
 static SPIPlanPtr lock_plan = NULL;
 
-/* run_result.run_id's attribute number, for the relation it was found in */
+/* run_patient.run_id's attribute number, for the relation it was found in */
 static Oid	run_id_rel = InvalidOid;
 static int	run_id_attnum = 0;
 
@@ -125,7 +125,7 @@ hedis_run_result_check_run(PG_FUNCTION_ARGS)
 	{
 		run_id_attnum = SPI_fnumber(RelationGetDescr(trigdata->tg_relation), "run_id");
 		if (run_id_attnum <= 0)
-			elog(ERROR, "hedis.run_result has no run_id");
+			elog(ERROR, "table \"%s\" has no run_id", RelationGetRelationName(trigdata->tg_relation));
 		run_id_rel = RelationGetRelid(trigdata->tg_relation);
 	}
 	attnum = run_id_attnum;
@@ -139,7 +139,8 @@ hedis_run_result_check_run(PG_FUNCTION_ARGS)
 		if (!lock_run(run_id))
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-					 errmsg("insert or update on table \"run_result\" violates its reference to hedis.run"),
+					 errmsg("insert or update on table \"%s\" violates its reference to hedis.run",
+							RelationGetRelationName(trigdata->tg_relation)),
 					 errdetail("Key (run_id)=(" INT64_FORMAT ") is not present in table \"run\".", run_id)));
 		checked.lxid = MyProc->lxid;
 		checked.subxid = GetCurrentSubTransactionId();

@@ -94,6 +94,13 @@ hedis_runs_worker_main(Datum arg)
 	pgstat_report_appname(appname);
 	/* small per-patient statements: JIT would cost more than it saves */
 	SetConfigOption("jit", "off", PGC_USERSET, PGC_S_SESSION);
+	/*
+	 * Whatever the role's or database's default: a batch's statements must
+	 * see what the other workers committed meanwhile (the run's outcomes,
+	 * runs_outcome.c; the run's status).
+	 */
+	SetConfigOption("default_transaction_isolation", "read committed",
+					PGC_USERSET, PGC_S_SESSION);
 
 	for (;;)
 	{

@@ -5,7 +5,7 @@
 \set QUIET 1
 SET client_min_messages = error;
 BEGIN;
-SELECT plan(39);
+SELECT plan(42);
 
 INSERT INTO hedis.measure (url, version, name, resource)
 VALUES ('http://example.org/Measure/M', '1.0.0', 'MeasureM', '{"resourceType":"Measure"}'),
@@ -56,9 +56,11 @@ SELECT throws_ok(format('SELECT hedis.resume_run(%s)', :r_name), '55000', NULL,
 UPDATE hedis.run SET patients_done = 2, patients_total = 4, max_patient_key = 99,
                      knowledge_generation = (SELECT generation FROM hedis.knowledge_state)
  WHERE run_id = :r_url;
-INSERT INTO hedis.run_result (run_id, patient_key, attempt, patient_id, result)
-VALUES (:r_url, 1, 1, 'p1', '{"groups":[{"populations":{"numerator":1}}]}'),
-       (:r_url, 2, 1, 'p2', '{"groups":[{"populations":{"numerator":0}}]}');
+INSERT INTO hedis.run_outcome (run_id, outcome, result)
+VALUES (:r_url, 5, '{"groups":[{"populations":{"numerator":1}}]}');
+INSERT INTO hedis.run_patient (run_id, patient_key, attempt, patient_id, outcome, result)
+VALUES (:r_url, 1, 1, 'p1', 5, NULL),
+       (:r_url, 2, 1, 'p2', NULL, '{"groups":[{"populations":{"numerator":0}}],"patient":"p2"}');
 INSERT INTO hedis.run_summary_part VALUES (:r_url, 0, 0, '0', '', '', 'numerator', 1, 1);
 SELECT is(hedis.resume_run(:r_url), 1, 'resume continues attempt 1 when the knowledge is unchanged');
 SELECT results_eq(
@@ -75,6 +77,8 @@ SELECT results_eq(
              FROM hedis.run WHERE run_id = %1$s$$, :r_url),
     $$VALUES ('queued', 0::bigint, NULL::bigint, NULL::bigint, 0::bigint, 0::bigint)$$,
     'a restart forgets every result, count and the patient set of attempt 1');
+SELECT is((SELECT count(*) FROM hedis.run_outcome WHERE run_id = :r_url), 0::bigint,
+          'and the outcomes of attempt 1');
 -- a knowledge change forces a restart
 SELECT ok(hedis.cancel_run(:r_url), 'cancel once more');
 UPDATE hedis.run SET knowledge_generation = (SELECT generation FROM hedis.knowledge_state) - 1
@@ -95,13 +99,27 @@ INSERT INTO hedis.run (measure, measure_ref, period_start, period_end, status, a
 VALUES ('MeasureM', 'http://example.org/Measure/M|2.0.0', '2026-01-01', '2026-12-31', 'done', 1,
         3, 3, '2027-01-02 03:04:05+00')
 RETURNING run_id AS r_done \gset
-INSERT INTO hedis.run_result (run_id, patient_key, attempt, patient_id, result)
-SELECT :r_done, k, 1, id, jsonb_build_object('patient', id, 'groups', jsonb_build_array(
+-- pa and pb name stored outcomes, pc's result is inline
+CREATE TEMP TABLE hand_result AS
+SELECT k, id, jsonb_build_object('groups', jsonb_build_array(
            jsonb_build_object('id', 'g', 'populations',
                jsonb_build_object('initial-population', 1, 'denominator', 1,
                                   'denominator-exclusion', dx, 'numerator', num),
-               'stratifiers', jsonb_build_array(jsonb_build_object('id', 's', 'value', sv)))))
+               'stratifiers', jsonb_build_array(jsonb_build_object('id', 's', 'value', sv))))) AS outcome
   FROM (VALUES (1, 'pa', 0, 1, 'F'), (2, 'pb', 0, 0, 'M'), (3, 'pc', 1, 0, 'F')) v(k, id, dx, num, sv);
+INSERT INTO hedis.run_outcome (run_id, outcome, result)
+SELECT :r_done, k * 1000, outcome FROM hand_result WHERE k < 3;
+INSERT INTO hedis.run_patient (run_id, patient_key, attempt, patient_id, outcome, result)
+SELECT :r_done, k, 1, id, CASE WHEN k < 3 THEN k * 1000 END,
+       CASE WHEN k = 3 THEN outcome || jsonb_build_object('patient', id) END
+  FROM hand_result;
+SELECT results_eq(
+    format($$SELECT patient_id, result FROM hedis.run_result WHERE run_id = %s ORDER BY 1$$, :r_done),
+    $$SELECT id, outcome || jsonb_build_object('patient', id) FROM hand_result ORDER BY 1$$,
+    'run_result shows each patient''s whole result, named outcome or inline');
+SELECT throws_ok(format($$INSERT INTO hedis.run_patient (run_id, patient_key, attempt, patient_id, outcome, error)
+                          VALUES (%s, 4, 1, 'pd', 1000, 'e')$$, :r_done), '23514', NULL,
+                 'a patient row has exactly one of outcome, result and error');
 INSERT INTO hedis.run_summary_part
 SELECT :r_done, 0, 0, 'g', '', '', p, c, c FROM (VALUES ('initial-population', 3), ('denominator', 3),
        ('denominator-exclusion', 1), ('numerator', 1)) v(p, c)
@@ -149,23 +167,24 @@ SELECT throws_ok(format($$SELECT hedis.measure_report(%s, 'individual')$$, :r_do
 SELECT is(hedis.measure_report(:r_name)->>'status', 'pending', 'a run that is not done reports pending');
 
 -- ---------------------------------------------------------------- results belong to a run
--- (run_result.run_id: a foreign key's guarantees, enforced per statement)
-SELECT throws_ok($$INSERT INTO hedis.run_result (run_id, patient_key, attempt, patient_id, error)
+-- (run_patient.run_id: a foreign key's guarantees, enforced per statement)
+SELECT throws_ok($$INSERT INTO hedis.run_patient (run_id, patient_key, attempt, patient_id, error)
                    VALUES (-7, 1, 1, 'x', 'e')$$, '23503', NULL,
                  'a result of an unknown run is refused');
-SELECT throws_ok(format($$UPDATE hedis.run_result SET run_id = -7 WHERE run_id = %s$$, :r_done), '23503', NULL,
+SELECT throws_ok(format($$UPDATE hedis.run_patient SET run_id = -7 WHERE run_id = %s$$, :r_done), '23503', NULL,
                  'moving results to an unknown run is refused');
 -- checked per row, each run looked up once per statement: the known run of
 -- the first row does not let the unknown one of the second through
-SELECT throws_ok(format($$INSERT INTO hedis.run_result (run_id, patient_key, attempt, patient_id, error)
+SELECT throws_ok(format($$INSERT INTO hedis.run_patient (run_id, patient_key, attempt, patient_id, error)
                           VALUES (%s, 900001, 1, 'x1', 'e'), (-7, 900002, 1, 'x2', 'e')$$, :r_done), '23503', NULL,
                  'one statement with a known and an unknown run is refused');
-SELECT lives_ok(format($$INSERT INTO hedis.run_result (run_id, patient_key, attempt, patient_id, error)
+SELECT lives_ok(format($$INSERT INTO hedis.run_patient (run_id, patient_key, attempt, patient_id, error)
                          VALUES (%1$s, 900001, 1, 'x1', 'e'), (%1$s, 900002, 1, 'x2', 'e')$$, :r_done),
                 'results of a known run are accepted');
 DELETE FROM hedis.run WHERE run_id = :r_done;
-SELECT is((SELECT count(*) FROM hedis.run_result WHERE run_id = :r_done), 0::bigint,
-          'deleting a run deletes its results');
+SELECT is((SELECT count(*) FROM hedis.run_patient WHERE run_id = :r_done)
+          + (SELECT count(*) FROM hedis.run_outcome WHERE run_id = :r_done), 0::bigint,
+          'deleting a run deletes its results and outcomes');
 
 SELECT * FROM finish();
 ROLLBACK;

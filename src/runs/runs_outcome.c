@@ -1,0 +1,232 @@
+/*
+ * runs_outcome.c
+ *		The distinct outcomes of a population run, named and stored once.
+ *
+ * Owner: runs.  A patient's outcome is the engine's compact result without
+ * the patient's id; the patients of a measure share a handful of them
+ * (CMS125 over a million generated patients: a few dozen).  A run stores
+ * each outcome once in hedis.run_outcome, named by a 64-bit hash of its
+ * bytes, and each patient's row names it (src/sql/60_runs.sql).
+ *
+ * This backend remembers the outcomes of its current run.  A batch names
+ * its patients' outcomes from that memory and, before storing the patients,
+ * stores the outcomes it used that are not known to be stored yet (INSERT
+ * ... ON CONFLICT DO NOTHING, then a read that checks the stored outcome is
+ * the same: another worker may have stored it, or, once in 2^64, a
+ * different outcome with the same hash).  An outcome that cannot be named
+ * so is "inline": its patients get their whole result in their own row.
+ * What is known to be stored is forgotten when a transaction aborts.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "common/hashfn.h"
+#include "executor/spi.h"
+#include "utils/array.h"
+#include "utils/jsonb.h"
+#include "utils/memutils.h"
+
+#include "runs/runs.h"
+
+/*
+ * At most this many outcomes per run are named (a stratifier whose values
+ * are per patient could make every result distinct): the others are stored
+ * inline, and memory stays bounded.
+ */
+#define RUNS_OUTCOMES_MAX 4096
+
+typedef enum OutcomeState
+{
+	OUTCOME_NEW,				/* named here; not known to be stored */
+	OUTCOME_STORED,				/* stored by a committed or the current transaction */
+	OUTCOME_INLINE				/* its hash names another outcome in the run */
+} OutcomeState;
+
+typedef struct OutcomeEntry
+{
+	uint64		hash;
+	Jsonb	   *jb;
+	OutcomeState state;
+	int64		batch;			/* last batch that used it */
+} OutcomeEntry;
+
+/* the outcomes of this backend's current run: an open-addressing table */
+static MemoryContext outcome_cxt = NULL;
+static int64 outcome_run = 0;
+static OutcomeEntry *entries = NULL;
+static int	nentries = 0;
+static int	capacity = 0;
+static int64 current_batch = 0;
+static bool callback_registered = false;
+
+static void
+outcomes_forget(void)
+{
+	if (outcome_cxt)
+		MemoryContextReset(outcome_cxt);
+	entries = NULL;
+	nentries = capacity = 0;
+	outcome_run = 0;
+}
+
+/* what was stored by an aborted transaction is not stored */
+static void
+outcomes_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		outcomes_forget();
+}
+
+static OutcomeEntry *
+outcomes_slot(uint64 hash)
+{
+	int			i = (int) (hash & (uint64) (capacity - 1));
+
+	while (entries[i].jb != NULL && entries[i].hash != hash)
+		i = (i + 1) & (capacity - 1);
+	return &entries[i];
+}
+
+static void
+outcomes_grow(void)
+{
+	OutcomeEntry *old = entries;
+	int			oldcap = capacity;
+
+	capacity = oldcap ? oldcap * 2 : 64;
+	entries = MemoryContextAllocZero(outcome_cxt, sizeof(OutcomeEntry) * capacity);
+	for (int i = 0; i < oldcap; i++)
+		if (old[i].jb != NULL)
+			*outcomes_slot(old[i].hash) = old[i];
+	if (old)
+		pfree(old);
+}
+
+void
+runs_outcomes_begin_batch(int64 run_id)
+{
+	if (!callback_registered)
+	{
+		RegisterXactCallback(outcomes_xact_callback, NULL);
+		callback_registered = true;
+	}
+	if (outcome_cxt == NULL)
+		outcome_cxt = AllocSetContextCreate(TopMemoryContext, "hedis run outcomes",
+											ALLOCSET_SMALL_SIZES);
+	if (run_id != outcome_run)
+	{
+		outcomes_forget();
+		outcome_run = run_id;
+	}
+	current_batch++;
+}
+
+/*
+ * Name a patient's outcome (jb, any memory context).  Returns the outcome
+ * as this backend keeps it (valid for the run) and its name, or NULL if the
+ * patient's result must be stored inline.
+ */
+Jsonb *
+runs_outcome_name(Jsonb *jb, int64 *name)
+{
+	uint64		hash = hash_bytes_extended((const unsigned char *) jb, VARSIZE(jb), 0);
+	OutcomeEntry *e;
+
+	if (nentries * 2 >= capacity)
+		outcomes_grow();
+	e = outcomes_slot(hash);
+	if (e->jb == NULL)
+	{
+		if (nentries >= RUNS_OUTCOMES_MAX)
+			return NULL;
+		e->hash = hash;
+		e->jb = MemoryContextAlloc(outcome_cxt, VARSIZE(jb));
+		memcpy(e->jb, jb, VARSIZE(jb));
+		e->state = OUTCOME_NEW;
+		nentries++;
+	}
+	else if (VARSIZE(e->jb) != VARSIZE(jb) || memcmp(e->jb, jb, VARSIZE(jb)) != 0)
+		return NULL;			/* another outcome of the run has this hash */
+	if (e->state == OUTCOME_INLINE)
+		return NULL;
+	e->batch = current_batch;
+	*name = (int64) hash;
+	return e->jb;
+}
+
+/* May the patients named name keep that name?  (after runs_outcomes_store) */
+bool
+runs_outcome_stored(int64 name)
+{
+	OutcomeEntry *e = outcomes_slot((uint64) name);
+
+	return e->jb != NULL && e->state == OUTCOME_STORED;
+}
+
+/*
+ * Store the outcomes this batch used that are not known to be stored, and
+ * check what is stored under their names.  SPI connected, in the batch's
+ * transaction, before its patients are stored.
+ */
+void
+runs_outcomes_store(int64 run_id)
+{
+	Datum	   *names;
+	Datum	   *results;
+	int			n = 0;
+	int			rc;
+	Oid			types[3] = {INT8OID, INT8ARRAYOID, JSONBARRAYOID};
+	Datum		args[3];
+
+	names = palloc(sizeof(Datum) * Max(nentries, 1));
+	results = palloc(sizeof(Datum) * Max(nentries, 1));
+	for (int i = 0; i < capacity; i++)
+		if (entries[i].jb != NULL && entries[i].batch == current_batch &&
+			entries[i].state == OUTCOME_NEW)
+		{
+			names[n] = Int64GetDatum((int64) entries[i].hash);
+			results[n] = JsonbPGetDatum(entries[i].jb);
+			n++;
+		}
+	if (n == 0)
+		return;
+
+	args[0] = Int64GetDatum(run_id);
+	args[1] = PointerGetDatum(construct_array(names, n, INT8OID, 8, FLOAT8PASSBYVAL,
+											  TYPALIGN_DOUBLE));
+	args[2] = PointerGetDatum(construct_array(results, n, JSONBOID, -1, false, TYPALIGN_INT));
+	rc = SPI_execute_with_args("INSERT INTO hedis.run_outcome (run_id, outcome, result)"
+							   " SELECT $1, u.o, u.r FROM unnest($2, $3) AS u(o, r)"
+							   " ON CONFLICT (run_id, outcome) DO NOTHING",
+							   3, types, args, NULL, false, 0);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "could not store the outcomes of run %lld: %s",
+			 (long long) run_id, SPI_result_code_string(rc));
+
+	/*
+	 * Read back what is stored under those names (a new statement: sees an
+	 * outcome another worker committed meanwhile): the same outcome, or
+	 * another one with the same hash.
+	 */
+	rc = SPI_execute_with_args("SELECT u.o, s.result = u.r"
+							   "  FROM unnest($2, $3) AS u(o, r)"
+							   "  LEFT JOIN hedis.run_outcome s ON s.run_id = $1 AND s.outcome = u.o",
+							   3, types, args, NULL, false, 0);
+	if (rc != SPI_OK_SELECT || SPI_processed != (uint64) n)
+		elog(ERROR, "could not check the outcomes of run %lld: %s",
+			 (long long) run_id, SPI_result_code_string(rc));
+	for (uint64 i = 0; i < SPI_processed; i++)
+	{
+		bool		isnull;
+		bool		same_isnull;
+		int64		name = DatumGetInt64(SPI_getbinval(SPI_tuptable->vals[i],
+													   SPI_tuptable->tupdesc, 1, &isnull));
+		Datum		same = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2,
+										 &same_isnull);
+		OutcomeEntry *e = outcomes_slot((uint64) name);
+
+		e->state = !same_isnull && DatumGetBool(same) ? OUTCOME_STORED : OUTCOME_INLINE;
+	}
+	SPI_freetuptable(SPI_tuptable);
+}
