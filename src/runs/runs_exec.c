@@ -77,9 +77,17 @@ static const char *const batch_progress_sql =
 /* a patient's row names its outcome; an inline one gets its whole result */
 static const char *const batch_results_sql =
 "INSERT INTO hedis.run_patient (run_id, attempt, patient_key, patient_id, outcome, result, error)"
-"SELECT $1, $2, u.k, u.i, u.o, u.r || jsonb_build_object('patient', u.i), u.e"
+"SELECT $1, $2, u.k, u.i, u.o,"
+"       CASE WHEN u.r IS NOT NULL THEN u.r || jsonb_build_object('patient', u.i) END, u.e"
 "  FROM unnest($3::bigint[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[])"
 "       AS u(k, i, o, r, e)";
+
+/* the plans of the statements above (runs_execute) */
+static SPIPlanPtr batch_keys_plan = NULL;
+static SPIPlanPtr fresh_batch_keys_plan = NULL;
+static SPIPlanPtr batch_check_plan = NULL;
+static SPIPlanPtr batch_progress_plan = NULL;
+static SPIPlanPtr batch_results_plan = NULL;
 
 /* A batch's rows of hedis.run_patient, column by column */
 typedef struct BatchRows
@@ -96,6 +104,24 @@ typedef struct BatchRows
 	Datum	   *error_datums;
 	bool	   *error_nulls;
 } BatchRows;
+
+int
+runs_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+			 Datum *values, long count)
+{
+	if (*plan == NULL)
+	{
+		SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+
+		if (p == NULL)
+			elog(ERROR, "could not prepare a statement of population runs: %s",
+				 SPI_result_code_string(SPI_result));
+		if (SPI_keepplan(p) != 0)
+			elog(ERROR, "could not keep a statement of population runs");
+		*plan = p;
+	}
+	return SPI_execute_plan(*plan, values, NULL, false, count);
+}
 
 /* Memory contexts reused by every batch of this backend's current run */
 static MemoryContext batch_cxt = NULL;
@@ -296,8 +322,10 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 		args[0] = Int64GetDatum(lo);
 		args[1] = Int64GetDatum(hi);
 		args[2] = Int64GetDatum(spec->run_id);
-		rc = SPI_execute_with_args(spec->fresh ? fresh_batch_keys_sql : batch_keys_sql,
-								   spec->fresh ? 2 : 3, argtypes, args, NULL, false, 0);
+		if (spec->fresh)
+			rc = runs_execute(&fresh_batch_keys_plan, fresh_batch_keys_sql, 2, argtypes, args, 0);
+		else
+			rc = runs_execute(&batch_keys_plan, batch_keys_sql, 3, argtypes, args, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not select the patients of run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));
@@ -381,7 +409,7 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 
 		args[0] = Int64GetDatum(spec->run_id);
 		args[1] = Int32GetDatum(spec->attempt);
-		rc = SPI_execute_with_args(batch_check_sql, 2, argtypes, args, NULL, false, 0);
+		rc = runs_execute(&batch_check_plan, batch_check_sql, 2, argtypes, args, 0);
 		if (rc != SPI_OK_SELECT)
 			elog(ERROR, "could not check run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));
@@ -394,7 +422,7 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 		args[1] = Int32GetDatum(share->worker);
 		args[2] = Int64GetDatum((int64) n);
 		args[3] = Int64GetDatum((int64) out.failed);
-		rc = SPI_execute_with_args(batch_progress_sql, 4, argtypes, args, NULL, false, 0);
+		rc = runs_execute(&batch_progress_plan, batch_progress_sql, 4, argtypes, args, 0);
 		if (rc != SPI_OK_UPDATE)
 			elog(ERROR, "could not update the progress of run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));
@@ -438,7 +466,7 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 													 TYPALIGN_INT));
 		MemoryContextSwitchTo(oldcxt);
 
-		rc = SPI_execute_with_args(batch_results_sql, 7, argtypes, args, NULL, false, 0);
+		rc = runs_execute(&batch_results_plan, batch_results_sql, 7, argtypes, args, 0);
 		if (rc != SPI_OK_INSERT)
 			elog(ERROR, "could not store the results of run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));

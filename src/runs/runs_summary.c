@@ -73,6 +73,8 @@ static const char *const summary_upsert_sql =
 " ON CONFLICT (run_id, worker, group_index, stratifier, stratum, population)"
 " DO UPDATE SET count = s.count + excluded.count, patients = s.patients + excluded.patients";
 
+static SPIPlanPtr summary_upsert_plan = NULL;
+
 RunSummary *
 run_summary_create(MemoryContext mcxt)
 {
@@ -334,7 +336,7 @@ run_summary_store(RunSummary *s, int64 run_id, int worker)
 	args[7] = PointerGetDatum(construct_array(cols[5], n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	args[8] = PointerGetDatum(construct_array(cols[6], n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
 	MemoryContextSwitchTo(old);
-	rc = SPI_execute_with_args(summary_upsert_sql, 9, argtypes, args, NULL, false, 0);
+	rc = runs_execute(&summary_upsert_plan, summary_upsert_sql, 9, argtypes, args, 0);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "could not store the summary of run %lld: %s",
 			 (long long) run_id, SPI_result_code_string(rc));
