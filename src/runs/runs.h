@@ -42,7 +42,7 @@ typedef struct RunSpec
  */
 typedef struct RunSummary RunSummary;
 extern RunSummary *run_summary_create(MemoryContext mcxt);
-extern void run_summary_add(RunSummary *s, Jsonb *result);
+extern void run_summary_add(RunSummary *s, Jsonb *result, int64 times);
 extern void run_summary_store(RunSummary *s, int64 run_id, int worker);
 
 /*

@@ -105,6 +105,39 @@ typedef struct BatchRows
 	bool	   *error_nulls;
 } BatchRows;
 
+/*
+ * Add the batch's results to a summary, each distinct outcome once with its
+ * number of patients: walking every patient's result was 2 % of a run.
+ */
+static void
+summarize_batch(const BatchRows *rows, RunSummary *summary)
+{
+	Jsonb	  **distinct = palloc(sizeof(Jsonb *) * rows->n);
+	int64	   *times = palloc0(sizeof(int64) * rows->n);
+	int			ndistinct = 0;
+
+	for (int i = 0; i < rows->n; i++)
+	{
+		int			d;
+
+		if (rows->outcomes[i] == NULL)
+			continue;			/* an error */
+		/* a named outcome is one pointer for the whole run; few per batch */
+		for (d = ndistinct - 1; d >= 0 && distinct[d] != rows->outcomes[i]; d--)
+			;
+		if (d < 0)
+		{
+			d = ndistinct++;
+			distinct[d] = rows->outcomes[i];
+		}
+		times[d]++;
+	}
+	for (int d = 0; d < ndistinct; d++)
+		run_summary_add(summary, distinct[d], times[d]);
+	pfree(distinct);
+	pfree(times);
+}
+
 int
 runs_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 			 Datum *values, long count)
@@ -150,7 +183,7 @@ runs_ensure_contexts(void)
  */
 static void
 evaluate_until_error(const RunSpec *spec, BatchRows *rows, int *next,
-					 RunBatchOutcome *out, RunSummary *sync_summary)
+					 RunBatchOutcome *out)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
 	ResourceOwner oldowner = CurrentResourceOwner;
@@ -190,8 +223,6 @@ evaluate_until_error(const RunSpec *spec, BatchRows *rows, int *next,
 				rows->inline_nulls[i] = false;
 			}
 			rows->outcomes[i] = kept;
-			if (spec->sync)
-				run_summary_add(sync_summary, kept);
 			rows->error_nulls[i] = true;
 			MemoryContextSwitchTo(oldcxt);
 			MemoryContextReset(patient_cxt);
@@ -388,7 +419,7 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 		int			next = 0;
 
 		while (next < n)
-			evaluate_until_error(spec, &rows, &next, &out, sync_summary);
+			evaluate_until_error(spec, &rows, &next, &out);
 	}
 	PG_FINALLY();
 	{
@@ -471,14 +502,17 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 			elog(ERROR, "could not store the results of run %lld: %s",
 				 (long long) spec->run_id, SPI_result_code_string(rc));
 
-		/* a background batch counts its own results, in its own transaction */
-		if (!spec->sync)
+		/*
+		 * A background batch counts its own results, in its own transaction;
+		 * a synchronous run adds up all its batches.
+		 */
+		if (spec->sync)
+			summarize_batch(&rows, sync_summary);
+		else
 		{
 			RunSummary *summary = run_summary_create(batch_cxt);
 
-			for (i = 0; i < n; i++)
-				if (rows.outcomes[i] != NULL)
-					run_summary_add(summary, rows.outcomes[i]);
+			summarize_batch(&rows, summary);
 			run_summary_store(summary, spec->run_id, share->worker);
 		}
 	}

@@ -8,7 +8,7 @@
  * CPU (this machine's two vCPUs also serve the WAL writer, the kernel's
  * writeback and the clients) takes fewer units and all workers finish
  * together.  Fixed shares (unit number modulo the number of workers) left
- * one worker a second behind the other in a run of 8 seconds.
+ * one worker up to 0.8 CPU-s behind the other in a run of 8 seconds.
  *
  * The scheduler takes a counter when it dispatches a run and gives it back
  * when all the run's workers have stopped; workers find it by slot number

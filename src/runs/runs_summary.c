@@ -146,9 +146,13 @@ stratum_entry(RunSummary *s, int group_index, const char *group_id,
 	return e;
 }
 
-/* add one count of a population (name of len bytes); the same order each time is the fast path */
+/*
+ * add one count of a population (name of len bytes) for each of times
+ * patients; the same order each time is the fast path
+ */
 static void
-population_count(RunSummary *s, StratumEntry *e, int position, const char *name, int len, int64 n)
+population_count(RunSummary *s, StratumEntry *e, int position, const char *name, int len,
+				 int64 n, int64 times)
 {
 	PopulationCount *pc = NULL;
 
@@ -173,9 +177,9 @@ population_count(RunSummary *s, StratumEntry *e, int position, const char *name,
 		pc->count = pc->patients = 0;
 		s->nrows++;
 	}
-	pc->count += n;
+	pc->count += n * times;
 	if (n > 0)
-		pc->patients++;
+		pc->patients += times;
 }
 
 /* a count: the engine writes small integers, compared here with cached ones */
@@ -201,7 +205,7 @@ count_value(Numeric num)
 
 /* count every population of a group's "populations" object under one stratum */
 static void
-count_populations(RunSummary *s, JsonbContainer *pops, StratumEntry *e)
+count_populations(RunSummary *s, JsonbContainer *pops, StratumEntry *e, int64 times)
 {
 	JbObjectWalk w;
 	const char *population;
@@ -216,7 +220,7 @@ count_populations(RunSummary *s, JsonbContainer *pops, StratumEntry *e)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("population \"%.*s\" of a run result is not a number", len, population)));
-		population_count(s, e, position++, population, len, count_value(v.val.numeric));
+		population_count(s, e, position++, population, len, count_value(v.val.numeric), times);
 	}
 }
 
@@ -250,9 +254,12 @@ member_jsonb_text(JsonbContainer *obj, const char *key)
 	}
 }
 
-/* add one compact result (see hedis_engine.h); NULL (an error) counts nothing */
+/*
+ * add one compact result (see hedis_engine.h), the result of times patients;
+ * NULL (an error) counts nothing
+ */
 void
-run_summary_add(RunSummary *s, Jsonb *result)
+run_summary_add(RunSummary *s, Jsonb *result, int64 times)
 {
 	JsonbContainer *groups;
 	MemoryContext old;
@@ -277,7 +284,7 @@ run_summary_add(RunSummary *s, Jsonb *result)
 		pops = jb_member_container(g, "populations");
 		if (pops == NULL || !JsonContainerIsObject(pops))
 			continue;
-		count_populations(s, pops, stratum_entry(s, gi, gid, "", ""));
+		count_populations(s, pops, stratum_entry(s, gi, gid, "", ""), times);
 		strats = jb_member_container(g, "stratifiers");
 		for (int si = 0; si < jb_array_length(strats); si++)
 		{
@@ -289,7 +296,8 @@ run_summary_add(RunSummary *s, Jsonb *result)
 			sid = jb_member_string(st, "id");
 			count_populations(s, pops,
 							  stratum_entry(s, gi, gid, sid ? sid : psprintf("%d", si),
-											member_jsonb_text(st, "value")));
+											member_jsonb_text(st, "value")),
+							  times);
 		}
 	}
 	MemoryContextSwitchTo(old);

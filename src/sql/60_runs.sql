@@ -49,7 +49,7 @@ COMMENT ON TABLE hedis.run IS
 -- "outcomes" of the run (the engine's result without the patient's id --
 -- nearly every patient of a measure shares one of a handful) and one narrow
 -- row per patient naming its outcome.  A million CMS125 patients are then
--- 180 MB of WAL instead of 512 MB, and two workers no longer spend their
+-- 183 MB of WAL instead of 512 MB, and two workers no longer spend their
 -- CPUs on writing jsonb the patients have in common.  hedis.run_result, a
 -- view, shows each patient's whole result, as the engine returns it.
 
