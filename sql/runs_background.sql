@@ -288,6 +288,26 @@ SELECT r.run_id = :r_small AS sync, r.patients_done = r.patients_total AS all_do
 SELECT pg_temp.result_diff(:r_small, :r_units) AS results_differing_from_run_now,
        pg_temp.summary_diff(:r_small, :r_units) AS summary_rows_differing;
 
+-- a trigger of the DBA's on run_patient: the rows go in through SQL (the
+-- direct insert fires no trigger but run_patient's own), the trigger fires
+-- for every patient, and the results are the same
+CREATE TABLE run_rows_seen (patient_key bigint);
+CREATE FUNCTION run_row_seen() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO run_rows_seen VALUES (NEW.patient_key);
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER dba_row_seen AFTER INSERT ON hedis.run_patient
+    FOR EACH ROW EXECUTE FUNCTION run_row_seen();
+SELECT hedis.run_now(:'measure', '2026-01-01', '2026-12-31') AS r_trig \gset
+SELECT (SELECT count(*) FROM run_rows_seen) = patients_total AS trigger_fired_per_patient,
+       pg_temp.result_diff(:r_small, :r_trig) AS results_differing_from_run_now
+  FROM hedis.run WHERE run_id = :r_trig;
+DROP TRIGGER dba_row_seen ON hedis.run_patient;
+DROP FUNCTION run_row_seen();
+DROP TABLE run_rows_seen;
+
 -- leave the store empty for the suites that follow
 TRUNCATE hedis.run CASCADE;
 TRUNCATE hedis.resource, hedis.patient CASCADE;

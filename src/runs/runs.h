@@ -101,6 +101,13 @@ extern RunBatchOutcome runs_process_batch(const RunSpec *spec, RunShare *share,
 extern int	runs_execute(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 						 Datum *values, long count);
 
+/* Insert a batch's rows of hedis.run_patient directly (runs_store.c) */
+extern bool runs_store_patient_rows(int64 run_id, int32 attempt, int n, const Datum *keys,
+									const Datum *ids, const Datum *names,
+									const bool *name_nulls, const Datum *inline_results,
+									const bool *inline_nulls, const Datum *errors,
+									const bool *error_nulls);
+
 /* Read the run's spec (SPI connected); false if the run does not exist. */
 extern bool runs_read_spec(int64 run_id, RunSpec *spec, char **status);
 
