@@ -54,7 +54,7 @@
 #define RUNS_SCHEDULER_LOCK_KEY 4848454901
 
 int			hedis_runs_max_workers = 2;
-int			hedis_runs_batch_size = 500;
+int			hedis_runs_batch_size = 2000;
 int			hedis_runs_naptime_ms = 1000;
 bool		hedis_runs_preloaded = false;
 
@@ -668,7 +668,7 @@ hedis_runs_init(void)
 							"Patients evaluated per transaction of a population run.",
 							"A run's patient keys are cut into units of this many keys when the run is dispatched (or hedis.run_now starts); one unit per batch.",
 							&hedis_runs_batch_size,
-							500, 1, 100000,
+							2000, 1, 100000,
 							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("hedis.launcher_naptime",

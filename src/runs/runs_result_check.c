@@ -11,7 +11,7 @@
  * that replaced it copied every result into a transition table and ran two
  * plpgsql queries per batch, 6 % of a population run.  This BEFORE ROW
  * trigger checks and locks a run the first time a statement (command) names
- * it and remembers it for the rest of that statement: a batch of 500 results
+ * it and remembers it for the rest of that statement: a batch of 2,000 results
  * costs one look-up.
  *
  * As PostgreSQL's own foreign key checks do (ri_triggers.c), the look-up
