@@ -72,6 +72,11 @@ SELECT pg_catalog.pg_extension_config_dump('hedis.patient', '');
 SELECT pg_catalog.pg_extension_config_dump('hedis.resource', '');
 SELECT pg_catalog.pg_extension_config_dump('hedis.load_error', '');
 SELECT pg_catalog.pg_extension_config_dump('hedis.load_log', '');
+-- and the sequences behind their keys: a restored store would otherwise
+-- hand out patient_key 1 again to the next patient loaded
+SELECT pg_catalog.pg_extension_config_dump('hedis.patient_patient_key_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('hedis.load_error_error_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('hedis.load_id_seq', '');
 
 GRANT SELECT ON hedis.patient, hedis.resource, hedis.load_error, hedis.load_log TO hedis_reader;
 GRANT INSERT, UPDATE, DELETE ON hedis.patient, hedis.resource, hedis.load_error, hedis.load_log

@@ -61,7 +61,10 @@ SELECT pg_catalog.pg_extension_config_dump('hedis.library', '');
 SELECT pg_catalog.pg_extension_config_dump('hedis.measure', '');
 SELECT pg_catalog.pg_extension_config_dump('hedis.valueset', '');
 SELECT pg_catalog.pg_extension_config_dump('hedis.valueset_code', '');
-SELECT pg_catalog.pg_extension_config_dump('hedis.knowledge_state', '');
+-- knowledge_state is not dumped: its row is the script's, and a dumped copy
+-- collided with it on restore.  A restored database starts at generation 0:
+-- backends are new (no caches to drop), and a run resumed there restarts
+-- from scratch, as after any change of the measure content.
 
 GRANT SELECT ON hedis.library, hedis.measure, hedis.valueset, hedis.valueset_code,
                 hedis.knowledge_state TO hedis_reader;

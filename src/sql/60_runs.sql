@@ -166,6 +166,16 @@ CREATE TABLE hedis.run_worker (
     PRIMARY KEY (run_id, worker)
 );
 
+-- pg_dump includes the runs and their results (hours of evaluation for a
+-- large population); hedis.run's rows come first (run_patient's check
+-- trigger looks them up during the restore).
+SELECT pg_catalog.pg_extension_config_dump('hedis.run', '');
+SELECT pg_catalog.pg_extension_config_dump('hedis.run_run_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('hedis.run_outcome', '');
+SELECT pg_catalog.pg_extension_config_dump('hedis.run_patient', '');
+SELECT pg_catalog.pg_extension_config_dump('hedis.run_summary_part', '');
+SELECT pg_catalog.pg_extension_config_dump('hedis.run_worker', '');
+
 GRANT SELECT ON hedis.run, hedis.run_result, hedis.run_patient, hedis.run_outcome,
     hedis.run_summary, hedis.run_summary_part, hedis.run_worker TO hedis_reader;
 GRANT INSERT, UPDATE, DELETE ON hedis.run, hedis.run_patient, hedis.run_outcome,
