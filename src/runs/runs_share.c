@@ -14,7 +14,9 @@
  * when all the run's workers have stopped; workers find it by slot number
  * and check its ticket (a number never reused).  Without a free counter,
  * and in hedis.run_now, the fixed shares are used: still correct, only
- * less even.  A crash or restart resets shared memory, and with it every
+ * less even.  A scheduler that exits with a run still active (an error,
+ * DROP EXTENSION) leaves its counter taken until the server restarts:
+ * giving it back could pull it from under workers still running.  A crash or restart resets shared memory, and with it every
  * worker: a resumed run starts its units from the beginning and skips the
  * patients that have results.
  */
