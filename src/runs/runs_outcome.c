@@ -24,6 +24,7 @@
 #include "common/hashfn.h"
 #include "executor/spi.h"
 #include "utils/array.h"
+#include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/memutils.h"
 
@@ -45,18 +46,16 @@ typedef enum OutcomeState
 
 typedef struct OutcomeEntry
 {
-	uint64		hash;
+	uint64		hash;			/* the key: the outcome's name */
 	Jsonb	   *jb;
 	OutcomeState state;
 	int64		batch;			/* last batch that used it */
 } OutcomeEntry;
 
-/* the outcomes of this backend's current run: an open-addressing table */
+/* the outcomes of this backend's current run, by name (dynahash: entries stay put) */
 static MemoryContext outcome_cxt = NULL;
+static HTAB *outcomes = NULL;
 static int64 outcome_run = 0;
-static OutcomeEntry *entries = NULL;
-static int	nentries = 0;
-static int	capacity = 0;
 static int64 current_batch = 0;
 static OutcomeEntry *last_named = NULL;	/* most patients repeat the last outcome */
 static bool callback_registered = false;
@@ -65,9 +64,8 @@ static void
 outcomes_forget(void)
 {
 	if (outcome_cxt)
-		MemoryContextReset(outcome_cxt);
-	entries = NULL;
-	nentries = capacity = 0;
+		MemoryContextReset(outcome_cxt);	/* the table lives in it too */
+	outcomes = NULL;
 	outcome_run = 0;
 	last_named = NULL;
 }
@@ -78,32 +76,6 @@ outcomes_xact_callback(XactEvent event, void *arg)
 {
 	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
 		outcomes_forget();
-}
-
-static OutcomeEntry *
-outcomes_slot(uint64 hash)
-{
-	int			i = (int) (hash & (uint64) (capacity - 1));
-
-	while (entries[i].jb != NULL && entries[i].hash != hash)
-		i = (i + 1) & (capacity - 1);
-	return &entries[i];
-}
-
-static void
-outcomes_grow(void)
-{
-	OutcomeEntry *old = entries;
-	int			oldcap = capacity;
-
-	capacity = oldcap ? oldcap * 2 : 64;
-	entries = MemoryContextAllocZero(outcome_cxt, sizeof(OutcomeEntry) * capacity);
-	for (int i = 0; i < oldcap; i++)
-		if (old[i].jb != NULL)
-			*outcomes_slot(old[i].hash) = old[i];
-	if (old)
-		pfree(old);
-	last_named = NULL;			/* it pointed into the old table */
 }
 
 void
@@ -118,11 +90,25 @@ runs_outcomes_begin_batch(int64 run_id)
 		outcome_cxt = AllocSetContextCreate(TopMemoryContext, "hedis run outcomes",
 											ALLOCSET_SMALL_SIZES);
 	if (run_id != outcome_run)
-	{
 		outcomes_forget();
+	if (outcomes == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(uint64);
+		ctl.entrysize = sizeof(OutcomeEntry);
+		ctl.hcxt = outcome_cxt;
+		outcomes = hash_create("hedis run outcomes", 64, &ctl,
+							   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		outcome_run = run_id;
 	}
 	current_batch++;
+}
+
+static bool
+same_jsonb(const Jsonb *a, const Jsonb *b)
+{
+	return VARSIZE(a) == VARSIZE(b) && memcmp(a, b, VARSIZE(a)) == 0;
 }
 
 /*
@@ -133,39 +119,32 @@ runs_outcomes_begin_batch(int64 run_id)
 Jsonb *
 runs_outcome_name(Jsonb *jb, int64 *name)
 {
-	uint64		hash;
 	OutcomeEntry *e = last_named;
 
-	/* the same as the last patient's: no hash to compute */
-	if (e != NULL && VARSIZE(e->jb) == VARSIZE(jb) && memcmp(e->jb, jb, VARSIZE(jb)) == 0 &&
-		e->state != OUTCOME_INLINE)
+	/* not the same as the last patient's: look it up by its hash */
+	if (e == NULL || !same_jsonb(e->jb, jb))
 	{
-		e->batch = current_batch;
-		*name = (int64) e->hash;
-		return e->jb;
-	}
-	hash = hash_bytes_extended((const unsigned char *) jb, VARSIZE(jb), 0);
+		uint64		hash = hash_bytes_extended((const unsigned char *) jb, VARSIZE(jb), 0);
+		bool		found;
 
-	if (nentries * 2 >= capacity)
-		outcomes_grow();
-	e = outcomes_slot(hash);
-	if (e->jb == NULL)
-	{
-		if (nentries >= RUNS_OUTCOMES_MAX)
-			return NULL;
-		e->hash = hash;
-		e->jb = MemoryContextAlloc(outcome_cxt, VARSIZE(jb));
-		memcpy(e->jb, jb, VARSIZE(jb));
-		e->state = OUTCOME_NEW;
-		nentries++;
+		e = hash_search(outcomes, &hash, HASH_FIND, NULL);
+		if (e == NULL)
+		{
+			if (hash_get_num_entries(outcomes) >= RUNS_OUTCOMES_MAX)
+				return NULL;
+			e = hash_search(outcomes, &hash, HASH_ENTER, &found);
+			e->jb = MemoryContextAlloc(outcome_cxt, VARSIZE(jb));
+			memcpy(e->jb, jb, VARSIZE(jb));
+			e->state = OUTCOME_NEW;
+		}
+		else if (!same_jsonb(e->jb, jb))
+			return NULL;		/* another outcome of the run has this hash */
 	}
-	else if (VARSIZE(e->jb) != VARSIZE(jb) || memcmp(e->jb, jb, VARSIZE(jb)) != 0)
-		return NULL;			/* another outcome of the run has this hash */
 	if (e->state == OUTCOME_INLINE)
 		return NULL;
 	e->batch = current_batch;
 	last_named = e;
-	*name = (int64) hash;
+	*name = (int64) e->hash;
 	return e->jb;
 }
 
@@ -173,9 +152,10 @@ runs_outcome_name(Jsonb *jb, int64 *name)
 bool
 runs_outcome_stored(int64 name)
 {
-	OutcomeEntry *e = outcomes_slot((uint64) name);
+	uint64		hash = (uint64) name;
+	OutcomeEntry *e = hash_search(outcomes, &hash, HASH_FIND, NULL);
 
-	return e->jb != NULL && e->state == OUTCOME_STORED;
+	return e != NULL && e->state == OUTCOME_STORED;
 }
 
 /*
@@ -193,14 +173,17 @@ runs_outcomes_store(int64 run_id)
 	Oid			types[3] = {INT8OID, INT8ARRAYOID, JSONBARRAYOID};
 	Datum		args[3];
 
-	names = palloc(sizeof(Datum) * Max(nentries, 1));
-	results = palloc(sizeof(Datum) * Max(nentries, 1));
-	for (int i = 0; i < capacity; i++)
-		if (entries[i].jb != NULL && entries[i].batch == current_batch &&
-			entries[i].state == OUTCOME_NEW)
+	HASH_SEQ_STATUS seq;
+	OutcomeEntry *e;
+
+	names = palloc(sizeof(Datum) * Max(hash_get_num_entries(outcomes), 1));
+	results = palloc(sizeof(Datum) * Max(hash_get_num_entries(outcomes), 1));
+	hash_seq_init(&seq, outcomes);
+	while ((e = hash_seq_search(&seq)) != NULL)
+		if (e->batch == current_batch && e->state == OUTCOME_NEW)
 		{
-			names[n] = Int64GetDatum((int64) entries[i].hash);
-			results[n] = JsonbPGetDatum(entries[i].jb);
+			names[n] = Int64GetDatum((int64) e->hash);
+			results[n] = JsonbPGetDatum(e->jb);
 			n++;
 		}
 	if (n == 0)
@@ -238,8 +221,9 @@ runs_outcomes_store(int64 run_id)
 													   SPI_tuptable->tupdesc, 1, &isnull));
 		Datum		same = SPI_getbinval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 2,
 										 &same_isnull);
-		OutcomeEntry *e = outcomes_slot((uint64) name);
+		uint64		hash = (uint64) name;
 
+		e = hash_search(outcomes, &hash, HASH_FIND, NULL);
 		e->state = !same_isnull && DatumGetBool(same) ? OUTCOME_STORED : OUTCOME_INLINE;
 	}
 	SPI_freetuptable(SPI_tuptable);
