@@ -16,6 +16,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "engine/cql_arena.h"
 #include "engine/cql_value.h"
 #include "engine/elm_ops.h"
 #include "engine/fhir_data.h"
@@ -27,7 +28,7 @@ cql_quantity(double value, const char *unit)
 {
 	CqlValue	v = {.kind = CK_QTY};
 
-	v.u.q = palloc0(sizeof(CqlQuantity));
+	v.u.q = cql_alloc0(sizeof(CqlQuantity));
 	if (!cql_qty_make(value, unit ? unit : "1", v.u.q))
 	{
 		v.u.q->value = value;
@@ -42,7 +43,7 @@ cql_code_value(const char *code, const char *system, const char *version,
 {
 	CqlValue	v = {.kind = CK_CODE};
 
-	v.u.code = palloc(sizeof(CqlCode));
+	v.u.code = cql_alloc(sizeof(CqlCode));
 	v.u.code->code = code;
 	v.u.code->system = system;
 	v.u.code->version = version;
@@ -55,7 +56,7 @@ cql_interval(CqlValue low, CqlValue high, bool low_closed, bool high_closed)
 {
 	CqlValue	v = {.kind = CK_INTERVAL};
 
-	v.u.iv = palloc(sizeof(CqlInterval));
+	v.u.iv = cql_alloc(sizeof(CqlInterval));
 	v.u.iv->low = low;
 	v.u.iv->high = high;
 	v.u.iv->low_closed = low_closed;
@@ -82,7 +83,7 @@ cql_list_new(int cap)
 
 	/* the list and its first items in one allocation: lists are made by the hundred per patient */
 	cap = Max(cap, 4);
-	v.u.list = palloc(sizeof(CqlList) + sizeof(CqlValue) * cap);
+	v.u.list = cql_alloc(sizeof(CqlList) + sizeof(CqlValue) * cap);
 	v.u.list->n = 0;
 	v.u.list->cap = cap;
 	v.u.list->items = (CqlValue *) (v.u.list + 1);
@@ -116,7 +117,7 @@ cql_tuple_new(int n)
 	CqlValue	v = {.kind = CK_TUPLE};
 
 	/* one allocation: the tuple, its values, its names */
-	v.u.tuple = palloc0(sizeof(CqlTuple) + sizeof(CqlValue) * Max(n, 1) + sizeof(char *) * Max(n, 1));
+	v.u.tuple = cql_alloc0(sizeof(CqlTuple) + sizeof(CqlValue) * Max(n, 1) + sizeof(char *) * Max(n, 1));
 	v.u.tuple->n = n;
 	v.u.tuple->vals = (CqlValue *) (v.u.tuple + 1);
 	v.u.tuple->names = (const char **) (v.u.tuple->vals + Max(n, 1));
@@ -128,7 +129,7 @@ cql_fhir_value(const char *type, const JsonbValue *jv, JsonbContainer *ext)
 {
 	CqlValue	v = {.kind = CK_FHIR};
 
-	v.u.fhir = palloc(sizeof(CqlFhir));
+	v.u.fhir = cql_alloc(sizeof(CqlFhir));
 	v.u.fhir->type = type;
 	v.u.fhir->jv = *jv;
 	v.u.fhir->ext = ext;

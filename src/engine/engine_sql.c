@@ -14,6 +14,7 @@
 #include "utils/memutils.h"
 
 #include "common/hedis_init.h"
+#include "engine/cql_arena.h"
 #include "engine/elm_ops.h"
 #include "engine/fhir_data.h"
 #include "engine/hedis_engine.h"
@@ -79,6 +80,7 @@ evaluation_context_take(void)
 													 EVAL_CONTEXT_BLOCK, EVAL_CONTEXT_BLOCK,
 													 ALLOCSET_DEFAULT_MAXSIZE);
 	evaluation_context_busy = true;
+	cql_arena_begin(evaluation_context);
 	return evaluation_context;
 }
 
@@ -90,6 +92,7 @@ evaluation_context_give_back(MemoryContext cxt)
 		MemoryContextDelete(cxt);
 		return;
 	}
+	cql_arena_end(cxt);
 	MemoryContextReset(cxt);
 	evaluation_context_busy = false;
 }
