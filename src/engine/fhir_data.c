@@ -1055,7 +1055,6 @@ store_relation(StoreRelation *r, const char *table, const char *index)
 typedef struct ResourceRels
 {
 	StoreRelation rel;
-	AttrNumber	att_type;
 	AttrNumber	att_id;
 	AttrNumber	att_resource;
 } ResourceRels;
@@ -1067,7 +1066,6 @@ resource_relations(void)
 
 	if (store_relation(&rels.rel, "resource", "resource_patient_idx"))
 	{
-		rels.att_type = get_attnum(rels.rel.heap, "resource_type");
 		rels.att_id = get_attnum(rels.rel.heap, "fhir_id");
 		rels.att_resource = get_attnum(rels.rel.heap, "resource");
 	}
@@ -1108,10 +1106,9 @@ type_wanted(PatientData *pd, const char *type, int len)
 }
 
 static PatientTypeGroup *
-new_group(PatientData *pd, const char *type)
+new_group(PatientData *pd, const char *type, const char *itype)
 {
 	PatientTypeGroup *grp;
-	const char *itype = fhir_type_intern(type);
 
 	if (pd->ngroups == pd->capgroups)
 	{
@@ -1139,7 +1136,7 @@ group_for_rows(PatientData *pd, const char *type, int len)
 
 	if (wanted == NULL || fhir_patient_group_find(pd, wanted) != NULL)
 		return NULL;
-	return new_group(pd, wanted);
+	return new_group(pd, wanted, fhir_type_intern(wanted));
 }
 
 /*
@@ -1174,20 +1171,27 @@ keep_row(PatientData *pd, PatientTypeGroup *grp)
 }
 
 /*
- * scan_patient over the index entries read ahead for the batch: the same
- * rows in the same order, each fetched from the heap by its TID (a dead or
- * invisible one is skipped, as the index scan would).
+ * Fetch the patient's resources of one type (type not NULL) or of every
+ * wanted type from the heap, by the TIDs of its index entries, appending
+ * them to their groups (entries come sorted by type); the type's group, if
+ * one type was asked.  A dead or invisible version is skipped, as an index
+ * scan would.
  */
-static void
-scan_prefetched(PatientData *pd, const char *type)
+static PatientTypeGroup *
+scan_patient(PatientData *pd, const char *type)
 {
 	MemoryContext old = MemoryContextSwitchTo(pd->mcxt);
-	IndexFetchTableData *fetch = table_index_fetch_begin(pd->heap);
 	PatientTypeGroup *grp = NULL;
 	const char *seen = NULL;
+	bool		type_interned = false;
 
 	if (type)
-		grp = new_group(pd, type);	/* even when empty: asked once */
+	{
+		const char *itype = fhir_type_intern(type);
+
+		grp = new_group(pd, type, itype);	/* even when empty: asked once */
+		type_interned = itype != NULL;
+	}
 	for (int i = 0; i < pd->pre_n; i++)
 	{
 		const PrefetchedRow *row = &pd->pre_rows[i];
@@ -1196,7 +1200,8 @@ scan_prefetched(PatientData *pd, const char *type)
 
 		if (type != NULL)
 		{
-			if (row->type != grp->type && strcmp(row->type, type) != 0)
+			/* an interned name is the only copy of its type's name */
+			if (row->type != grp->type && (type_interned || strcmp(row->type, type) != 0))
 				continue;
 		}
 		else
@@ -1209,70 +1214,12 @@ scan_prefetched(PatientData *pd, const char *type)
 			if (grp == NULL)
 				continue;
 		}
-		if (table_index_fetch_tuple(fetch, (ItemPointer) &row->tid, pd->snapshot, pd->slot,
+		if (table_index_fetch_tuple(pd->fetch, (ItemPointer) &row->tid, pd->snapshot, pd->slot,
 									&call_again, &all_dead))
 			keep_row(pd, grp);
 	}
-	table_index_fetch_end(fetch);
 	MemoryContextSwitchTo(old);
-}
-
-/*
- * Scan the patient index for the patient's resources, of one type (type
- * not NULL) or of every wanted type, appending them to their groups (rows
- * come sorted by type); through the batch's prefetched entries if any.
- */
-static void
-scan_patient(PatientData *pd, const char *type)
-{
-	const ResourceRels *rels = resource_relations();
-	MemoryContext old;
-	IndexScanDesc scan;
-	ScanKeyData keys[2];
-	int			nkeys = 1;
-	PatientTypeGroup *grp = NULL;
-	char		seen[NAMEDATALEN];	/* the type of the rows being read */
-	int			seen_len = -1;
-
-	if (pd->pre_rows != NULL)
-	{
-		scan_prefetched(pd, type);
-		return;
-	}
-	old = MemoryContextSwitchTo(pd->mcxt);
-	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(pd->patient_key));
-	if (type)
-	{
-		ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
-							   pd->index->rd_indcollation[1], F_TEXTEQ,
-							   CStringGetTextDatum(type));
-		nkeys = 2;
-		grp = new_group(pd, type);	/* even when empty: asked once */
-	}
-	scan = index_beginscan(pd->heap, pd->index, pd->snapshot, nkeys, 0);
-	index_rescan(scan, keys, nkeys, NULL, 0);
-	while (index_getnext_slot(scan, ForwardScanDirection, pd->slot))
-	{
-		bool		isnull;
-
-		if (type == NULL)
-		{
-			text	   *ttype = DatumGetTextPP(slot_getattr(pd->slot, rels->att_type, &isnull));
-			int			tlen = Min(VARSIZE_ANY_EXHDR(ttype), NAMEDATALEN - 1);
-
-			if (tlen != seen_len || memcmp(seen, VARDATA_ANY(ttype), tlen) != 0)
-			{
-				memcpy(seen, VARDATA_ANY(ttype), tlen);
-				seen_len = tlen;
-				grp = group_for_rows(pd, VARDATA_ANY(ttype), tlen);
-			}
-			if (grp == NULL)
-				continue;
-		}
-		keep_row(pd, grp);
-	}
-	index_endscan(scan);
-	MemoryContextSwitchTo(old);
+	return type ? grp : NULL;
 }
 
 PatientTypeGroup *
@@ -1300,22 +1247,32 @@ static void fhir_patient_load_all(PatientData *pd);
 PatientTypeGroup *
 fhir_patient_group(PatientData *pd, const char *type)
 {
-	PatientTypeGroup *grp = fhir_patient_group_find(pd, type);
+	const char *wanted = NULL;
 
-	if (!pd->asked_beyond_patient && strcmp(type, "Patient") != 0)
-		pd->asked_beyond_patient = true;
+	/* retrieves name their types by interned pointer, as groups and wanted lists do */
+	for (int i = 0; i < pd->ngroups; i++)
+		if (pd->groups[i].type == type)
+			return &pd->groups[i];
+	if (pd->loaded_all)
+		return fhir_patient_group_find(pd, type);
+	for (int i = 0; i < pd->nwanted && wanted == NULL; i++)
+		if (pd->wanted[i] == type)
+			wanted = type;
+	if (wanted == NULL)
+	{
+		PatientTypeGroup *grp = fhir_patient_group_find(pd, type);
+
+		if (grp != NULL || (wanted = type_wanted(pd, type, strlen(type))) == NULL)
+			return grp;
+	}
 
 	/*
-	 * Past the Patient resource, one index scan reads every type the measure
-	 * wants: a patient who gets this far is usually asked for most of them,
-	 * and each scan of its own costs a descent of the index.
+	 * Fetched from the heap on the first retrieve of the type, by the TIDs
+	 * of its index entries (known since the patient was opened): a patient
+	 * who leaves the initial population on its encounters, say, fetches
+	 * none of its conditions or observations.
 	 */
-	if (grp == NULL && !pd->loaded_all)
-	{
-		fhir_patient_load_all(pd);
-		grp = fhir_patient_group_find(pd, type);
-	}
-	return grp;
+	return scan_patient(pd, wanted);
 }
 
 /* every wanted type (to follow references out of the patient's resources) */
@@ -1326,37 +1283,6 @@ fhir_patient_load_all(PatientData *pd)
 	{
 		scan_patient(pd, NULL);
 		pd->loaded_all = true;
-	}
-}
-
-/*
- * How this backend's recent patients were read.  In a general population
- * most patients leave the initial population on their Patient resource
- * (age, sex): reading it alone first, the rest only when asked, reads least.
- * Where most patients go further (a measure's test deck, patients selected
- * for the measure), that costs a second descent of the index per patient:
- * then every wanted type is read in one scan from the start.  Counts halve
- * every 64 patients, so the choice follows the population being evaluated.
- */
-static int	recent_patients = 0;
-static int	recent_beyond_patient = 0;
-
-static bool
-read_everything_first(void)
-{
-	return recent_patients >= 8 && recent_beyond_patient * 4 > recent_patients * 3;
-}
-
-static void
-count_patient_read(const PatientData *pd)
-{
-	recent_patients++;
-	if (pd->asked_beyond_patient)
-		recent_beyond_patient++;
-	if (recent_patients >= 64)
-	{
-		recent_patients /= 2;
-		recent_beyond_patient /= 2;
 	}
 }
 
@@ -1382,11 +1308,16 @@ fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
 	pd->heap = table_open(rels->rel.heap, AccessShareLock);
 	pd->index = index_open(rels->rel.index, AccessShareLock);
 	pd->slot = table_slot_create(pd->heap, NULL);
-	/* read by TID from a batch's entries, the Patient alone costs no extra descent */
-	if (!fhir_prefetched_rows(patient_key, &pd->pre_rows, &pd->pre_n) && read_everything_first())
-		fhir_patient_load_all(pd);
-	else
-		scan_patient(pd, "Patient");
+	pd->fetch = table_index_fetch_begin(pd->heap);
+	/* the entries read ahead for a batch, or this patient's alone */
+	if (!fhir_prefetched_rows(patient_key, &pd->pre_rows, &pd->pre_n))
+	{
+		PrefetchedRow *rows;
+
+		pd->pre_n = fhir_patient_entries(pd->heap, pd->index, pd->snapshot, patient_key, &rows);
+		pd->pre_rows = rows;
+	}
+	scan_patient(pd, "Patient");
 	return pd;
 }
 
@@ -1395,7 +1326,7 @@ fhir_patient_release(PatientData *pd)
 {
 	if (pd == NULL || pd->heap == NULL)
 		return;
-	count_patient_read(pd);
+	table_index_fetch_end(pd->fetch);
 	ExecDropSingleTupleTableSlot(pd->slot);
 	/*
 	 * The locks stay until the end of the transaction, as the executor keeps

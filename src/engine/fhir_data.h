@@ -52,15 +52,15 @@ struct PatientData
 	int			capgroups;
 	PatientTypeGroup *groups;	/* the types read so far (possibly empty) */
 	bool		loaded_all;		/* every wanted type has been read */
-	bool		asked_beyond_patient;	/* a type other than Patient was retrieved */
 	const char **wanted;		/* the types the measure retrieves (NULL: all) */
 	int			nwanted;
 	/* open while the patient is evaluated (fhir_patient_release) */
 	Relation	heap;
 	Relation	index;
 	TupleTableSlot *slot;
+	struct IndexFetchTableData *fetch;	/* heap fetches by TID */
 	Snapshot	snapshot;
-	/* the index entries read ahead for a batch (fhir_prefetch.c), if any */
+	/* its index entries: read ahead for a batch, or on opening (fhir_prefetch.c) */
 	const PrefetchedRow *pre_rows;
 	int			pre_n;
 };
@@ -72,6 +72,10 @@ extern void fhir_resource_relation_ids(Oid *heap, Oid *index);
 
 /* the prefetched entries of a patient (sorted as the index), if any */
 extern bool fhir_prefetched_rows(int64 patient_key, const PrefetchedRow **rows, int *nrows);
+
+/* the index entries of one patient, read now (sorted as the index) */
+extern int	fhir_patient_entries(Relation heap, Relation index, Snapshot snapshot,
+								 int64 patient_key, PrefetchedRow **rows);
 
 /*
  * Start reading a patient (in CurrentMemoryContext): its Patient resource

@@ -3,15 +3,16 @@
  *		The index entries of a batch of patients, read in one pass.
  *
  * Owner: the measure engine.  Evaluating a patient reads its resources
- * through the store's (patient_key, resource_type, fhir_id) index: one
- * descent of the index for its Patient resource, one more for the rest, each
- * with a scan set up and torn down.  A population run evaluates its patients
- * in key order, a batch at a time, so the run reads the index entries of the
- * whole batch first, in one range scan per run of consecutive keys, keeping
- * each entry's resource type and heap TID (from the index tuple: no heap
- * access).  The patient's evaluation then fetches the heap tuples it needs
- * by TID (fhir_data.c); patients who leave the initial population on their
- * Patient resource still fetch nothing else.
+ * through the store's (patient_key, resource_type, fhir_id) index.  It first
+ * reads the patient's index entries alone, keeping each entry's resource
+ * type and heap TID (from the index tuple: no heap access), in one descent
+ * keyed on the patient key, and then fetches the heap tuples it needs by
+ * TID (fhir_data.c): the Patient resource first, the other types when a
+ * retrieve first asks; patients who leave the initial population on their
+ * Patient resource fetch nothing else.  A population run evaluates its
+ * patients in key order, a batch at a time, so the run reads the index
+ * entries of the whole batch first, in one range scan per run of
+ * consecutive keys.
  *
  * The entries are valid for the transaction that read them and until
  * fhir_prefetch_forget: a resource updated after them would be missed (its
@@ -36,47 +37,71 @@
 /* a gap of more keys than this between two patients starts another range scan */
 #define PREFETCH_KEY_GAP 256
 
+/* index entries read: per entry its patient key, type and TID, keys ascending */
+typedef struct EntryBuf
+{
+	int			n;
+	int			cap;
+	int64	   *keys;
+	PrefetchedRow *rows;
+} EntryBuf;
+
+/*
+ * The distinct resource types met, as stable strings (interned, or copied
+ * into mcxt for a type the model does not know); the last one matched is
+ * tried first, as a patient's entries come grouped by type.
+ */
+typedef struct EntryTypes
+{
+	MemoryContext mcxt;
+	int			ntypes;
+	int			last;
+	const char *types[32];
+} EntryTypes;
+
 static struct
 {
 	MemoryContext mcxt;
 	LocalTransactionId lxid;	/* InvalidLocalTransactionId: nothing prefetched */
-	int			n;
-	int			cap;
-	int64	   *keys;			/* per entry, ascending */
-	PrefetchedRow *rows;
-	/* the distinct resource types met, NUL-terminated; the last one matched */
-	int			ntypes;
-	const char *types[32];
-	int			last_type;		/* a patient's entries come grouped by type */
+	EntryBuf	entries;
+	EntryTypes	types;
 } prefetch = {NULL, InvalidLocalTransactionId};
+
+/* the types of single patients' entries: kept for the backend */
+static EntryTypes patient_types;
 
 /* the type name of an index entry, as a stable string */
 static const char *
-entry_type(const char *text, int len)
+entry_type(EntryTypes *t, const char *text, int len)
 {
 	char		buf[NAMEDATALEN];
 	const char *itype;
-	int			last = prefetch.last_type;
 
-	if (last < prefetch.ntypes && strncmp(prefetch.types[last], text, len) == 0 &&
-		prefetch.types[last][len] == '\0')
-		return prefetch.types[last];
-	for (int i = 0; i < prefetch.ntypes; i++)
-		if (strncmp(prefetch.types[i], text, len) == 0 && prefetch.types[i][len] == '\0')
-			return prefetch.types[prefetch.last_type = i];
+	if (t->last < t->ntypes && strncmp(t->types[t->last], text, len) == 0 &&
+		t->types[t->last][len] == '\0')
+		return t->types[t->last];
+	for (int i = 0; i < t->ntypes; i++)
+		if (strncmp(t->types[i], text, len) == 0 && t->types[i][len] == '\0')
+			return t->types[t->last = i];
 	len = Min(len, NAMEDATALEN - 1);
 	memcpy(buf, text, len);
 	buf[len] = '\0';
 	itype = fhir_type_intern(buf);
 	if (itype == NULL)
-		itype = MemoryContextStrdup(prefetch.mcxt, buf);
-	if (prefetch.ntypes < lengthof(prefetch.types))
-		prefetch.types[prefetch.ntypes++] = itype;
+		itype = MemoryContextStrdup(t->ntypes < lengthof(t->types) ? t->mcxt : CurrentMemoryContext, buf);
+	if (t->ntypes < lengthof(t->types))
+		t->types[t->ntypes++] = itype;
 	return itype;
 }
 
+/*
+ * Append the index entries of the patients with keys lo..hi to buf (in
+ * CurrentMemoryContext), reading each entry's type from the index tuple: no
+ * heap access, and only the patient key compared during the descent.
+ */
 static void
-scan_range(Relation heap, Relation index, Snapshot snapshot, int64 lo, int64 hi)
+scan_entries(Relation heap, Relation index, Snapshot snapshot, int64 lo, int64 hi,
+			 EntryBuf *buf, EntryTypes *types)
 {
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
@@ -93,18 +118,39 @@ scan_range(Relation heap, Relation index, Snapshot snapshot, int64 lo, int64 hi)
 		Datum		key = index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull);
 		text	   *type = DatumGetTextPP(index_getattr(scan->xs_itup, 2, scan->xs_itupdesc, &isnull));
 
-		if (prefetch.n == prefetch.cap)
+		if (buf->n == buf->cap)
 		{
-			prefetch.cap *= 2;
-			prefetch.keys = repalloc(prefetch.keys, sizeof(int64) * prefetch.cap);
-			prefetch.rows = repalloc(prefetch.rows, sizeof(PrefetchedRow) * prefetch.cap);
+			buf->cap = Max(buf->cap * 2, 16);
+			buf->keys = buf->keys ? repalloc(buf->keys, sizeof(int64) * buf->cap)
+				: palloc(sizeof(int64) * buf->cap);
+			buf->rows = buf->rows ? repalloc(buf->rows, sizeof(PrefetchedRow) * buf->cap)
+				: palloc(sizeof(PrefetchedRow) * buf->cap);
 		}
-		prefetch.keys[prefetch.n] = DatumGetInt64(key);
-		prefetch.rows[prefetch.n].type = entry_type(VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type));
-		prefetch.rows[prefetch.n].tid = *tid;
-		prefetch.n++;
+		buf->keys[buf->n] = DatumGetInt64(key);
+		buf->rows[buf->n].type = entry_type(types, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type));
+		buf->rows[buf->n].tid = *tid;
+		buf->n++;
 	}
 	index_endscan(scan);
+}
+
+/*
+ * The index entries of one patient, in CurrentMemoryContext: what a single
+ * evaluation reads first.  One descent keyed on the patient key alone
+ * replaces the two it would otherwise make (the Patient resource, then the
+ * other types), each comparing resource type names on the way down.
+ */
+int
+fhir_patient_entries(Relation heap, Relation index, Snapshot snapshot, int64 patient_key,
+					 PrefetchedRow **rows)
+{
+	EntryBuf	buf = {0};
+
+	if (patient_types.mcxt == NULL)
+		patient_types.mcxt = TopMemoryContext;
+	scan_entries(heap, index, snapshot, patient_key, patient_key, &buf, &patient_types);
+	*rows = buf.rows;
+	return buf.n;
 }
 
 void
@@ -124,16 +170,18 @@ hedis_engine_prefetch_patients(const int64 *keys, int n)
 		prefetch.mcxt = AllocSetContextCreate(TopMemoryContext, "hedis prefetched patients",
 											  ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(prefetch.mcxt);
-	prefetch.cap = Max(n * 16, 64);
-	prefetch.keys = palloc(sizeof(int64) * prefetch.cap);
-	prefetch.rows = palloc(sizeof(PrefetchedRow) * prefetch.cap);
+	prefetch.types.mcxt = prefetch.mcxt;
+	prefetch.entries.cap = Max(n * 16, 64);
+	prefetch.entries.keys = palloc(sizeof(int64) * prefetch.entries.cap);
+	prefetch.entries.rows = palloc(sizeof(PrefetchedRow) * prefetch.entries.cap);
 	fhir_resource_relation_ids(&heap_oid, &index_oid);
 	heap = table_open(heap_oid, AccessShareLock);
 	index = index_open(index_oid, AccessShareLock);
 	for (int i = 0, start = 0; i < n; i++)
 		if (i == n - 1 || keys[i + 1] < keys[i] || keys[i + 1] - keys[i] > PREFETCH_KEY_GAP)
 		{
-			scan_range(heap, index, snapshot, keys[start], keys[i]);
+			scan_entries(heap, index, snapshot, keys[start], keys[i],
+						 &prefetch.entries, &prefetch.types);
 			start = i + 1;
 		}
 	index_close(index, NoLock);
@@ -146,9 +194,9 @@ void
 hedis_engine_prefetch_forget(void)
 {
 	prefetch.lxid = InvalidLocalTransactionId;
-	prefetch.n = 0;
-	prefetch.ntypes = 0;
-	prefetch.last_type = 0;
+	prefetch.entries = (EntryBuf) {0};
+	prefetch.types.ntypes = 0;
+	prefetch.types.last = 0;
 	if (prefetch.mcxt)
 		MemoryContextReset(prefetch.mcxt);
 }
@@ -156,30 +204,31 @@ hedis_engine_prefetch_forget(void)
 bool
 fhir_prefetched_rows(int64 patient_key, const PrefetchedRow **rows, int *nrows)
 {
+	const int64 *keys = prefetch.entries.keys;
 	int			lo = 0,
 				hi,
 				n;
 
-	if (prefetch.lxid != MyProc->lxid || prefetch.n == 0 ||
-		patient_key < prefetch.keys[0] || patient_key > prefetch.keys[prefetch.n - 1])
+	if (prefetch.lxid != MyProc->lxid || prefetch.entries.n == 0 ||
+		patient_key < keys[0] || patient_key > keys[prefetch.entries.n - 1])
 		return false;
 	/* the first entry of the key */
-	hi = prefetch.n;
+	hi = prefetch.entries.n;
 	while (lo < hi)
 	{
 		int			mid = lo + (hi - lo) / 2;
 
-		if (prefetch.keys[mid] < patient_key)
+		if (keys[mid] < patient_key)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (n = 0; lo + n < prefetch.n && prefetch.keys[lo + n] == patient_key; n++)
+	for (n = 0; lo + n < prefetch.entries.n && keys[lo + n] == patient_key; n++)
 		;
 	/* none: not a patient of the batch (or one without resources): read it as usual */
 	if (n == 0)
 		return false;
-	*rows = &prefetch.rows[lo];
+	*rows = &prefetch.entries.rows[lo];
 	*nrows = n;
 	return true;
 }
