@@ -1278,6 +1278,33 @@ cql_dt_age_at(const CqlDateTime *birth, const CqlDateTime *as_of,
 
 		cql_dt_date_from(birth, &b);
 		cql_dt_date_from(as_of, &o);
+
+		/*
+		 * Whole years between two full dates (every age in years the
+		 * measures ask): the anniversaries passed, certain.  What
+		 * cql_dt_duration_between computes, without the millisecond
+		 * arithmetic.
+		 */
+		if (unit == CQL_PREC_YEAR && b.prec == CQL_PREC_DAY && o.prec == CQL_PREC_DAY)
+		{
+			const CqlDateTime *x = &b,
+					   *y = &o;
+			int64_t		n;
+			bool		negative = y->year < x->year ||
+				(y->year == x->year && (y->month < x->month ||
+										(y->month == x->month && y->day < x->day)));
+
+			if (negative)
+			{
+				x = &o;
+				y = &b;
+			}
+			n = y->year - x->year;
+			if (y->month < x->month || (y->month == x->month && y->day < x->day))
+				n--;
+			*lo = *hi = negative ? -n : n;
+			return true;
+		}
 		return cql_dt_duration_between(&b, &o, unit, lo, hi);
 	}
 	return cql_dt_duration_between(birth, as_of, unit, lo, hi);

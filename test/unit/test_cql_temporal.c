@@ -654,6 +654,37 @@ test_age(void)
 	asof = D("2026-06-15");
 	CHECK_STR(AGE(&birth, &asof, CQL_PREC_YEAR), "36");
 	CHECK_STR(AGE(&birth, &asof, CQL_PREC_MONTH), "425..437");
+
+	/*
+	 * Ages in years between full dates take a shortcut: it must agree with
+	 * the general duration on every pair of these dates (leap days, month
+	 * ends, the same day, either order).
+	 */
+	{
+		static const char *const dates[] = {
+			"1952-02-29", "1960-01-01", "1960-12-31", "1999-03-01", "2000-02-28",
+			"2000-02-29", "2000-03-01", "2001-02-28", "2004-02-29", "2026-01-01",
+			"2026-02-28", "2026-06-14", "2026-06-15", "2026-12-31", "2027-01-01"
+		};
+		int			mismatches = 0;
+
+		for (int i = 0; i < (int) (sizeof(dates) / sizeof(dates[0])); i++)
+			for (int k = 0; k < (int) (sizeof(dates) / sizeof(dates[0])); k++)
+			{
+				CqlDateTime a = D(dates[i]),
+							b = D(dates[k]);
+				char		general[64];
+
+				snprintf(general, sizeof(general), "%s", DUR(&a, &b, CQL_PREC_YEAR));
+				if (strcmp(AGE(&a, &b, CQL_PREC_YEAR), general) != 0)
+				{
+					printf("FAIL: age in years from %s to %s: %s, duration %s\n",
+						   dates[i], dates[k], AGE(&a, &b, CQL_PREC_YEAR), general);
+					mismatches++;
+				}
+			}
+		CHECK(mismatches == 0);
+	}
 }
 
 static void
