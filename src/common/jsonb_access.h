@@ -118,6 +118,47 @@ jb_object_walk_next(JbObjectWalk *w, const char **key, int *keylen, JsonbValue *
 	return true;
 }
 
+/*
+ * The elements of an array in order, without getIthJsonbValueFromContainer's
+ * palloc and offset recomputation per element:
+ *		jb_array_walk_begin(&w, arr);
+ *		while (jb_array_walk_next(&w, &value)) ...
+ */
+typedef struct JbArrayWalk
+{
+	JsonbContainer *arr;
+	int			n;
+	int			i;
+	const char *base;
+	uint32		off;
+} JbArrayWalk;
+
+static inline void
+jb_array_walk_begin(JbArrayWalk *w, JsonbContainer *arr)
+{
+	w->arr = (arr != NULL && JsonContainerIsArray(arr)) ? arr : NULL;
+	w->n = w->arr ? (int) JsonContainerSize(arr) : 0;
+	w->i = 0;
+	w->base = w->arr ? (const char *) &arr->children[w->n] : NULL;
+	w->off = 0;
+}
+
+static inline bool
+jb_array_walk_next(JbArrayWalk *w, JsonbValue *value)
+{
+	JEntry		je;
+	uint32		end;
+
+	if (w->i >= w->n)
+		return false;
+	je = w->arr->children[w->i];
+	end = JBE_HAS_OFF(je) ? JBE_OFFLENFLD(je) : w->off + JBE_OFFLENFLD(je);
+	jb_fill_value(w->base, je, w->off, end, value);
+	w->off = end;
+	w->i++;
+	return true;
+}
+
 /* the member key of an object (NUL-terminated key); false if absent or not an object */
 extern bool jb_member(JsonbContainer *obj, const char *key, JsonbValue *out);
 /* the object or array member key of an object, or NULL */

@@ -400,25 +400,23 @@ wrap_element(const char *type, JsonbValue *jv, JsonbValue *ext, bool have_ext)
 	if (jv->type == jbvBinary && JsonContainerIsArray(jv->val.binary.data))
 	{
 		JsonbContainer *arr = jv->val.binary.data;
-		int			n = JsonContainerSize(arr);
-		CqlValue	out = cql_list_new(n);
-		JsonbContainer *extarr = (have_ext && ext->type == jbvBinary &&
-								  JsonContainerIsArray(ext->val.binary.data)) ? ext->val.binary.data : NULL;
+		CqlValue	out = cql_list_new(JsonContainerSize(arr));
+		JbArrayWalk items,
+					exts;
+		JsonbValue	item,
+					e;
 
-		for (int i = 0; i < n; i++)
+		/* "_name" is an array parallel to the array of primitives, if any */
+		jb_array_walk_begin(&items, arr);
+		jb_array_walk_begin(&exts, (have_ext && ext->type == jbvBinary) ? ext->val.binary.data : NULL);
+		while (jb_array_walk_next(&items, &item))
 		{
-			JsonbValue *item = getIthJsonbValueFromContainer(arr, i);
 			JsonbContainer *ic = NULL;
 
-			if (extarr && i < (int) JsonContainerSize(extarr))
-			{
-				JsonbValue *e = getIthJsonbValueFromContainer(extarr, i);
-
-				if (e && e->type == jbvBinary)
-					ic = e->val.binary.data;
-			}
-			if (item && item->type != jbvNull)
-				cql_list_append(&out, cql_fhir_value(type, item, ic));
+			if (jb_array_walk_next(&exts, &e) && e.type == jbvBinary)
+				ic = e.val.binary.data;
+			if (item.type != jbvNull)
+				cql_list_append(&out, cql_fhir_value(type, &item, ic));
 		}
 		return out;
 	}
@@ -970,30 +968,34 @@ profile_criteria_accept(int profile, CqlValue resource)
 static bool
 profile_accepts(const ElmRetrieve *r, CqlValue resource)
 {
-	CqlValue	declared;
+	JsonbValue	meta,
+				declared;
 	bool		any_qicore = false;
 
 	if (hedis_profile_matching == PROFILE_MATCH_NONE || r->base_profile)
 		return true;
+	/* the strings of meta.profile, read in place (every resource passing a filter asks) */
+	if (resource.kind == CK_FHIR && resource.u.fhir->jv.type == jbvBinary &&
+		jb_object_get(resource.u.fhir->jv.val.binary.data, "meta", 4, &meta) &&
+		meta.type == jbvBinary &&
+		jb_object_get(meta.val.binary.data, "profile", 7, &declared) &&
+		declared.type == jbvBinary)
 	{
-		static const char *mt1,
-				   *mt2;
-		static const void *me1,
-				   *me2;
+		JbArrayWalk w;
+		JsonbValue	p;
+		size_t		tlen = strlen(r->template_id);
+		size_t		plen = strlen(QICORE_PREFIX);
 
-		declared = fhir_to_system(fhir_property_memo(fhir_property_memo(resource, "meta", &mt1, &me1),
-													 "profile", &mt2, &me2));
-	}
-	for (int i = 0; i < cql_list_len(declared); i++)
-	{
-		CqlValue	p = declared.u.list->items[i];
-
-		if (p.kind != CK_STR)
-			continue;
-		if (strcmp(p.u.s, r->template_id) == 0)
-			return true;
-		if (strncmp(p.u.s, QICORE_PREFIX, strlen(QICORE_PREFIX)) == 0)
-			any_qicore = true;
+		jb_array_walk_begin(&w, declared.val.binary.data);
+		while (jb_array_walk_next(&w, &p))
+		{
+			if (p.type != jbvString)
+				continue;
+			if (p.val.string.len == tlen && memcmp(p.val.string.val, r->template_id, tlen) == 0)
+				return true;
+			if (p.val.string.len >= plen && memcmp(p.val.string.val, QICORE_PREFIX, plen) == 0)
+				any_qicore = true;
+		}
 	}
 	if (hedis_profile_matching == PROFILE_MATCH_STRICT || any_qicore)
 		return false;
