@@ -165,11 +165,23 @@ unwrap(CqlValue v)
 		return cql_normalize_tz(fhir_primitive_value(v.u.fhir));
 	if (v.kind == CK_FHIR && v.u.fhir->type != NULL)
 	{
-		/* Coding / CodeableConcept compare as Code / Concept */
-		if (strcmp(v.u.fhir->type, "Coding") == 0 ||
-			strcmp(v.u.fhir->type, "CodeableConcept") == 0 ||
-			strcmp(v.u.fhir->type, "Quantity") == 0 ||
-			fhir_type_is_a(v.u.fhir->type, "Quantity"))
+		/* interned once: the tests below then compare pointers (most values' types are interned) */
+		static const char *coding,
+				   *concept,
+				   *quantity;
+		const char *t = v.u.fhir->type;
+
+		if (quantity == NULL)
+		{
+			coding = fhir_type_intern("Coding");
+			concept = fhir_type_intern("CodeableConcept");
+			quantity = fhir_type_intern("Quantity");
+		}
+		/* Coding / CodeableConcept compare as Code / Concept, Quantity and its kinds as Quantity */
+		if (t == coding || t == concept || fhir_type_is_a(t, quantity))
+			return fhir_to_system(v);
+		if (fhir_type_intern(t) != t &&
+			(strcmp(t, "Coding") == 0 || strcmp(t, "CodeableConcept") == 0))
 			return fhir_to_system(v);
 	}
 	return v;

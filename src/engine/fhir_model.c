@@ -126,15 +126,35 @@ fhir_type_is_a(const char *type, const char *ancestor)
 	/* a name the model lacks (a profile's, say) matches only itself */
 	if (anc == NULL || known == NULL)
 		return type != NULL && strcmp(type, ancestor) == 0;
-	/* interned names all the way up: pointers compare */
-	type = known;
-	while (type != NULL && guard++ < 16)
+	/*
+	 * Interned names all the way up: pointers compare.  The answer is
+	 * remembered per pair: a choice type (FHIRHelpers' ToValue takes one
+	 * of fifty) tests a value against each of its types, each a walk up the
+	 * value type's ancestors.
+	 */
 	{
-		if (type == anc)
-			return true;
-		type = fhir_type_base(type);
+		static struct
+		{
+			const char *type;
+			const char *anc;
+			bool		is_a;
+		}			memo[512];
+		uint32		slot = pointer_slot(known, lengthof(memo)) ^ pointer_slot(anc, lengthof(memo));
+		bool		is_a = false;
+
+		if (memo[slot].type == known && memo[slot].anc == anc)
+			return memo[slot].is_a;
+		for (type = known; type != NULL && guard++ < 16; type = fhir_type_base(type))
+			if (type == anc)
+			{
+				is_a = true;
+				break;
+			}
+		memo[slot].type = known;
+		memo[slot].anc = anc;
+		memo[slot].is_a = is_a;
+		return is_a;
 	}
-	return false;
 }
 
 static const FhirElementInfo *
