@@ -1288,6 +1288,9 @@ fhir_patient_load_all(PatientData *pd)
 	}
 }
 
+/* patients being evaluated (nested evaluations open more than one) */
+static int	patients_open = 0;
+
 /*
  * Start reading a patient: the store's relations stay open until
  * fhir_patient_release (one open per patient, however many types are
@@ -1311,15 +1314,10 @@ fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
 	pd->index = index_open(rels->rel.index, AccessShareLock);
 	pd->slot = table_slot_create(pd->heap, NULL);
 	pd->fetch = table_index_fetch_begin(pd->heap);
-	/* the entries read ahead for a batch, or this patient's alone */
-	if (!fhir_prefetched_rows(patient_key, &pd->pre_rows, &pd->pre_n))
-	{
-		PrefetchedRow *rows;
-
-		pd->pre_n = fhir_patient_entries(pd->heap, pd->index, pd->snapshot, patient_key, &rows);
-		pd->pre_rows = rows;
-	}
+	pd->pre_n = fhir_patient_entries(pd->heap, pd->index, pd->snapshot, patient_key,
+									 patients_open == 0, &pd->pre_rows);
 	scan_patient(pd, "Patient");
+	patients_open++;			/* fhir_patient_release counts it out */
 	return pd;
 }
 
@@ -1328,6 +1326,7 @@ fhir_patient_release(PatientData *pd)
 {
 	if (pd == NULL || pd->heap == NULL)
 		return;
+	patients_open--;
 	table_index_fetch_end(pd->fetch);
 	ExecDropSingleTupleTableSlot(pd->slot);
 	/*

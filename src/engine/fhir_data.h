@@ -71,11 +71,13 @@ extern bool fhir_type_in_patient_compartment(const char *type);
 extern void fhir_resource_relation_ids(Oid *heap, Oid *index);
 
 /* the prefetched entries of a patient (sorted as the index), if any */
-extern bool fhir_prefetched_rows(int64 patient_key, const PrefetchedRow **rows, int *nrows);
+extern bool fhir_prefetched_rows(int64 patient_key, Snapshot snapshot,
+								 const PrefetchedRow **rows, int *nrows);
 
-/* the index entries of one patient, read now (sorted as the index) */
+/* the index entries of one patient: prefetched, read ahead or read now */
 extern int	fhir_patient_entries(Relation heap, Relation index, Snapshot snapshot,
-								 int64 patient_key, PrefetchedRow **rows);
+								 int64 patient_key, bool may_read_ahead,
+								 const PrefetchedRow **rows);
 
 /*
  * Start reading a patient (in CurrentMemoryContext): its Patient resource
