@@ -59,6 +59,7 @@ typedef struct ElmDef
 	uint64		cache_epoch;
 	bool		evaluating;		/* recursion guard */
 	CqlValue	cached;
+	int8		invariant;		/* the same for every patient (elm_invariant.c) */
 } ElmDef;
 
 typedef struct ElmFunction
@@ -245,6 +246,9 @@ struct ElmNode
 	const char *memo_type;
 	const void *memo_elem;		/* Property: FhirElementInfo of that type */
 	int			memo_match;		/* Is/As: 1 matches, 0 not; Case by type: the branch, -1 else */
+	/* a subtree the same for every patient: its value, kept (elm_invariant.c) */
+	uint64		kept_generation;
+	CqlValue	kept;
 };
 
 /* ---- evaluation context ------------------------------------------------ */
@@ -266,6 +270,8 @@ struct EvalCtx
 	CqlDateTime now;
 	/* evidence: FHIR ids behind the definitions evaluated */
 	bool		collect_evidence;
+	/* the inputs (measurement period) were given to elm_invariant_inputs */
+	bool		inputs_fixed;
 };
 
 /* ---- compile (elm_compile.c) ------------------------------------------ */
@@ -313,5 +319,14 @@ extern CqlValue elm_eval_bool_arg(EvalCtx *cx, const ElmNode *n, int i);
 extern bool elm_type_matches(CqlValue v, const ElmTypeSpec *ts);
 extern CqlValue elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *args);
 extern void elm_share_repeated_calls(ElmFunction *f);
+
+/*
+ * Subtrees the same for every patient keep their values (elm_invariant.c):
+ * elm_keep_invariants after a library is compiled; elm_invariant_inputs
+ * with a signature of the evaluation's inputs before evaluating (a new one
+ * drops the kept values).
+ */
+extern void elm_keep_invariants(ElmLibrary *lib);
+extern void elm_invariant_inputs(uint64 signature);
 
 #endif							/* ELM_H */

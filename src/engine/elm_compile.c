@@ -1382,6 +1382,7 @@ library_load(const char *name_or_url, const char *version, int depth)
 	lib->url = url;
 	compile_library_header(lib, L, depth);
 	compile_library_body(lib, L);
+	elm_keep_invariants(lib);
 	cl->lib = lib;
 	MemoryContextSwitchTo(old);
 	return lib;
@@ -1421,6 +1422,7 @@ elm_cache_reset(void)
 {
 	if (ElmCacheContext)
 		MemoryContextReset(ElmCacheContext);
+	elm_invariant_inputs(0);	/* the nodes that kept values are gone */
 	elm_cache = NULL;
 	elm_cached_generation = 0;
 	elm_cache_version++;
