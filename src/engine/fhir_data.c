@@ -1316,7 +1316,13 @@ fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
 	pd->fetch = table_index_fetch_begin(pd->heap);
 	pd->pre_n = fhir_patient_entries(pd->heap, pd->index, pd->snapshot, patient_key,
 									 patients_open == 0, &pd->pre_rows);
-	scan_patient(pd, "Patient");
+	{
+		static const char *patient_type = NULL;	/* interned once: the model's name */
+
+		if (patient_type == NULL)
+			patient_type = fhir_type_intern("Patient");
+		scan_patient(pd, patient_type);
+	}
 	patients_open++;			/* fhir_patient_release counts it out */
 	return pd;
 }

@@ -116,12 +116,33 @@ fhir_type_base(const char *type)
 	return tf->base;
 }
 
+/* the answers of fhir_type_is_a for pairs of interned names */
+static struct
+{
+	const char *type;
+	const char *anc;
+	bool		is_a;
+}			is_a_memo[512];
+
+static uint32
+is_a_slot(const char *type, const char *anc)
+{
+	return (pointer_slot(type, lengthof(is_a_memo)) ^ pointer_slot(anc, lengthof(is_a_memo)));
+}
+
 bool
 fhir_type_is_a(const char *type, const char *ancestor)
 {
-	const char *anc = fhir_type_intern(ancestor);
-	const char *known = type ? fhir_type_intern(type) : NULL;
+	const char *anc;
+	const char *known;
 	int			guard = 0;
+	uint32		slot = is_a_slot(type, ancestor);
+
+	/* the memo holds interned names only: a hit means both are interned already */
+	if (is_a_memo[slot].type == type && is_a_memo[slot].anc == ancestor && type != NULL)
+		return is_a_memo[slot].is_a;
+	anc = fhir_type_intern(ancestor);
+	known = type ? fhir_type_intern(type) : NULL;
 
 	/* a name the model lacks (a profile's, say) matches only itself */
 	if (anc == NULL || known == NULL)
@@ -133,26 +154,20 @@ fhir_type_is_a(const char *type, const char *ancestor)
 	 * value type's ancestors.
 	 */
 	{
-		static struct
-		{
-			const char *type;
-			const char *anc;
-			bool		is_a;
-		}			memo[512];
-		uint32		slot = pointer_slot(known, lengthof(memo)) ^ pointer_slot(anc, lengthof(memo));
 		bool		is_a = false;
 
-		if (memo[slot].type == known && memo[slot].anc == anc)
-			return memo[slot].is_a;
+		slot = is_a_slot(known, anc);
+		if (is_a_memo[slot].type == known && is_a_memo[slot].anc == anc)
+			return is_a_memo[slot].is_a;
 		for (type = known; type != NULL && guard++ < 16; type = fhir_type_base(type))
 			if (type == anc)
 			{
 				is_a = true;
 				break;
 			}
-		memo[slot].type = known;
-		memo[slot].anc = anc;
-		memo[slot].is_a = is_a;
+		is_a_memo[slot].type = known;
+		is_a_memo[slot].anc = anc;
+		is_a_memo[slot].is_a = is_a;
 		return is_a;
 	}
 }
