@@ -339,29 +339,73 @@ measure_get(const char *ref)
 static CqlValue
 period_interval(DateADT start, DateADT end)
 {
-	int			y,
-				mo,
-				d;
-	int			comps[7];
-	CqlDateTime lo,
+	/* one period for all the patients of a run: its bounds worked out once */
+	static bool have = false;
+	static DateADT last_start,
+				last_end;
+	static int	last_tz;
+	static CqlDateTime lo,
 				hi;
 
-	j2date(start + POSTGRES_EPOCH_JDATE, &y, &mo, &d);
-	comps[0] = y;
-	comps[1] = mo;
-	comps[2] = d;
-	comps[3] = comps[4] = comps[5] = comps[6] = 0;
-	cql_dt_from_components('T', comps, 7, true, cql_default_tz_minutes, &lo);
-	j2date(end + POSTGRES_EPOCH_JDATE, &y, &mo, &d);
-	comps[0] = y;
-	comps[1] = mo;
-	comps[2] = d;
-	comps[3] = 23;
-	comps[4] = 59;
-	comps[5] = 59;
-	comps[6] = 999;
-	cql_dt_from_components('T', comps, 7, true, cql_default_tz_minutes, &hi);
+	if (!have || start != last_start || end != last_end || cql_default_tz_minutes != last_tz)
+	{
+		int			y,
+					mo,
+					d;
+		int			comps[7];
+
+		j2date(start + POSTGRES_EPOCH_JDATE, &y, &mo, &d);
+		comps[0] = y;
+		comps[1] = mo;
+		comps[2] = d;
+		comps[3] = comps[4] = comps[5] = comps[6] = 0;
+		cql_dt_from_components('T', comps, 7, true, cql_default_tz_minutes, &lo);
+		j2date(end + POSTGRES_EPOCH_JDATE, &y, &mo, &d);
+		comps[0] = y;
+		comps[1] = mo;
+		comps[2] = d;
+		comps[3] = 23;
+		comps[4] = 59;
+		comps[5] = 59;
+		comps[6] = 999;
+		cql_dt_from_components('T', comps, 7, true, cql_default_tz_minutes, &hi);
+		last_start = start;
+		last_end = end;
+		last_tz = cql_default_tz_minutes;
+		have = true;
+	}
 	return cql_interval(cql_temporal(CK_DATETIME, &lo), cql_temporal(CK_DATETIME, &hi), true, true);
+}
+
+/* Now(): the transaction's start, as the CQL specification asks; worked out once per transaction */
+static void
+evaluation_now(CqlDateTime *out)
+{
+	static TimestampTz last = DT_NOBEGIN;
+	static CqlDateTime now;
+	TimestampTz ts = GetCurrentTransactionStartTimestamp();
+
+	if (ts != last)
+	{
+		struct pg_tm tm;
+		fsec_t		fsec;
+		int			comps[7];
+
+		memset(&now, 0, sizeof(now));
+		if (timestamp2tm(ts, NULL, &tm, &fsec, NULL, NULL) == 0)
+		{
+			comps[0] = tm.tm_year;
+			comps[1] = tm.tm_mon;
+			comps[2] = tm.tm_mday;
+			comps[3] = tm.tm_hour;
+			comps[4] = tm.tm_min;
+			comps[5] = tm.tm_sec;
+			comps[6] = fsec / 1000;
+			cql_dt_from_components('T', comps, 7, true, 0, &now);
+		}
+		last = ts;
+	}
+	*out = now;
 }
 
 void
@@ -382,25 +426,7 @@ measure_ctx_begin(EvalCtx *cx, MemoryContext mcxt, PatientData *pd,
 	elm_invariant_inputs((((uint64) (uint32) period_start) << 32 | (uint32) period_end) ^
 						 UINT64CONST(0x9E3779B97F4A7C15));
 	cx->inputs_fixed = true;
-	{
-		/* Now() is the evaluation's start, as the CQL specification asks */
-		TimestampTz now = GetCurrentTransactionStartTimestamp();
-		struct pg_tm tm;
-		fsec_t		fsec;
-		int			comps[7];
-
-		if (timestamp2tm(now, NULL, &tm, &fsec, NULL, NULL) == 0)
-		{
-			comps[0] = tm.tm_year;
-			comps[1] = tm.tm_mon;
-			comps[2] = tm.tm_mday;
-			comps[3] = tm.tm_hour;
-			comps[4] = tm.tm_min;
-			comps[5] = tm.tm_sec;
-			comps[6] = fsec / 1000;
-			cql_dt_from_components('T', comps, 7, true, 0, &cx->now);
-		}
-	}
+	evaluation_now(&cx->now);
 	MemoryContextSwitchTo(old);
 }
 
