@@ -385,8 +385,49 @@ is_unity_text(const char *unit)
 	return unit == NULL || unit[0] == '\0' || strcmp(unit, "1") == 0;
 }
 
+static bool parse_unit_text(const char *unit, UnitValue *out);
+
+/*
+ * Units parsed, the last few remembered by their text: a measure converts
+ * the same few units ("d", "mo", "day") for every row of every patient.
+ */
+#define UNIT_MEMO 8
+
 static bool
 parse_unit(const char *unit, UnitValue *out)
+{
+	static struct
+	{
+		char		text[CQL_UNIT_LEN];
+		bool		ok;
+		UnitValue	value;
+	}			memo[UNIT_MEMO];
+	static int	nmemo = 0,
+				next = 0;
+	bool		ok;
+
+	if (unit != NULL && strlen(unit) < CQL_UNIT_LEN)
+	{
+		for (int i = 0; i < nmemo; i++)
+			if (strcmp(memo[i].text, unit) == 0)
+			{
+				*out = memo[i].value;
+				return memo[i].ok;
+			}
+		ok = parse_unit_text(unit, out);
+		strcpy(memo[next].text, unit);
+		memo[next].ok = ok;
+		memo[next].value = *out;
+		next = (next + 1) % UNIT_MEMO;
+		if (nmemo < UNIT_MEMO)
+			nmemo++;
+		return ok;
+	}
+	return parse_unit_text(unit, out);
+}
+
+static bool
+parse_unit_text(const char *unit, UnitValue *out)
 {
 	UnitScan	sc;
 	const WordUnit *w;
