@@ -319,6 +319,8 @@ extern CqlValue elm_eval_bool_arg(EvalCtx *cx, const ElmNode *n, int i);
 extern bool elm_type_matches(CqlValue v, const ElmTypeSpec *ts);
 extern CqlValue elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *args);
 extern void elm_share_repeated_calls(ElmFunction *f);
+/* n becomes a node of eval over (a copy of) what n was (elm_compile.c) */
+extern void elm_wrap_node(ElmNode *n, ElmEvalFn eval);
 
 /*
  * Subtrees the same for every patient keep their values (elm_invariant.c):

@@ -1072,6 +1072,26 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 	return n;
 }
 
+/*
+ * Turn n, in place, into a node of eval whose one operand is (a copy of)
+ * what n was: the passes after compilation (elm_share.c, elm_invariant.c)
+ * put a node in front of an expression without its parents knowing.
+ */
+void
+elm_wrap_node(ElmNode *n, ElmEvalFn eval)
+{
+	ElmNode    *computation = palloc(sizeof(ElmNode));
+
+	*computation = *n;
+	memset(n, 0, sizeof(ElmNode));
+	n->eval = eval;
+	n->type = computation->type;	/* messages name what the CQL wrote */
+	n->locator = computation->locator;
+	n->nargs = 1;
+	n->args = palloc(sizeof(ElmNode *));
+	n->args[0] = computation;
+}
+
 /* ---- libraries -------------------------------------------------------- */
 
 static void

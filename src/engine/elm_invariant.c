@@ -161,16 +161,7 @@ static bool mark(ElmNode *n);
 static void
 make_invariant(ElmNode *n)
 {
-	ElmNode    *computation = palloc(sizeof(ElmNode));
-
-	*computation = *n;
-	memset(n, 0, sizeof(ElmNode));
-	n->eval = eval_invariant;
-	n->type = computation->type;	/* messages name what the CQL wrote */
-	n->locator = computation->locator;
-	n->nargs = 1;
-	n->args = palloc(sizeof(ElmNode *));
-	n->args[0] = computation;
+	elm_wrap_node(n, eval_invariant);
 }
 
 /* leaves cost nothing to evaluate; a reference's definition keeps its own value */

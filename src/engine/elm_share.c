@@ -151,16 +151,7 @@ eval_shared(EvalCtx *cx, const ElmNode *n)
 static void
 make_shared(ElmNode *n, int s)
 {
-	ElmNode    *computation = palloc(sizeof(ElmNode));
-
-	*computation = *n;
-	memset(n, 0, sizeof(ElmNode));
-	n->eval = eval_shared;
-	n->type = computation->type;	/* messages name what the CQL wrote */
-	n->locator = computation->locator;
-	n->nargs = 1;
-	n->args = palloc(sizeof(ElmNode *));
-	n->args[0] = computation;
+	elm_wrap_node(n, eval_shared);
 	n->slot = s;
 }
 

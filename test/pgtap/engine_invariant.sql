@@ -10,17 +10,9 @@ SET client_min_messages = warning;
 BEGIN;
 SELECT plan(6);
 
-\set valuesets `cat demo/valuesets.json`
-\set library `cat demo/library.json`
-\set measure `cat demo/measure.json`
-SELECT hedis.load_bundle(:'valuesets'::jsonb) > 0 AS valuesets_loaded \gset
-SELECT hedis.load_bundle(jsonb_build_object('resourceType', 'Bundle', 'type', 'collection',
-         'entry', jsonb_build_array(jsonb_build_object('resource', :'library'::jsonb),
-                                    jsonb_build_object('resource', :'measure'::jsonb)))) > 0 AS knowledge_loaded \gset
-SELECT hedis.generate_population(100, 32) > 0 AS generated \gset
-
-CREATE TEMP TABLE pk AS
-SELECT patient_key FROM hedis.patient WHERE starts_with(fhir_id, 'gen-32-');
+\set patients 100
+\set seed 32
+\ir include/demo_population.psql
 
 -- "Age at End of Measurement Period" takes "date from end of the period",
 -- a value kept for all patients: whole statements, 2026 then 2025, against

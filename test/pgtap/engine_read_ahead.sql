@@ -10,18 +10,10 @@ SET client_min_messages = warning;
 BEGIN;
 SELECT plan(6);
 
-\set valuesets `cat demo/valuesets.json`
-\set library `cat demo/library.json`
-\set measure `cat demo/measure.json`
-SELECT hedis.load_bundle(:'valuesets'::jsonb) > 0 AS valuesets_loaded \gset
-SELECT hedis.load_bundle(jsonb_build_object('resourceType', 'Bundle', 'type', 'collection',
-         'entry', jsonb_build_array(jsonb_build_object('resource', :'library'::jsonb),
-                                    jsonb_build_object('resource', :'measure'::jsonb)))) > 0 AS knowledge_loaded \gset
-SELECT hedis.generate_population(150, 31) > 0 AS generated \gset
-
--- 150 patients with consecutive keys
-CREATE TEMP TABLE pk AS
-SELECT patient_key FROM hedis.patient WHERE starts_with(fhir_id, 'gen-31-');
+-- 150 patients with consecutive keys, in pk
+\set patients 150
+\set seed 31
+\ir include/demo_population.psql
 
 -- every patient's result, evaluated in ascending or descending key order in
 -- one statement, with the index scans the statement started on the store
