@@ -17,8 +17,10 @@
  * its first evaluation and keeps a copy, in a context of its own, for the
  * evaluations that follow with the same measurement period.  A new period
  * empties the context (the copies of the old one are then never read: the
- * nodes remember the generation of their copy).  Values that point into
- * patient data (FHIR elements) are never kept.
+ * nodes remember the generation of their copy); only an outermost
+ * evaluation sets the period (engine_sql.c), so none is emptied under an
+ * evaluation still using it.  Values that point into patient data (FHIR
+ * elements) are never kept.
  *
  * CQL expressions have no side effects; Message, the one operator that
  * reports, is not among those listed, nor are Now() and Today() (they
@@ -135,7 +137,8 @@ eval_invariant(EvalCtx *cx, const ElmNode *n)
 	CqlValue	kept;
 	MemoryContext old;
 
-	if (!cx->inputs_fixed)
+	/* n->flag: its values cannot be kept (a concept, a tuple...): not tried again */
+	if (!cx->inputs_fixed || n->flag)
 		return elm_eval(cx, n->args[0]);
 	if (m->kept_generation == invariant_generation)
 		return m->kept;
@@ -149,6 +152,8 @@ eval_invariant(EvalCtx *cx, const ElmNode *n)
 		m->kept = kept;
 		m->kept_generation = invariant_generation;
 	}
+	else
+		m->flag = true;
 	MemoryContextSwitchTo(old);
 	return v;
 }

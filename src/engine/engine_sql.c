@@ -97,6 +97,22 @@ evaluation_context_give_back(MemoryContext cxt)
 	evaluation_context_busy = false;
 }
 
+/*
+ * Values the same for every patient (elm_invariant.c) depend on the
+ * measurement period alone.  Only an outermost evaluation keeps them: one
+ * nested in another (through SQL the logic ran) must not replace the values
+ * the outer one is still using.
+ */
+static void
+keep_invariants(EvalCtx *cx, DateADT start, DateADT end, bool outermost)
+{
+	if (!outermost)
+		return;
+	elm_invariant_inputs((((uint64) (uint32) start) << 32 | (uint32) end) ^
+						 UINT64CONST(0x9E3779B97F4A7C15));
+	cx->inputs_fixed = true;
+}
+
 /* what evaluate_measure returns */
 typedef enum EvalOutput
 {
@@ -133,6 +149,7 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 					(errcode(ERRCODE_NO_DATA_FOUND),
 					 errmsg("patient with key " INT64_FORMAT " has no Patient resource", key)));
 		measure_ctx_begin(&cx, eval_cxt, pd, start, end);
+		keep_invariants(&cx, start, end, eval_cxt == evaluation_context);
 		results = palloc0(sizeof(GroupResult) * m->ngroups);
 		for (int g = 0; g < m->ngroups; g++)
 			measure_eval_group(&cx, &m->groups[g], &results[g]);
@@ -233,6 +250,7 @@ hedis_evaluate_expression(PG_FUNCTION_ARGS)
 		pd = fhir_patient_load(fhir_patient_key(patient, false), NULL, 0);
 		opened = pd;
 		measure_ctx_begin(&cx, eval_cxt, pd, start, end);
+		keep_invariants(&cx, start, end, !evaluation_context_busy);
 		json = cql_to_json_text(elm_eval_def(&cx, def));
 		MemoryContextSwitchTo(caller);
 		result = pstrdup(json);

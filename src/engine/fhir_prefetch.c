@@ -14,9 +14,10 @@
  * entries of the whole batch first, in one range scan per run of
  * consecutive keys.
  *
- * The entries are valid for the transaction that read them and until
- * fhir_prefetch_forget: a resource updated after them would be missed (its
- * new version has another TID), so nothing else uses them.
+ * A batch's entries are valid for the transaction that read them and until
+ * fhir_prefetch_forget; entries read ahead, for snapshots that see what the
+ * reading one saw.  A resource written after them would be missed (a new
+ * version has another TID), so nothing else uses them.
  */
 #include "postgres.h"
 
@@ -125,7 +126,6 @@ scan_entries(Relation heap, Relation index, Snapshot snapshot, int64 lo, int64 h
 	ScanKeyData keys[2];
 	IndexScanDesc scan;
 	ItemPointer tid;
-
 	int			nkeys = 1;
 
 	/* one patient: one equality key, checked once per entry */
@@ -231,13 +231,13 @@ read_ahead(Relation heap, Relation index, Snapshot snapshot, int64 key)
 
 /*
  * The index entries of one patient (sorted as the index): from a batch's or
- * the read-ahead's (after READ_AHEAD_RUN consecutive keys), or read now in
- * CurrentMemoryContext, in one descent keyed on the patient key alone.
- * Patients asked in any other order (single look-ups, random samples,
- * every fifth key) read their own entries.  That replaces the two descents a patient
- * would otherwise cost (the Patient resource, then the other types), each
- * comparing resource type names on the way down.  may_read_ahead: no
- * other patient's entries are in use (the read-ahead replaces them).
+ * the read-ahead's (after READ_AHEAD_RUN consecutive keys), or else read now
+ * in CurrentMemoryContext, in one descent keyed on the patient key alone
+ * (patients asked in any other order: single look-ups, random samples,
+ * every fifth key).  One descent replaces the two a patient cost before
+ * (its Patient resource, then the other types, each comparing type names
+ * on the way down).  may_read_ahead: no other patient's entries are in use
+ * (a read-ahead replaces them).
  */
 int
 fhir_patient_entries(Relation heap, Relation index, Snapshot snapshot, int64 patient_key,

@@ -422,10 +422,6 @@ measure_ctx_begin(EvalCtx *cx, MemoryContext mcxt, PatientData *pd,
 	cx->epoch = ++evaluation_epoch;
 	cx->patient = pd;
 	cx->measurement_period = period_interval(period_start, period_end);
-	/* what is the same for every patient depends on the period alone */
-	elm_invariant_inputs((((uint64) (uint32) period_start) << 32 | (uint32) period_end) ^
-						 UINT64CONST(0x9E3779B97F4A7C15));
-	cx->inputs_fixed = true;
 	evaluation_now(&cx->now);
 	MemoryContextSwitchTo(old);
 }
