@@ -325,10 +325,12 @@ extern void elm_wrap_node(ElmNode *n, ElmEvalFn eval);
 /*
  * Subtrees the same for every patient keep their values (elm_invariant.c):
  * elm_keep_invariants after a library is compiled; elm_invariant_inputs
- * with a signature of the evaluation's inputs before evaluating (a new one
- * drops the kept values).
+ * with the evaluation's inputs (the period's bounds, the default time zone)
+ * before evaluating: other inputs than the last drop the kept values, as
+ * elm_invariant_forget does.
  */
 extern void elm_keep_invariants(ElmLibrary *lib);
-extern void elm_invariant_inputs(uint64 signature);
+extern void elm_invariant_inputs(uint64 period, int tz_minutes);
+extern void elm_invariant_forget(void);
 
 #endif							/* ELM_H */

@@ -1442,7 +1442,7 @@ elm_cache_reset(void)
 {
 	if (ElmCacheContext)
 		MemoryContextReset(ElmCacheContext);
-	elm_invariant_inputs(0);	/* the nodes that kept values are gone */
+	elm_invariant_forget();	/* the nodes that kept values are gone */
 	elm_cache = NULL;
 	elm_cached_generation = 0;
 	elm_cache_version++;

@@ -15,8 +15,9 @@
  * literals, parameters, terminology references, definitions of that kind
  * and the operators listed below becomes a node that computes the value on
  * its first evaluation and keeps a copy, in a context of its own, for the
- * evaluations that follow with the same measurement period.  A new period
- * empties the context (the copies of the old one are then never read: the
+ * evaluations that follow with the same measurement period (and default
+ * time zone, hedis.timezone_offset, which DateTime constructors use).
+ * A new period empties the context (the copies of the old one are then never read: the
  * nodes remember the generation of their copy); only an outermost
  * evaluation sets the period (engine_sql.c), so none is emptied under an
  * evaluation still using it.  Values that point into patient data (FHIR
@@ -62,17 +63,29 @@ type_in(const char *type, const char *const *list, int n)
 
 static MemoryContext invariant_context = NULL;
 static uint64 invariant_generation = 1;
-static uint64 inputs_signature = 0;	/* of the period the kept values were computed for */
+/* the inputs the kept values were computed with */
+static bool have_inputs = false;
+static uint64 inputs_period;
+static int	inputs_tz;
 
 void
-elm_invariant_inputs(uint64 signature)
+elm_invariant_forget(void)
 {
-	if (signature == inputs_signature)
-		return;
-	inputs_signature = signature;
+	have_inputs = false;
 	invariant_generation++;
 	if (invariant_context != NULL)
 		MemoryContextReset(invariant_context);
+}
+
+void
+elm_invariant_inputs(uint64 period, int tz_minutes)
+{
+	if (have_inputs && period == inputs_period && tz_minutes == inputs_tz)
+		return;
+	elm_invariant_forget();
+	have_inputs = true;
+	inputs_period = period;
+	inputs_tz = tz_minutes;
 }
 
 /* a copy of v in CurrentMemoryContext, or false if v points into patient data */
@@ -219,6 +232,9 @@ mark(ElmNode *n)
 
 	if (n == NULL || n->eval == eval_invariant)
 		return true;
+	/* a parameter other than the period may default to Now() */
+	if (strcmp(n->type, "ParameterRef") == 0)
+		return ((ElmParameter *) n->ref)->is_measurement_period;
 	if (type_in(n->type, fixed_leaves, lengthof(fixed_leaves)))
 		return true;
 	if (strcmp(n->type, "ExpressionRef") == 0)

@@ -99,17 +99,16 @@ evaluation_context_give_back(MemoryContext cxt)
 
 /*
  * Values the same for every patient (elm_invariant.c) depend on the
- * measurement period alone.  Only an outermost evaluation keeps them: one
- * nested in another (through SQL the logic ran) must not replace the values
- * the outer one is still using.
+ * measurement period and the default time zone alone.  Only an outermost
+ * evaluation keeps them: one nested in another (through SQL the logic ran)
+ * must not replace the values the outer one is still using.
  */
 static void
 keep_invariants(EvalCtx *cx, DateADT start, DateADT end, bool outermost)
 {
 	if (!outermost)
 		return;
-	elm_invariant_inputs((((uint64) (uint32) start) << 32 | (uint32) end) ^
-						 UINT64CONST(0x9E3779B97F4A7C15));
+	elm_invariant_inputs(((uint64) (uint32) start) << 32 | (uint32) end, cql_default_tz_minutes);
 	cx->inputs_fixed = true;
 }
 
