@@ -13,15 +13,31 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "engine/cql_arena.h"
 #include "engine/jsonb_tree.h"
 
+/*
+ * Nodes and member arrays come from the evaluation's bump allocator when
+ * the tree is built in its context (a MeasureReport has hundreds of them);
+ * nothing of a tree is freed before the tree, and a member array that
+ * grows is copied, not reallocated.
+ */
 static JsonbValue *
 jt_new(enum jbvType type)
 {
-	JsonbValue *v = palloc(sizeof(JsonbValue));
+	JsonbValue *v = cql_alloc(sizeof(JsonbValue));
 
 	v->type = type;
 	return v;
+}
+
+static void *
+grown(void *items, Size used, Size size)
+{
+	void	   *copy = cql_alloc(size);
+
+	memcpy(copy, items, used);
+	return copy;
 }
 
 /*
@@ -42,7 +58,7 @@ jt_object(void)
 	JsonbValue *v = jt_new(jbvObject);
 
 	v->val.object.nPairs = 0;
-	v->val.object.pairs = palloc(sizeof(JsonbPair) * JT_FIRST_CAPACITY);
+	v->val.object.pairs = cql_alloc(sizeof(JsonbPair) * JT_FIRST_CAPACITY);
 	return v;
 }
 
@@ -53,7 +69,7 @@ jt_array(void)
 
 	v->val.array.nElems = 0;
 	v->val.array.rawScalar = false;
-	v->val.array.elems = palloc(sizeof(JsonbValue) * JT_FIRST_CAPACITY);
+	v->val.array.elems = cql_alloc(sizeof(JsonbValue) * JT_FIRST_CAPACITY);
 	return v;
 }
 
@@ -64,7 +80,8 @@ jt_put(JsonbValue *object, const char *key, JsonbValue *value)
 	JsonbPair  *p;
 
 	if (full(n))
-		object->val.object.pairs = repalloc(object->val.object.pairs, sizeof(JsonbPair) * n * 2);
+		object->val.object.pairs = grown(object->val.object.pairs, sizeof(JsonbPair) * n,
+										 sizeof(JsonbPair) * n * 2);
 	p = &object->val.object.pairs[n];
 	p->key.type = jbvString;
 	p->key.val.string.val = (char *) key;
@@ -80,7 +97,8 @@ jt_push(JsonbValue *array, JsonbValue *value)
 	int			n = array->val.array.nElems;
 
 	if (full(n))
-		array->val.array.elems = repalloc(array->val.array.elems, sizeof(JsonbValue) * n * 2);
+		array->val.array.elems = grown(array->val.array.elems, sizeof(JsonbValue) * n,
+									   sizeof(JsonbValue) * n * 2);
 	array->val.array.elems[n] = *value;
 	array->val.array.nElems = n + 1;
 }
