@@ -60,6 +60,9 @@ typedef struct ElmDef
 	bool		evaluating;		/* recursion guard */
 	CqlValue	cached;
 	int8		invariant;		/* the same for every patient (elm_invariant.c) */
+	/* its name in evidence, "Library.Definition", for the last prefix asked */
+	const char *evidence_prefix;
+	const char *evidence_name;
 } ElmDef;
 
 typedef struct ElmFunction

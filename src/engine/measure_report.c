@@ -292,6 +292,25 @@ extension(const char *url, const char *value_key, JsonbValue *value)
  * (one complex extension each: name, result, the resources in it), and the
  * references of those resources added, each once, to evaluated.
  */
+/*
+ * "Library.Definition" as the evidence names a definition of an included
+ * library: made once per definition and prefix, in the compiled library's
+ * context (a MeasureReport names dozens of definitions).
+ */
+static const char *
+evidence_name(ElmDef *def, const char *prefix)
+{
+	if (prefix == NULL)
+		return def->name;
+	if (def->evidence_prefix != prefix)
+	{
+		def->evidence_name = MemoryContextStrdup(elm_cache_context(),
+												 psprintf("%s.%s", prefix, def->name));
+		def->evidence_prefix = prefix;
+	}
+	return def->evidence_name;
+}
+
 static void
 library_evidence(EvalCtx *cx, ElmLibrary *lib, const char *prefix,
 				 JsonbValue *definitions, List **evaluated)
@@ -313,8 +332,7 @@ library_evidence(EvalCtx *cx, ElmLibrary *lib, const char *prefix,
 		if (strcmp(def->name, "Patient") == 0)
 			continue;
 		parts = jt_array();
-		jt_push(parts, extension("definition", "valueString",
-								 jt_string(prefix ? psprintf("%s.%s", prefix, def->name) : def->name)));
+		jt_push(parts, extension("definition", "valueString", jt_string(evidence_name(def, prefix))));
 		jt_push(parts, extension("result", "valueString", jt_string(value_summary(def->cached))));
 		/* one reference per extension, as FHIR requires */
 		foreach(lc, refs)
