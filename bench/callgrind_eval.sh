@@ -17,8 +17,8 @@ set -euo pipefail
 data=${1:?usage: bench/callgrind_eval.sh DATADIR [WHERE] [MEASURE]}
 measure=${3:-CMS125FHIRBreastCancerScreening}
 where=${2:-"measure = '$measure' AND copy BETWEEN 1 AND 4"}
-bin=$(/usr/lib/postgresql/15/bin/pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
+. "$(dirname "$0")/callgrind_lib.sh"
 work=$(mktemp -d)
 chmod 777 "$work"	# the server's owner writes the callgrind files
 trap 'rm -rf "$work"' EXIT
@@ -28,23 +28,9 @@ trap 'rm -rf "$work"' EXIT
 keys="CREATE TEMP TABLE eval_keys AS SELECT patient_key FROM bench.patient_set WHERE $where ORDER BY patient_key;"
 warm="SELECT count(hedis.evaluate_patient_result('$measure', patient_key, '2026-01-01', '2026-12-31')) FROM bench.patient_set WHERE copy = 0;"
 eval1="SELECT count(hedis.evaluate_patient_result('$measure', patient_key, '2026-01-01', '2026-12-31')) FROM eval_keys;"
-as_owner() { if [ "$(id -u)" = 0 ]; then runuser -u "$(stat -c %U "$data")" -- "$@"; else "$@"; fi; }
-
-# instructions of one single-user session fed the given statements
-collected() {
-    local name=$1
-    shift
-    printf '%s\n' "$@" > "$work/$name.sql"
-    chmod 644 "$work/$name.sql"
-    as_owner valgrind --tool=callgrind --callgrind-out-file="$work/$name.out" \
-        "$bin/postgres" --single -D "$data" -c shared_preload_libraries=pg_hedis -c jit=off bench \
-        < "$work/$name.sql" > /dev/null 2> "$work/$name.log"
-    sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$work/$name.log"
-}
-
-once=$(collected once "$keys" "$warm" "$eval1")
-twice=$(collected twice "$keys" "$warm" "$eval1" "$eval1")
+once=$(callgrind_collect "$work/once" "$data" "$keys" "$warm" "$eval1")
+twice=$(callgrind_collect "$work/twice" "$data" "$keys" "$warm" "$eval1" "$eval1")
 n=$(echo "SELECT count(*) FROM bench.patient_set WHERE $where;" |
-    as_owner "$bin/postgres" --single -D "$data" bench 2>/dev/null |
+    as_data_owner "$data" /usr/lib/postgresql/15/bin/postgres --single -D "$data" bench 2>/dev/null |
     sed -n 's/.*count = "\([0-9]*\)".*/\1/p')
 echo "$(( (twice - once) / n )) instructions per evaluation ($n patients: $where; measure $measure)"

@@ -71,6 +71,7 @@ log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
 # ---------------------------------------------------------------- scratch, build
 SCRATCH=$(mktemp -d -t pg_hedis_bench.XXXXXX)
+. "$(dirname "$0")/callgrind_lib.sh"
 chmod 755 "$SCRATCH"
 DATA="$SCRATCH/data"
 SOCK="$SCRATCH/sock"
@@ -314,15 +315,7 @@ if ! skipped callgrind && command -v valgrind >/dev/null; then
     # scan of bench.patient_set), which over K copies alone were half of it
     fl_for() { echo "SELECT count(x.b) FROM bench.patient_set p CROSS JOIN LATERAL (SELECT count(*) AS n, sum(length(r.resource->>'resourceType')) AS b FROM hedis.resource r WHERE r.patient_key = p.patient_key AND r.resource_type <> 'MeasureReport') x WHERE p.measure = '$C125' AND p.copy BETWEEN 1 AND $1;"; }
     fl=$(fl_for "$K")
-    cg() {  # name, statements...: prints the instructions collected
-        local name=$1; shift
-        printf '%s\n' "$@" >"$SCRATCH/cg_$name.sql"
-        chmod a+r "$SCRATCH/cg_$name.sql"
-        as_pg valgrind --tool=callgrind --callgrind-out-file="$SCRATCH/callgrind.$name.out" \
-            "$PGBIN/postgres" --single -D "$DATA" -c shared_preload_libraries=pg_hedis -c jit=off \
-            -c enable_memoize=off bench <"$SCRATCH/cg_$name.sql" >"$SCRATCH/cg_$name.stdout" 2>"$SCRATCH/cg_$name.log"
-        sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$SCRATCH/cg_$name.log"
-    }
+    cg() { local name=$1; shift; callgrind_collect "$SCRATCH/cg_$name" "$DATA" "$@"; }
     CG_ONCE=$(cg once "$warm" "$ev")
     CG_TWICE=$(cg twice "$warm" "$ev" "$ev")
     CG_FLOOR=$(cg floor "$warm" "$ev" "$fl")
@@ -335,7 +328,7 @@ if ! skipped callgrind && command -v valgrind >/dev/null; then
     log "   => $CG_EVAL instructions per patient-evaluation (copies 1..$K2 - 1..$K; twice - once: $CG_EVAL_TWICE); floor (read the same resources, without the MeasureReports) $CG_FLOOR_PP per patient"
     if command -v callgrind_annotate >/dev/null; then
         log "   top functions (self instructions) of the run evaluating twice:"
-        callgrind_annotate "$SCRATCH/callgrind.twice.out" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -15 | sed 's/^/      /' >&2 || true
+        callgrind_annotate "$SCRATCH/cg_twice.out" 2>/dev/null | grep -E '^ *[0-9,]+ \(' | head -15 | sed 's/^/      /' >&2 || true
     fi
     start_server
 fi

@@ -223,12 +223,11 @@ def_fixed(ElmDef *def)
 static bool
 mark(ElmNode *n)
 {
-	bool		operator;
+	int			nkids = n ? n->nargs + 1 : 0;
+	ElmNode   **kids;
+	bool	   *kid_fixed;
 	bool		all_fixed = true;
 	bool		fixed;
-	bool		kid_fixed[64];
-	ElmNode    *kids[64];
-	int			nkids = 0;
 
 	if (n == NULL || n->eval == eval_invariant)
 		return true;
@@ -239,34 +238,16 @@ mark(ElmNode *n)
 		return true;
 	if (strcmp(n->type, "ExpressionRef") == 0)
 		return def_fixed((ElmDef *) n->ref);
-	operator = type_in(n->type, pure_operators, lengthof(pure_operators));
 
-	/* the children: operands, a property's source; a query's and a retrieve's parts */
-	for (int i = 0; i < n->nargs; i++)
-	{
-		if (n->args[i] == NULL)
-			continue;
-		if (nkids == lengthof(kids))
-		{
-			mark_and_keep(n->args[i]);
-			all_fixed = false;
-			continue;
-		}
-		kids[nkids++] = n->args[i];
-	}
-	if (n->source != NULL)
-	{
-		if (nkids < lengthof(kids))
-			kids[nkids++] = n->source;
-		else
-		{
-			mark_and_keep(n->source);
-			all_fixed = false;
-		}
-	}
+	/* the children: operands and a property's source (at compile time: palloc is fine) */
+	kids = palloc(sizeof(ElmNode *) * nkids);
+	kid_fixed = palloc(sizeof(bool) * nkids);
+	memcpy(kids, n->args, sizeof(ElmNode *) * n->nargs);
+	kids[n->nargs] = n->source;
 	for (int i = 0; i < nkids; i++)
 		if (!(kid_fixed[i] = mark(kids[i])))
 			all_fixed = false;
+	/* a query's and a retrieve's parts read aliases or patient data: only below them */
 	if (n->query)
 	{
 		const ElmQuery *q = n->query;
@@ -294,11 +275,14 @@ mark(ElmNode *n)
 		mark_and_keep(n->retrieve->codes);
 		mark_and_keep(n->retrieve->date_range);
 	}
-	fixed = operator && all_fixed;
+	fixed = all_fixed && type_in(n->type, pure_operators, lengthof(pure_operators));
+	/* n is not fixed: its fixed children are the largest fixed subtrees */
 	if (!fixed)
 		for (int i = 0; i < nkids; i++)
-			if (kid_fixed[i] && worth_keeping(kids[i]))
+			if (kids[i] != NULL && kid_fixed[i] && worth_keeping(kids[i]))
 				make_invariant(kids[i]);
+	pfree(kids);
+	pfree(kid_fixed);
 	return fixed;
 }
 

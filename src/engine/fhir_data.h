@@ -70,10 +70,6 @@ extern bool fhir_type_in_patient_compartment(const char *type);
 /* hedis.resource and its patient index */
 extern void fhir_resource_relation_ids(Oid *heap, Oid *index);
 
-/* the prefetched entries of a patient (sorted as the index), if any */
-extern bool fhir_prefetched_rows(int64 patient_key, Snapshot snapshot,
-								 const PrefetchedRow **rows, int *nrows);
-
 /* the index entries of one patient: prefetched, read ahead or read now */
 extern int	fhir_patient_entries(Relation heap, Relation index, Snapshot snapshot,
 								 int64 patient_key, bool may_read_ahead,

@@ -162,6 +162,9 @@ scan_entries(Relation heap, Relation index, Snapshot snapshot, int64 lo, int64 h
 	index_endscan(scan);
 }
 
+static bool fhir_prefetched_rows(int64 patient_key, Snapshot snapshot,
+								 const PrefetchedRow **rows, int *nrows);
+
 static void
 prefetch_begin(int n)
 {
@@ -307,7 +310,8 @@ hedis_engine_prefetch_forget(void)
 		MemoryContextReset(prefetch.mcxt);
 }
 
-bool
+/* the prefetched entries of a patient (sorted as the index), if any */
+static bool
 fhir_prefetched_rows(int64 patient_key, Snapshot snapshot, const PrefetchedRow **rows, int *nrows)
 {
 	const int64 *keys = prefetch.entries.keys;
