@@ -17,6 +17,7 @@
 #include "access/stratnum.h"
 #include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
@@ -26,6 +27,7 @@
 #include "utils/snapmgr.h"
 #include "executor/spi.h"
 #include "nodes/pg_list.h"
+#include "pgstat.h"
 #include "storage/proc.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -1292,6 +1294,104 @@ fhir_patient_load_all(PatientData *pd)
 static int	patients_open = 0;
 
 /*
+ * Open the store's relations for one patient.  Their locks are kept until
+ * the transaction ends (fhir_patient_release closes with NoLock), so after
+ * the first patient relation_open would only find the lock held locally,
+ * a hash probe and a resource-owner entry for every patient; then the
+ * relcache reference is all that is needed.  A lock taken in a
+ * subtransaction is gone if that subtransaction aborts, so the shortcut is
+ * taken only in the subtransaction that took it.
+ */
+static void
+open_store(PatientData *pd, const ResourceRels *rels)
+{
+	static LocalTransactionId locked_lxid = InvalidLocalTransactionId;
+	static SubTransactionId locked_subxid = InvalidSubTransactionId;
+	static Oid	locked_heap = InvalidOid;
+
+	if (locked_lxid == MyProc->lxid && locked_subxid == GetCurrentSubTransactionId() &&
+		locked_heap == rels->rel.heap)
+	{
+		pd->heap = RelationIdGetRelation(rels->rel.heap);
+		pd->index = RelationIdGetRelation(rels->rel.index);
+		if (!RelationIsValid(pd->heap) || !RelationIsValid(pd->index))
+			elog(ERROR, "could not open the store's relations %u, %u",
+				 rels->rel.heap, rels->rel.index);
+		pgstat_init_relation(pd->heap);
+		pgstat_init_relation(pd->index);
+		return;
+	}
+	pd->heap = table_open(rels->rel.heap, AccessShareLock);
+	pd->index = index_open(rels->rel.index, AccessShareLock);
+	locked_lxid = MyProc->lxid;
+	locked_subxid = GetCurrentSubTransactionId();
+	locked_heap = rels->rel.heap;
+}
+
+/*
+ * The slot and index-fetch state a patient's rows are read with, made once
+ * per transaction for the outermost patient (nested ones make their own):
+ * making and dropping them for every patient pinned and unpinned the
+ * table's descriptor in the resource owner each time.  The slot has its own
+ * copy of the descriptor, so nothing is pinned across statements; a
+ * released patient leaves both holding no buffer.  A new descriptor of the
+ * table (ALTER TABLE in the transaction) gets a new slot, and so does the
+ * patient after one that failed before it could be released: its buffer
+ * pins went with the aborted (sub)transaction's resource owner, and the old
+ * slot still names them.
+ */
+static struct
+{
+	LocalTransactionId lxid;
+	TupleDesc	of;				/* the relcache descriptor the slot copies */
+	TupleTableSlot *slot;
+	struct IndexFetchTableData *fetch;
+	bool		in_use;
+}			reader = {InvalidLocalTransactionId};
+
+static void
+reader_take(PatientData *pd)
+{
+	if (patients_open > 0)
+	{
+		pd->slot = table_slot_create(pd->heap, NULL);
+		pd->fetch = table_index_fetch_begin(pd->heap);
+		pd->shared_reader = false;
+		return;
+	}
+	if (reader.lxid != MyProc->lxid || reader.of != RelationGetDescr(pd->heap) || reader.in_use)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopTransactionContext);
+
+		reader.slot = MakeSingleTupleTableSlot(CreateTupleDescCopy(RelationGetDescr(pd->heap)),
+											   table_slot_callbacks(pd->heap));
+		reader.fetch = table_index_fetch_begin(pd->heap);
+		reader.of = RelationGetDescr(pd->heap);
+		reader.lxid = MyProc->lxid;
+		MemoryContextSwitchTo(old);
+	}
+	reader.fetch->rel = pd->heap;
+	reader.in_use = true;
+	pd->slot = reader.slot;
+	pd->fetch = reader.fetch;
+	pd->shared_reader = true;
+}
+
+static void
+reader_give_back(PatientData *pd)
+{
+	if (!pd->shared_reader)
+	{
+		table_index_fetch_end(pd->fetch);
+		ExecDropSingleTupleTableSlot(pd->slot);
+		return;
+	}
+	table_index_fetch_reset(pd->fetch);
+	ExecClearTuple(pd->slot);
+	reader.in_use = false;
+}
+
+/*
  * Start reading a patient: the store's relations stay open until
  * fhir_patient_release (one open per patient, however many types are
  * read), and the Patient resource is read now.  wanted (NULL: all) limits
@@ -1310,10 +1410,8 @@ fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
 	pd->wanted = wanted;
 	pd->nwanted = nwanted;
 	pd->snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
-	pd->heap = table_open(rels->rel.heap, AccessShareLock);
-	pd->index = index_open(rels->rel.index, AccessShareLock);
-	pd->slot = table_slot_create(pd->heap, NULL);
-	pd->fetch = table_index_fetch_begin(pd->heap);
+	open_store(pd, rels);
+	reader_take(pd);
 	pd->pre_n = fhir_patient_entries(pd->heap, pd->index, pd->snapshot, patient_key,
 									 patients_open == 0, &pd->pre_rows);
 	{
@@ -1333,8 +1431,7 @@ fhir_patient_release(PatientData *pd)
 	if (pd == NULL || pd->heap == NULL)
 		return;
 	patients_open--;
-	table_index_fetch_end(pd->fetch);
-	ExecDropSingleTupleTableSlot(pd->slot);
+	reader_give_back(pd);
 	/*
 	 * The locks stay until the end of the transaction, as the executor keeps
 	 * those of the relations it reads: the next patient's open then finds

@@ -59,6 +59,7 @@ struct PatientData
 	Relation	index;
 	TupleTableSlot *slot;
 	struct IndexFetchTableData *fetch;	/* heap fetches by TID */
+	bool		shared_reader;	/* slot and fetch are the transaction's (fhir_data.c) */
 	Snapshot	snapshot;
 	/* its index entries: read ahead for a batch, or on opening (fhir_prefetch.c) */
 	const PrefetchedRow *pre_rows;
