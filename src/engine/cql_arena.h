@@ -58,4 +58,26 @@ cql_alloc0(Size size)
 	return p;
 }
 
+/* a copy of len bytes of s, NUL-terminated */
+static inline char *
+cql_strndup(const char *s, Size len)
+{
+	char	   *p = cql_alloc(len + 1);
+
+	memcpy(p, s, len);
+	p[len] = '\0';
+	return p;
+}
+
+/* an array of n elements of size each, grown to cap elements (a copy) */
+static inline void *
+cql_grow(void *items, Size n, Size cap, Size size)
+{
+	void	   *p = cql_alloc(cap * size);
+
+	if (n > 0)
+		memcpy(p, items, n * size);
+	return p;
+}
+
 #endif							/* CQL_ARENA_H */

@@ -277,6 +277,16 @@ struct EvalCtx
 	bool		inputs_fixed;
 };
 
+/* ---- SPI (engine_sql.c) ----------------------------------------------- */
+
+/*
+ * Call before any SPI use of the engine.  An evaluation connects to SPI only
+ * when it first needs it (most patients of a statement never do: libraries,
+ * measures and value sets are cached); outside an evaluation this does
+ * nothing and the caller must be connected, as before.
+ */
+extern void engine_spi_ensure(void);
+
 /* ---- compile (elm_compile.c) ------------------------------------------ */
 
 /*

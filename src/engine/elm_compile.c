@@ -1314,6 +1314,7 @@ fetch_library_elm(const char *name_or_url, const char *version, char **url_out)
 	else
 		nulls[1] = 'n';
 
+	engine_spi_ensure();
 	pinned = search_path_pin();
 	rc = SPI_execute_with_args(
 							   "SELECT elm, url FROM hedis.library "
@@ -1416,8 +1417,10 @@ elm_knowledge_generation(void)
 	bool		isnull;
 	Datum		d;
 	MemoryContext caller = CurrentMemoryContext;
-	int			pinned = search_path_pin();
+	int			pinned;
 
+	engine_spi_ensure();
+	pinned = search_path_pin();
 	if (plan == NULL)
 	{
 		SPIPlanPtr	p = SPI_prepare("SELECT generation FROM hedis.knowledge_state LIMIT 1", 0, NULL);

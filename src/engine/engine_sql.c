@@ -112,6 +112,28 @@ keep_invariants(EvalCtx *cx, DateADT start, DateADT end, bool outermost)
 	cx->inputs_fixed = true;
 }
 
+/*
+ * The SPI connection of the evaluation running now: pending until its first
+ * SPI use (engine_spi_ensure).  Connecting and finishing cost two memory
+ * contexts per patient, and a statement over many patients needs SPI for
+ * the first one only.  Nested evaluations stack their own.
+ */
+static bool *spi_pending = NULL;
+
+void
+engine_spi_ensure(void)
+{
+	MemoryContext current;
+
+	if (spi_pending == NULL || !*spi_pending)
+		return;
+	current = CurrentMemoryContext;	/* SPI_connect switches to its own */
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	MemoryContextSwitchTo(current);
+	*spi_pending = false;
+}
+
 /* what evaluate_measure returns */
 typedef enum EvalOutput
 {
@@ -128,9 +150,11 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 	MemoryContext eval_cxt;
 	Jsonb	   *volatile result = NULL;
 	PatientData *volatile opened = NULL;
+	bool		pending = true;
+	bool	   *outer_spi = spi_pending;
 
 	eval_cxt = evaluation_context_take();
-	SPI_connect();
+	spi_pending = &pending;
 	PG_TRY();
 	{
 		MeasureDef *m = measure_get(measure_ref);
@@ -166,7 +190,10 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 	PG_FINALLY();
 	{
 		fhir_patient_release(opened);
-		SPI_finish();
+		spi_pending = outer_spi;
+		if (!pending)
+			SPI_finish();
+		MemoryContextSwitchTo(caller);
 		evaluation_context_give_back(eval_cxt);
 	}
 	PG_END_TRY();

@@ -35,6 +35,7 @@
 #include "utils/memutils.h"
 #include "utils/numeric.h"
 
+#include "engine/cql_arena.h"
 #include "engine/elm_ops.h"
 #include "common/jsonb_access.h"
 #include "common/search_path.h"
@@ -124,7 +125,7 @@ fhir_primitive_value(const CqlFhir *f)
 		default:
 			break;
 	}
-	s = pnstrdup(f->jv.val.string.val, f->jv.val.string.len);
+	s = cql_strndup(f->jv.val.string.val, f->jv.val.string.len);
 	if (k == PK_INTEGER)
 		return cql_int(strtoll(s, NULL, 10));
 	if (k == PK_DECIMAL)
@@ -587,6 +588,7 @@ valueset_load(ElmValueSet *vs)
 
 	MemoryContext caller = CurrentMemoryContext;
 
+	engine_spi_ensure();
 	args[0] = CStringGetTextDatum(vs->url);
 	pinned = search_path_pin();
 	rc = SPI_execute_with_args(
@@ -698,12 +700,12 @@ collect_code_keys(CqlValue v, ResourceCodes *rc, int *cap)
 		if (rc->n == *cap)
 		{
 			*cap = *cap ? *cap * 2 : 4;
-			rc->keys = rc->keys ? repalloc(rc->keys, sizeof(char *) * *cap) : palloc(sizeof(char *) * *cap);
-			rc->lens = rc->lens ? repalloc(rc->lens, sizeof(int) * *cap) : palloc(sizeof(int) * *cap);
-			rc->hashes = rc->hashes ? repalloc(rc->hashes, sizeof(uint32) * *cap) : palloc(sizeof(uint32) * *cap);
+			rc->keys = cql_grow(rc->keys, rc->n, *cap, sizeof(char *));
+			rc->lens = cql_grow(rc->lens, rc->n, *cap, sizeof(int));
+			rc->hashes = cql_grow(rc->hashes, rc->n, *cap, sizeof(uint32));
 		}
 		len = sys.val.string.len + 1 + code.val.string.len;
-		rc->keys[rc->n] = palloc(len + 1);
+		rc->keys[rc->n] = cql_alloc(len + 1);
 		memcpy(rc->keys[rc->n], sys.val.string.val, sys.val.string.len);
 		rc->keys[rc->n][sys.val.string.len] = '|';
 		memcpy(rc->keys[rc->n] + sys.val.string.len + 1, code.val.string.val, code.val.string.len);
@@ -729,7 +731,7 @@ group_codes(PatientData *pd, PatientTypeGroup *grp, const ElmRetrieve *r)
 								strcmp(grp->codes_property, r->code_property) == 0))
 		return grp->codes;
 	old = MemoryContextSwitchTo(pd->mcxt);
-	grp->codes = palloc0(sizeof(ResourceCodes) * Max(grp->n, 1));
+	grp->codes = cql_alloc0(sizeof(ResourceCodes) * Max(grp->n, 1));
 	for (int i = 0; i < grp->n; i++)
 	{
 		int			cap = 0;
@@ -1117,14 +1119,13 @@ new_group(PatientData *pd, const char *type, const char *itype)
 	if (pd->ngroups == pd->capgroups)
 	{
 		pd->capgroups = pd->capgroups ? pd->capgroups * 2 : 8;
-		pd->groups = pd->groups ? repalloc(pd->groups, sizeof(PatientTypeGroup) * pd->capgroups)
-			: palloc(sizeof(PatientTypeGroup) * pd->capgroups);
+		pd->groups = cql_grow(pd->groups, pd->ngroups, pd->capgroups, sizeof(PatientTypeGroup));
 	}
 	grp = &pd->groups[pd->ngroups++];
 	memset(grp, 0, sizeof(PatientTypeGroup));
 	grp->type = itype ? itype : pstrdup(type);
 	grp->cap = 8;
-	grp->resources = palloc(sizeof(CqlValue) * grp->cap);
+	grp->resources = cql_alloc(sizeof(CqlValue) * grp->cap);
 	return grp;
 }
 
@@ -1153,9 +1154,19 @@ keep_row(PatientData *pd, PatientTypeGroup *grp)
 {
 	const ResourceRels *rels = resource_relations();
 	bool		isnull;
-	Jsonb	   *jb = DatumGetJsonbPCopy(slot_getattr(pd->slot, rels->att_resource, &isnull));
+	Datum		d = slot_getattr(pd->slot, rels->att_resource, &isnull);
+	Jsonb	   *jb;
 	JsonbValue	jv;
 	CqlValue	r;
+
+	/* a plain (not compressed, not toasted) value is copied as it is */
+	if (!VARATT_IS_EXTENDED(DatumGetPointer(d)))
+	{
+		jb = cql_alloc(VARSIZE(DatumGetPointer(d)));
+		memcpy(jb, DatumGetPointer(d), VARSIZE(DatumGetPointer(d)));
+	}
+	else
+		jb = DatumGetJsonbPCopy(d);
 
 	jv.type = jbvBinary;
 	jv.val.binary.data = &jb->root;
@@ -1164,7 +1175,7 @@ keep_row(PatientData *pd, PatientTypeGroup *grp)
 	if (grp->n == grp->cap)
 	{
 		grp->cap *= 2;
-		grp->resources = repalloc(grp->resources, sizeof(CqlValue) * grp->cap);
+		grp->resources = cql_grow(grp->resources, grp->n, grp->cap, sizeof(CqlValue));
 	}
 	grp->resources[grp->n++] = r;
 	if (pd->patient.kind == CK_NULL && strcmp(grp->type, "Patient") == 0)
@@ -1592,14 +1603,15 @@ load_referenced_group(PatientData *pd, const char *type)
 				continue;
 			collect_reference_ids(f->jv.val.binary.data, type, &ids);
 		}
-	pd->groups = repalloc(pd->groups, sizeof(PatientTypeGroup) * (pd->ngroups + 1));
-	grp = &pd->groups[pd->ngroups++];
-	grp->type = fhir_type_intern(type) ? fhir_type_intern(type) : pstrdup(type);
-	grp->n = 0;
-	grp->cap = Max(list_length(ids), 1);
-	grp->resources = palloc(sizeof(CqlValue) * grp->cap);
+	grp = new_group(pd, type, fhir_type_intern(type));
+	if (list_length(ids) > grp->cap)
+	{
+		grp->cap = list_length(ids);
+		grp->resources = cql_alloc(sizeof(CqlValue) * grp->cap);
+	}
 	if (ids == NIL)
 		return grp;
+	engine_spi_ensure();
 	elems = palloc(sizeof(Datum) * list_length(ids));
 	foreach(lc, ids)
 		elems[n++] = CStringGetTextDatum((char *) lfirst(lc));

@@ -294,6 +294,7 @@ measure_get(const char *ref)
 		if (strcmp(cm->ref, ref) == 0)
 			return cm->m;
 
+	engine_spi_ensure();
 	args[0] = CStringGetTextDatum(ref);
 	pinned = search_path_pin();
 	rc = SPI_execute_with_args("SELECT resource FROM hedis.measure "
