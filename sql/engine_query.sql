@@ -30,7 +30,15 @@ SELECT elmt.load($$[
  {"resourceType": "Observation", "id": "eng-query-other", "status": "final",
   "subject": {"reference": "Patient/eng-query-someone-else"},
   "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
-  "effectiveDateTime": "2024-03-05", "valueQuantity": {"value": 999, "unit": "mm[Hg]"}}
+  "effectiveDateTime": "2024-03-05", "valueQuantity": {"value": 999, "unit": "mm[Hg]"}},
+ {"resourceType": "Condition", "id": "eng-query-c1", "subject": {"reference": "Patient/eng-query-p"},
+  "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
+  "onsetDateTime": "2020-05-06",
+  "_recordedDate": {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                                   "valueCode": "unknown"}]}},
+ {"resourceType": "MedicationRequest", "id": "eng-query-m1", "status": "active", "intent": "order",
+  "subject": {"reference": "Patient/eng-query-p"},
+  "instantiatesCanonical": ["http://example.org/a", "http://example.org/b"]}
 ]$$);
 
 -- helper statements and functions ----------------------------------------------------
@@ -43,6 +51,8 @@ SELECT elmt.define('Observations', jsonb_build_object('type', 'Query',
 SELECT elmt.define('FirstObs', src('First', ref('Observations')));
 SELECT elmt.define('SecondObs', op('Indexer', ref('Observations'), i(1)));
 SELECT elmt.define('ThirdObs', op('Indexer', ref('Observations'), i(2)));
+SELECT elmt.define('TheCondition', jsonb_build_object('type', 'SingletonFrom', 'operand', retrieve('Condition')));
+SELECT elmt.define('TheRequest', jsonb_build_object('type', 'SingletonFrom', 'operand', retrieve('MedicationRequest')));
 -- overloads (no signature needed at the call when the argument types differ)
 SELECT elmt.define_function('Twice', ARRAY['x', 'Integer'], op('Multiply', operand('x'), i(2)));
 SELECT elmt.define_function('Twice', ARRAY['x', 'String'], op('Concatenate', operand('x'), operand('x')));
@@ -163,7 +173,22 @@ INSERT INTO elmt.chk (cql, expr, expected) VALUES
   prop('value', as_(prop('value', src('First', prop('extension', prop('birthDate', ref('Patient'))))), 'FHIR.dateTime')),
   '"1975-04-01T08:30:00+00:00"'),
 ('Patient.gender (absent)', prop('gender', ref('Patient')), 'null'),
-('Patient.name (absent list)', prop('name', ref('Patient')), '[]');
+('Patient.name (absent list)', prop('name', ref('Patient')), '[]'),
+-- X.name.value is read in one step (elm_eval.c eval_child_value) where name
+-- is one primitive; these must give what the two steps give
+('TheCondition.recordedDate.value (a primitive with only an extension)',
+  prop('value', prop('recordedDate', ref('TheCondition'))), 'null'),
+('TheCondition.recordedDate.value (dotted path)', prop('recordedDate.value', ref('TheCondition')), 'null'),
+('Count(TheCondition.recordedDate.extension)',
+  src('Count', prop('extension', prop('recordedDate', ref('TheCondition')))), '1'),
+('TheCondition.abatement.value (an absent choice)', prop('value', prop('abatement', ref('TheCondition'))), 'null'),
+('TheCondition.onset.value (a choice: the two steps)', prop('value', prop('onset', ref('TheCondition'))), '"2020-05-06"'),
+('TheCondition.clinicalStatus.value (not a primitive)', prop('value', prop('clinicalStatus', ref('TheCondition'))), 'null'),
+('TheRequest.instantiatesCanonical.value (a list of primitives)',
+  prop('value', prop('instantiatesCanonical', ref('TheRequest'))), '["http://example.org/a", "http://example.org/b"]'),
+('TheRequest.status.value', prop('value', prop('status', ref('TheRequest'))), '"active"'),
+('TheRequest.intent.value (dotted path)', prop('intent.value', ref('TheRequest')), '"order"'),
+('TheRequest.authoredOn.value (absent)', prop('value', prop('authoredOn', ref('TheRequest'))), 'null');
 
 -- ---- repeated calls on a function's operands (computed once per call) and lets
 -- (computed when first read): values must be those of a plain evaluation

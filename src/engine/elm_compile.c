@@ -727,6 +727,35 @@ compile_named_children(CompileCtx *cc, ElmNode *n, JsonbContainer *obj,
 		n->args[i] = compile_child(cc, obj, keys[i]);
 }
 
+/*
+ * flag2 on a Property: X.name.value, read in one step (elm_eval.c
+ * eval_child_value): a Property "value" over a one-step Property "name",
+ * or the dotted path "name.value" (then strs[0] is "name").
+ */
+static void
+mark_child_value(ElmNode *n)
+{
+	const char *dot;
+
+	if (n->type != NULL && strcmp(n->type, "Null") == 0)
+		return;
+	if (n->str == NULL)
+		return;
+	if (!n->flag)
+	{
+		n->flag2 = strcmp(n->str, "value") == 0 && n->source != NULL &&
+			n->source->type != NULL && strcmp(n->source->type, "Property") == 0 &&
+			!n->source->flag && n->source->str != NULL;
+		return;
+	}
+	dot = strchr(n->str, '.');
+	if (strcmp(dot + 1, "value") != 0 || dot - n->str >= NAMEDATALEN)
+		return;
+	n->strs = palloc(sizeof(char *));
+	n->strs[0] = pnstrdup(n->str, dot - n->str);
+	n->flag2 = true;
+}
+
 static ElmNode *
 compile_node(CompileCtx *cc, JsonbContainer *obj)
 {
@@ -800,6 +829,7 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 		}
 		else if (n->source == NULL)
 			n->slot = scope_find(cc, obj, scope ? scope : "$this");
+		mark_child_value(n);
 	}
 	else if (strcmp(type, "As") == 0 || strcmp(type, "Is") == 0)
 	{

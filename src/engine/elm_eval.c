@@ -359,13 +359,40 @@ property_step(CqlValue src, const char *name)
 	}
 }
 
+static CqlValue eval_property(EvalCtx *cx, const ElmNode *n);
+
+/*
+ * X.name.value (marked by the compiler, mark_child_value): a FHIR
+ * primitive's value read without the wrapper the step to it would make
+ * (fhir_child_primitive_value); anything else takes the two steps.  step is
+ * the Property whose source (or scope) is X: the inner one of two nested
+ * Properties, or the dotted one itself; it also memoises the element.
+ */
+static CqlValue
+eval_child_value(EvalCtx *cx, const ElmNode *n)
+{
+	ElmNode    *step = n->strs ? (ElmNode *) n : n->source;
+	const char *name = n->strs ? n->strs[0] : step->str;
+	CqlValue	x = step->source ? elm_eval(cx, step->source) : cx->slots[cx->frame_base + step->slot];
+	CqlValue	out;
+
+	if (fhir_child_primitive_value(x, name, &step->memo_type, &step->memo_elem, &out))
+		return out;
+	return property_step(property_step(x, name), "value");
+}
+
 static CqlValue
 eval_property(EvalCtx *cx, const ElmNode *n)
 {
-	CqlValue	v = n->source ? elm_eval(cx, n->source) : cx->slots[cx->frame_base + n->slot];
+	CqlValue	v;
 	const char *path = n->str;
 	const char *dot;
 	ElmNode    *mn = (ElmNode *) n;
+
+	/* an inner Property some other pass has taken over is evaluated as it is */
+	if (n->flag2 && (n->strs != NULL || n->source->eval == eval_property))
+		return eval_child_value(cx, n);
+	v = n->source ? elm_eval(cx, n->source) : cx->slots[cx->frame_base + n->slot];
 
 	/* the common case: one step on a FHIR element, element look-up memoised */
 	if (v.kind == CK_FHIR && !n->flag)

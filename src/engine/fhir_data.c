@@ -529,6 +529,49 @@ fhir_property_memo(CqlValue src, const char *name, const char **memo_type, const
 	return fhir_property_one(src, name, (const FhirElementInfo *) *memo_elem, true);
 }
 
+/*
+ * src.name.value, where name is one element (not a list, not a choice) of
+ * the FHIR object src: the System value of the primitive, read in place.
+ * Taking the two steps makes a wrapper for the primitive and looks up its
+ * "_name" extensions, which a primitive's value does not depend on; FHIR
+ * helpers (coding.code.value, quantity.value.value...) and measures
+ * (Patient.birthDate.value) take this path by the dozen per patient.  The
+ * result is what the two steps give: null when the element is absent or
+ * null, the primitive's value otherwise.  false (the caller takes the two
+ * steps): src is not such an object, or the element holds an array or an
+ * object.
+ */
+bool
+fhir_child_primitive_value(CqlValue src, const char *name,
+						   const char **memo_type, const void **memo_elem, CqlValue *out)
+{
+	CqlFhir    *f = src.u.fhir;
+	const FhirElementInfo *e;
+	CqlFhir		prim = {NULL, {.type = jbvNull}, NULL, 0};
+
+	if (src.kind != CK_FHIR || f->type == NULL || f->jv.type != jbvBinary ||
+		!JsonContainerIsObject(f->jv.val.binary.data))
+		return false;
+	if (*memo_type != f->type)
+	{
+		*memo_elem = fhir_element_lookup(f->type, name);
+		*memo_type = f->type;
+	}
+	e = (const FhirElementInfo *) *memo_elem;
+	if (e == NULL || e->is_choice || e->is_list)
+		return false;
+	if (!obj_get(f, name, (int) strlen(name), &prim.jv) || prim.jv.type == jbvNull)
+	{
+		*out = CQL_NULL_VALUE;
+		return true;
+	}
+	if (prim.jv.type == jbvBinary)
+		return false;
+	prim.type = fhir_element_type(e);
+	*out = fhir_primitive_value(&prim);
+	return true;
+}
+
 bool
 fhir_deep_equal(const CqlFhir *a, const CqlFhir *b)
 {

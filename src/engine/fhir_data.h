@@ -96,6 +96,10 @@ extern CqlValue fhir_property(CqlValue src, const char *name);
 extern CqlValue fhir_property_memo(CqlValue src, const char *name,
 								   const char **memo_type, const void **memo_elem);
 extern CqlValue fhir_primitive_value(const CqlFhir *f);
+/* src.name.value for a single non-choice element name: false if not such */
+extern bool fhir_child_primitive_value(CqlValue src, const char *name,
+									   const char **memo_type, const void **memo_elem,
+									   CqlValue *out);
 extern CqlValue fhir_to_system(CqlValue v);
 extern bool fhir_deep_equal(const CqlFhir *a, const CqlFhir *b);
 extern int	fhir_sort_compare(const CqlFhir *a, const CqlFhir *b);
