@@ -11,6 +11,11 @@ SELECT elmt.load($$[
   "expansion": {"timestamp": "2024-01-01", "contains": [
      {"system": "http://snomed.info/sct", "code": "44054006"},
      {"abstract": true, "contains": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "E11.9"}]}]}},
+ {"resourceType": "ValueSet", "id": "eng-term-vs2", "url": "http://example.org/ValueSet/eng-term-mixed",
+  "version": "1", "name": "EngTermMixed", "status": "active",
+  "expansion": {"timestamp": "2024-01-01", "contains": [
+     {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I10"},
+     {"system": "http://snomed.info/sct", "code": "44054006"}]}},
  {"resourceType": "Patient", "id": "eng-term-p", "birthDate": "1960-01-01"},
  {"resourceType": "Condition", "id": "eng-term-c1", "subject": {"reference": "Patient/eng-term-p"},
   "code": {"coding": [{"system": "http://snomed.info/sct", "code": "44054006"}]}},
@@ -41,8 +46,18 @@ $$ SELECT jsonb_build_object('type', 'Query',
           jsonb_build_object('name', 'code', 'value', elmt.prop('code.value', elmt.alias('C'))),
           jsonb_build_object('name', 'system', 'value', elmt.prop('system.value', elmt.alias('C'))))))) $$;
 
+CREATE FUNCTION elmt.vsretrieve(dtype text, vs text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_object('type', 'Retrieve', 'dataType', '{http://hl7.org/fhir}' || dtype,
+          'codeProperty', 'code', 'codeComparator', 'in', 'codes', elmt.vsref(vs)) $$;
+-- the ids of a list of resources, in the list's order
+CREATE FUNCTION elmt.ids_of(list jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_object('type', 'Query', 'source', jsonb_build_array(jsonb_build_object('alias', 'R', 'expression', list)),
+          'return', jsonb_build_object('distinct', false, 'expression', elmt.prop('id.value', elmt.alias('R')))) $$;
+
 SELECT elmt.define('Diabetes Conditions', jsonb_build_object('type', 'Retrieve', 'dataType', '{http://hl7.org/fhir}Condition',
   'codeProperty', 'code', 'codeComparator', 'in', 'codes', vsref('Diabetes')));
+SELECT elmt.define('Mixed Conditions', jsonb_build_object('type', 'Retrieve', 'dataType', '{http://hl7.org/fhir}Condition',
+  'codeProperty', 'code', 'codeComparator', 'in', 'codes', vsref('Mixed')));
 SELECT elmt.define('SBP Observations', jsonb_build_object('type', 'Retrieve', 'dataType', '{http://hl7.org/fhir}Observation',
   'codeProperty', 'code', 'codeComparator', '~', 'codes', op1('ToList', jsonb_build_object('type', 'CodeRef', 'name', 'SBP'))));
 
@@ -86,13 +101,30 @@ INSERT INTO elmt.chk (cql, expr, expected) VALUES
      'return', jsonb_build_object('expression', prop('id.value', alias('O')))), '["eng-term-o1"]'),
 ('Count([Condition] C where AnyInValueSet(C.code codes, "Diabetes"))',
    src('Count', jsonb_build_object('type', 'Query', 'source', jsonb_build_array(jsonb_build_object('alias', 'K', 'expression', retrieve('Condition'))),
-     'where', jsonb_build_object('type', 'AnyInValueSet', 'codes', codings(alias('K')), 'valueset', vsref('Diabetes')))), '2');
+     'where', jsonb_build_object('type', 'AnyInValueSet', 'codes', codings(alias('K')), 'valueset', vsref('Diabetes')))), '2'),
+-- unions of value-set retrieves of one type are read in one pass
+-- (fhir_data.c fhir_retrieves_union): the order and the duplicates must be
+-- those of the unions taken one by one
+('[Condition: Mixed] union [Condition: Diabetes] ids (in order)',
+   ids_of(op('Union', vsretrieve('Condition', 'Mixed'), vsretrieve('Condition', 'Diabetes'))),
+   '["eng-term-c1", "eng-term-c3", "eng-term-c2"]'),
+('[Condition: Diabetes] union [Condition: Mixed] ids (in order)',
+   ids_of(op('Union', vsretrieve('Condition', 'Diabetes'), vsretrieve('Condition', 'Mixed'))),
+   '["eng-term-c1", "eng-term-c2", "eng-term-c3"]'),
+('([Condition: Mixed] union [Condition: Mixed]) union [Condition: Diabetes] ids (in order)',
+   ids_of(op('Union', op('Union', vsretrieve('Condition', 'Mixed'), vsretrieve('Condition', 'Mixed')),
+             vsretrieve('Condition', 'Diabetes'))),
+   '["eng-term-c1", "eng-term-c3", "eng-term-c2"]'),
+('[Condition: Diabetes] union [Observation: SBP] ids (two types: taken one by one)',
+   ids_of(op('Union', vsretrieve('Condition', 'Diabetes'), ref('SBP Observations'))),
+   '["eng-term-c1", "eng-term-c2", "eng-term-o1"]');
 
 SELECT elmt.load_library('EngTerminology', $$ {
  "codeSystems": {"def": [{"name": "LOINC", "id": "http://loinc.org", "accessLevel": "Public"},
                          {"name": "SNOMED", "id": "http://snomed.info/sct", "accessLevel": "Public"},
                          {"name": "ICD10CM", "id": "http://hl7.org/fhir/sid/icd-10-cm", "accessLevel": "Public"}]},
- "valueSets": {"def": [{"name": "Diabetes", "id": "http://example.org/ValueSet/eng-term-diabetes", "accessLevel": "Public"}]},
+ "valueSets": {"def": [{"name": "Diabetes", "id": "http://example.org/ValueSet/eng-term-diabetes", "accessLevel": "Public"},
+                       {"name": "Mixed", "id": "http://example.org/ValueSet/eng-term-mixed", "accessLevel": "Public"}]},
  "codes": {"def": [{"name": "SBP", "id": "8480-6", "display": "Systolic blood pressure", "accessLevel": "Public",
                     "codeSystem": {"name": "LOINC"}},
                    {"name": "DBP", "id": "8462-4", "display": "Diastolic blood pressure", "accessLevel": "Public",

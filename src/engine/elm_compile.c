@@ -1097,6 +1097,11 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 		n->ts = compile_type_attr(cc, obj, "valueType", "valueTypeSpecifier");
 	else if (strcmp(type, "ToList") == 0 || strcmp(type, "ToDecimal") == 0)
 		compile_operands(cc, n, obj, "operand");
+	else if (strcmp(type, "Union") == 0)
+	{
+		compile_operands(cc, n, obj, "operand");
+		n->ref = fhir_retrieves_fused(n);	/* NULL: not a union of value-set retrieves */
+	}
 	else
 		compile_operands(cc, n, obj, "operand");
 	return n;

@@ -10,6 +10,7 @@
 
 #include "engine/elm.h"
 #include "engine/elm_ops.h"
+#include "engine/fhir_data.h"
 
 static inline CqlValue
 arg(EvalCtx *cx, const ElmNode *n, int i)
@@ -348,9 +349,15 @@ list_has(CqlValue l, CqlValue x)
 static CqlValue
 eval_union(EvalCtx *cx, const ElmNode *n)
 {
-	CqlValue	a = arg(cx, n, 0),
-				b = arg(cx, n, 1);
+	CqlValue	a,
+				b;
 	CqlValue	out;
+
+	/* value-set retrieves of one type, in one pass (fhir_data.c) */
+	if (n->ref != NULL && fhir_retrieves_union(cx, (const FusedRetrieves *) n->ref, &out))
+		return out;
+	a = arg(cx, n, 0);
+	b = arg(cx, n, 1);
 
 	if (a.kind == CK_INTERVAL || b.kind == CK_INTERVAL)
 	{

@@ -1684,6 +1684,154 @@ load_referenced_group(PatientData *pd, const char *type)
 	return grp;
 }
 
+/* ---- unions of value-set retrieves ----------------------------------- */
+
+/*
+ * Measures gather a type's resources by many value sets:
+ * AdultOutpatientEncounters' qualifying encounters are the union of seven
+ * Encounter retrieves.  Taken one by one, each retrieve walks the patient's
+ * encounters again and each union compares every pair of what the two sides
+ * hold.  In one pass, each resource is probed against the value sets in the
+ * order of the leaves and goes to the first that has one of its codes; the
+ * leaves' lists then follow each other, which is what the nested unions
+ * give: each retrieve lists the resources in the group's order, and a union
+ * keeps the first of equal items (two resources are equal only if alike in
+ * everything, their ids too: a group where two ids coincide, or one is
+ * missing, takes the union of the retrieves).
+ */
+static bool
+same_retrieve_source(const ElmRetrieve *r, const ElmRetrieve *like)
+{
+	return r->data_type == like->data_type &&
+		strcmp(r->code_property, like->code_property) == 0 &&
+		(r->template_id == NULL) == (like->template_id == NULL) &&
+		(r->template_id == NULL || strcmp(r->template_id, like->template_id) == 0);
+}
+
+static bool
+fusable_retrieve(const ElmNode *n)
+{
+	const ElmRetrieve *r = n->retrieve;
+
+	return strcmp(n->type, "Retrieve") == 0 && r != NULL && r->data_type != NULL &&
+		r->codes != NULL && strcmp(r->codes->type, "ValueSetRef") == 0 &&
+		r->date_range == NULL && r->date_property == NULL &&
+		fhir_type_in_patient_compartment(r->data_type);
+}
+
+FusedRetrieves *
+fhir_retrieves_fused(const ElmNode *union_node)
+{
+	ElmRetrieve *leaves[64];
+	int			n = 0;
+	FusedRetrieves *fr;
+
+	for (int i = 0; i < union_node->nargs; i++)
+	{
+		const ElmNode *a = union_node->args[i];
+		const FusedRetrieves *inner = strcmp(a->type, "Union") == 0 ? a->ref : NULL;
+
+		if (inner != NULL && n + inner->n <= lengthof(leaves))
+		{
+			memcpy(&leaves[n], inner->leaves, sizeof(ElmRetrieve *) * inner->n);
+			n += inner->n;
+		}
+		else if (inner == NULL && n < lengthof(leaves) && fusable_retrieve(a))
+			leaves[n++] = a->retrieve;
+		else
+			return NULL;
+	}
+	if (n < 2)
+		return NULL;
+	for (int i = 1; i < n; i++)
+		if (!same_retrieve_source(leaves[i], leaves[0]))
+			return NULL;
+	fr = palloc(offsetof(FusedRetrieves, leaves) + sizeof(ElmRetrieve *) * n);
+	fr->n = n;
+	memcpy(fr->leaves, leaves, sizeof(ElmRetrieve *) * n);
+	return fr;
+}
+
+/* no two of the group's resources are alike: their ids are all there and differ */
+static bool
+group_ids_distinct(PatientTypeGroup *grp)
+{
+	if (grp->ids_distinct == 0)
+	{
+		JsonbValue *ids = palloc(sizeof(JsonbValue) * Max(grp->n, 1));
+
+		grp->ids_distinct = grp->n <= 64 ? 1 : -1;
+		for (int i = 0; i < grp->n && grp->ids_distinct > 0; i++)
+		{
+			if (!obj_get(grp->resources[i].u.fhir, "id", 2, &ids[i]) || ids[i].type != jbvString)
+				grp->ids_distinct = -1;
+			for (int k = 0; k < i && grp->ids_distinct > 0; k++)
+				if (ids[k].val.string.len == ids[i].val.string.len &&
+					memcmp(ids[k].val.string.val, ids[i].val.string.val, ids[i].val.string.len) == 0)
+					grp->ids_distinct = -1;
+		}
+	}
+	return grp->ids_distinct > 0;
+}
+
+/*
+ * The union of fr's retrieves for the patient, in one pass; false when it
+ * has to be taken retrieve by retrieve (a filter that is not a value set, a
+ * code the hash probe cannot decide, resources that may be alike).
+ */
+bool
+fhir_retrieves_union(EvalCtx *cx, const FusedRetrieves *fr, CqlValue *out)
+{
+	PatientData *pd = cx->patient;
+	const ElmRetrieve *r0 = fr->leaves[0];
+	PatientTypeGroup *grp;
+	ElmValueSet **vs;
+	ResourceCodes *codes;
+	int		   *first;
+	int			count = 0;
+
+	if (pd == NULL)
+		return false;
+	grp = fhir_patient_group(pd, r0->data_type);
+	if (grp == NULL || grp->n == 0)
+	{
+		*out = cql_list_new(0);
+		return true;
+	}
+	vs = palloc(sizeof(ElmValueSet *) * fr->n);
+	for (int k = 0; k < fr->n; k++)
+	{
+		CqlValue	f = elm_eval(cx, fr->leaves[k]->codes);
+
+		if (f.kind != CK_NULL && f.kind != CK_VALUESET)
+			return false;
+		vs[k] = f.kind == CK_VALUESET ? f.u.vs : NULL;
+	}
+	if (!group_ids_distinct(grp))
+		return false;
+	codes = group_codes(pd, grp, r0);
+	first = palloc(sizeof(int) * grp->n);
+	for (int i = 0; i < grp->n; i++)
+	{
+		if (codes[i].other)
+			return false;
+		first[i] = -1;
+		for (int k = 0; k < fr->n && first[i] < 0; k++)
+			if (vs[k] != NULL && codes_in_valueset(&codes[i], vs[k]))
+				first[i] = k;
+		/* the leaves name one profile: it accepts a resource for all or none */
+		if (first[i] >= 0 && !profile_accepts(r0, grp->resources[i]))
+			first[i] = -1;
+		count += first[i] >= 0;
+	}
+	*out = cql_list_new(count);
+	for (int k = 0; k < fr->n && out->u.list->n < count; k++)
+		for (int i = 0; i < grp->n; i++)
+			if (first[i] == k)
+				cql_list_append(out, grp->resources[i]);
+	return true;
+}
+
 static CqlValue fhir_retrieve_filtered(EvalCtx *cx, ElmRetrieve *r, PatientData *pd);
 
 CqlValue

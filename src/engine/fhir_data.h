@@ -33,6 +33,7 @@ typedef struct PatientTypeGroup
 	/* codes of every resource for the code property last asked (value-set retrieves) */
 	const char *codes_property;
 	ResourceCodes *codes;
+	int8		ids_distinct;	/* no two resources alike: 1 yes, -1 no, 0 not known */
 } PatientTypeGroup;
 
 /* a patient's index entry read ahead by fhir_prefetch.c */
@@ -89,6 +90,20 @@ extern int64 fhir_patient_key(const char *fhir_id, bool missing_ok);
 
 /* Retrieve: resources of r->data_type for the patient, filtered */
 extern CqlValue fhir_retrieve(EvalCtx *cx, ElmRetrieve *r, const ElmNode *node);
+
+/*
+ * A Union whose leaves are retrieves of one type by value sets, read in
+ * one pass over the type's resources (fhir_retrieves_union): the leaves in
+ * the order the nested unions list them.
+ */
+typedef struct FusedRetrieves
+{
+	int			n;
+	ElmRetrieve *leaves[FLEXIBLE_ARRAY_MEMBER];
+} FusedRetrieves;
+
+extern FusedRetrieves *fhir_retrieves_fused(const ElmNode *union_node);
+extern bool fhir_retrieves_union(EvalCtx *cx, const FusedRetrieves *fr, CqlValue *out);
 
 /* navigation */
 extern CqlValue fhir_property(CqlValue src, const char *name);
