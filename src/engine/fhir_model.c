@@ -66,12 +66,26 @@ type_index(const char *name)
 const char *
 fhir_type_intern(const char *name)
 {
+	/*
+	 * Names already interned (the table's own strings, which live as long
+	 * as the backend) are most of what is asked: they are remembered by
+	 * address and found without the binary search.
+	 */
+	static const char *interned_seen[64];
+	const char **slot;
 	int			i;
 
 	if (name == NULL)
 		return NULL;
+	slot = &interned_seen[((uintptr_t) name >> 3) & (lengthof(interned_seen) - 1)];
+	if (*slot == name)
+		return name;
 	i = type_index(name);
-	return i < 0 ? NULL : fhir_r4_types[i].name;
+	if (i < 0)
+		return NULL;
+	if (fhir_r4_types[i].name == name)
+		*slot = name;
+	return fhir_r4_types[i].name;
 }
 
 /*

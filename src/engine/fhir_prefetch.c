@@ -58,6 +58,7 @@ typedef struct EntryTypes
 	int			ntypes;
 	int			last;
 	const char *types[32];
+	int			lens[32];
 } EntryTypes;
 
 static struct
@@ -97,11 +98,12 @@ entry_type(EntryTypes *t, const char *text, int len)
 	char		buf[NAMEDATALEN];
 	const char *itype;
 
-	if (t->last < t->ntypes && strncmp(t->types[t->last], text, len) == 0 &&
-		t->types[t->last][len] == '\0')
+	/* a patient's entries come sorted by type: the last one first */
+	if (t->last < t->ntypes && t->lens[t->last] == len &&
+		memcmp(t->types[t->last], text, len) == 0)
 		return t->types[t->last];
 	for (int i = 0; i < t->ntypes; i++)
-		if (strncmp(t->types[i], text, len) == 0 && t->types[i][len] == '\0')
+		if (t->lens[i] == len && memcmp(t->types[i], text, len) == 0)
 			return t->types[t->last = i];
 	len = Min(len, NAMEDATALEN - 1);
 	memcpy(buf, text, len);
@@ -110,7 +112,10 @@ entry_type(EntryTypes *t, const char *text, int len)
 	if (itype == NULL)
 		itype = MemoryContextStrdup(t->ntypes < lengthof(t->types) ? t->mcxt : CurrentMemoryContext, buf);
 	if (t->ntypes < lengthof(t->types))
+	{
+		t->lens[t->ntypes] = len;
 		t->types[t->ntypes++] = itype;
+	}
 	return itype;
 }
 
@@ -123,20 +128,20 @@ static void
 scan_entries(Relation heap, Relation index, Snapshot snapshot, int64 lo, int64 hi,
 			 EntryBuf *buf, EntryTypes *types)
 {
-	ScanKeyData keys[2];
+	ScanKeyData keys[1];
 	IndexScanDesc scan;
 	ItemPointer tid;
 	int			nkeys = 1;
 
-	/* one patient: one equality key, checked once per entry */
+	/*
+	 * One patient: one equality key, checked once per entry.  A range: the
+	 * lower bound positions the scan and the loop stops past the upper one
+	 * (a second scan key would be checked on every entry as well).
+	 */
 	if (lo == hi)
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(lo));
 	else
-	{
 		ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(lo));
-		ScanKeyInit(&keys[1], 1, BTLessEqualStrategyNumber, F_INT8LE, Int64GetDatum(hi));
-		nkeys = 2;
-	}
 	scan = index_beginscan(heap, index, snapshot, nkeys, 0);
 	scan->xs_want_itup = true;	/* the type from the index tuple, not the heap */
 	index_rescan(scan, keys, nkeys, NULL, 0);
@@ -144,7 +149,11 @@ scan_entries(Relation heap, Relation index, Snapshot snapshot, int64 lo, int64 h
 	{
 		bool		isnull;
 		Datum		key = index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull);
-		text	   *type = DatumGetTextPP(index_getattr(scan->xs_itup, 2, scan->xs_itupdesc, &isnull));
+		text	   *type;
+
+		if (isnull || DatumGetInt64(key) > hi)
+			break;
+		type = DatumGetTextPP(index_getattr(scan->xs_itup, 2, scan->xs_itupdesc, &isnull));
 
 		if (buf->n == buf->cap)
 		{
