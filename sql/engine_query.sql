@@ -38,6 +38,7 @@ SELECT elmt.load($$[
                                    "valueCode": "unknown"}]}},
  {"resourceType": "MedicationRequest", "id": "eng-query-m1", "status": "active", "intent": "order",
   "subject": {"reference": "Patient/eng-query-p"},
+  "identifier": [{"value": "id-1"}],
   "instantiatesCanonical": ["http://example.org/a", "http://example.org/b"]}
 ]$$);
 
@@ -56,6 +57,11 @@ SELECT elmt.define('TheRequest', jsonb_build_object('type', 'SingletonFrom', 'op
 -- overloads (no signature needed at the call when the argument types differ)
 SELECT elmt.define_function('Twice', ARRAY['x', 'Integer'], op('Multiply', operand('x'), i(2)));
 SELECT elmt.define_function('Twice', ARRAY['x', 'String'], op('Concatenate', operand('x'), operand('x')));
+-- "operand.value" bodies (FHIRHelpers.ToString...): a call on a property is
+-- read in one step when the overload chosen for its type is such a body
+SELECT elmt.define_function('CodeValue', ARRAY['x', 'FHIR.code'], prop('value', operand('x')));
+SELECT elmt.define_function('ValueOf', ARRAY['x', 'FHIR.string'], prop('value', operand('x')));
+SELECT elmt.define_function('ValueOf', ARRAY['x', 'FHIR.decimal'], s('a decimal'));
 SELECT elmt.define_function('plusOne', ARRAY['x', 'Integer'], op('Add', operand('x'), i(1)), true);
 SELECT elmt.define_function('Between', ARRAY['lo', 'Integer', 'hi', 'Integer', 'x', 'Integer'],
   op('And', op('LessOrEqual', operand('lo'), operand('x')), op('LessOrEqual', operand('x'), operand('hi'))));
@@ -188,7 +194,16 @@ INSERT INTO elmt.chk (cql, expr, expected) VALUES
   prop('value', prop('instantiatesCanonical', ref('TheRequest'))), '["http://example.org/a", "http://example.org/b"]'),
 ('TheRequest.status.value', prop('value', prop('status', ref('TheRequest'))), '"active"'),
 ('TheRequest.intent.value (dotted path)', prop('intent.value', ref('TheRequest')), '"order"'),
-('TheRequest.authoredOn.value (absent)', prop('value', prop('authoredOn', ref('TheRequest'))), 'null');
+('TheRequest.authoredOn.value (absent)', prop('value', prop('authoredOn', ref('TheRequest'))), 'null'),
+('CodeValue(TheRequest.status) (one overload, "x.value")', call('CodeValue', ARRAY[prop('status', ref('TheRequest'))]), '"active"'),
+('CodeValue(TheRequest.authoredOn) (absent)', call('CodeValue', ARRAY[prop('authoredOn', ref('TheRequest'))]), 'null'),
+('{identifier, Quantity, identifier} X return ValueOf(X.value) (the overload follows the type)',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X',
+       lst(src('First', prop('identifier', ref('TheRequest'))),
+           as_(prop('value', ref('FirstObs')), 'FHIR.Quantity'),
+           src('First', prop('identifier', ref('TheRequest')))))),
+     'return', jsonb_build_object('distinct', false, 'expression', call('ValueOf', ARRAY[prop('value', alias('X'))]))),
+  '["id-1", "a decimal", "id-1"]');
 
 -- ---- repeated calls on a function's operands (computed once per call) and lets
 -- (computed when first read): values must be those of a plain evaluation

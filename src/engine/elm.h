@@ -77,6 +77,8 @@ typedef struct ElmFunction
 	/* repeated calls on the operands, computed once per call (elm_share.c) */
 	int			shared_first;	/* slot pairs from here: value, computed? */
 	int			nshared;
+	/* its body is "operand.value" (FHIRHelpers' ToString, ToDateTime...) */
+	bool		value_of_operand;
 } ElmFunction;
 
 typedef struct ElmValueSet

@@ -1299,6 +1299,11 @@ compile_library_body(ElmLibrary *lib, JsonbContainer *L)
 				f->body = compile_child(&cc, d, "expression");
 			f->nslots = cc.next_slot;
 			elm_share_repeated_calls(f);
+			f->value_of_operand = f->noperands == 1 && f->nshared == 0 && f->body != NULL &&
+				strcmp(f->body->type, "Property") == 0 && !f->body->flag && !f->body->flag2 &&
+				f->body->str != NULL && strcmp(f->body->str, "value") == 0 &&
+				f->body->source != NULL && strcmp(f->body->source->type, "OperandRef") == 0 &&
+				f->body->source->slot == 0;
 		}
 		else
 		{

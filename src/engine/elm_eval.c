@@ -230,6 +230,37 @@ elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *ar
 	return v;
 }
 
+static CqlValue eval_property(EvalCtx *cx, const ElmNode *n);
+static CqlValue property_step(CqlValue src, const char *name);
+
+/*
+ * F(X.name) where the overload F the call chose before for name's FHIR type
+ * is "operand.value" (FHIRHelpers.ToString(E.status), ToDateTime(P.start)):
+ * the primitive's value read in place, without the element's wrapper and
+ * the call's frame.  Anything else is the call as written, X evaluated once.
+ */
+static CqlValue
+call_on_property(EvalCtx *cx, const ElmNode *n)
+{
+	ElmNode    *p = n->args[0];
+	CqlValue	x = p->source ? elm_eval(cx, p->source) : cx->slots[cx->frame_base + p->slot];
+	CqlFhir		prim;
+	CqlValue	arg;
+
+	if (fhir_child_primitive(x, p->str, &p->memo_type, &p->memo_elem, &prim))
+	{
+		ElmFunction *f = n->noverloads == 1 ? n->overloads[0]
+			: (n->cache_fn != NULL && n->cache_type == prim.type) ? n->cache_fn : NULL;
+
+		if (f != NULL && f->value_of_operand)
+			return fhir_primitive_value(&prim);
+	}
+	/* what eval_property gives for a one-step path */
+	arg = x.kind == CK_FHIR ? fhir_property_memo(x, p->str, &p->memo_type, &p->memo_elem)
+		: property_step(x, p->str);
+	return elm_call_function(cx, n, choose_overload(n, &arg), &arg);
+}
+
 static CqlValue
 eval_function_ref(EvalCtx *cx, const ElmNode *n)
 {
@@ -237,6 +268,9 @@ eval_function_ref(EvalCtx *cx, const ElmNode *n)
 
 	if (n->nargs > lengthof(args))
 		elm_error_at(n, "function \"%s\" has too many arguments", n->str);
+	if (n->nargs == 1 && n->args[0]->eval == eval_property &&
+		!n->args[0]->flag && !n->args[0]->flag2)
+		return call_on_property(cx, n);
 	for (int i = 0; i < n->nargs; i++)
 		args[i] = elm_eval(cx, n->args[i]);
 	return elm_call_function(cx, n, choose_overload(n, args), args);

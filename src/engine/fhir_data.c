@@ -530,28 +530,28 @@ fhir_property_memo(CqlValue src, const char *name, const char **memo_type, const
 }
 
 /*
- * src.name.value, where name is one element (not a list, not a choice) of
- * the FHIR object src: the System value of the primitive, read in place.
- * Taking the two steps makes a wrapper for the primitive and looks up its
- * "_name" extensions, which a primitive's value does not depend on; FHIR
- * helpers (coding.code.value, quantity.value.value...) and measures
- * (Patient.birthDate.value) take this path by the dozen per patient.  The
- * result is what the two steps give: null when the element is absent or
- * null, the primitive's value otherwise.  false (the caller takes the two
- * steps): src is not such an object, or the element holds an array or an
- * object.
+ * src.name, where name is one element (not a list, not a choice) of the
+ * FHIR object src: CHILD_ABSENT if it is absent or null, CHILD_PRIMITIVE
+ * (its FHIR type and JSON value) if it holds a scalar; CHILD_OTHER when src
+ * is not such an object or the element holds an array or an object.
  */
-bool
-fhir_child_primitive_value(CqlValue src, const char *name,
-						   const char **memo_type, const void **memo_elem, CqlValue *out)
+typedef enum ChildKind
+{
+	CHILD_OTHER,
+	CHILD_ABSENT,
+	CHILD_PRIMITIVE
+} ChildKind;
+
+static ChildKind
+child_primitive(CqlValue src, const char *name, const char **memo_type,
+				const void **memo_elem, const char **type, JsonbValue *jv)
 {
 	CqlFhir    *f = src.u.fhir;
 	const FhirElementInfo *e;
-	CqlFhir		prim = {NULL, {.type = jbvNull}, NULL, 0};
 
 	if (src.kind != CK_FHIR || f->type == NULL || f->jv.type != jbvBinary ||
 		!JsonContainerIsObject(f->jv.val.binary.data))
-		return false;
+		return CHILD_OTHER;
 	if (*memo_type != f->type)
 	{
 		*memo_elem = fhir_element_lookup(f->type, name);
@@ -559,17 +559,52 @@ fhir_child_primitive_value(CqlValue src, const char *name,
 	}
 	e = (const FhirElementInfo *) *memo_elem;
 	if (e == NULL || e->is_choice || e->is_list)
-		return false;
-	if (!obj_get(f, name, (int) strlen(name), &prim.jv) || prim.jv.type == jbvNull)
+		return CHILD_OTHER;
+	if (!obj_get(f, name, (int) strlen(name), jv) || jv->type == jbvNull)
+		return CHILD_ABSENT;
+	if (jv->type == jbvBinary)
+		return CHILD_OTHER;
+	*type = fhir_element_type(e);
+	return CHILD_PRIMITIVE;
+}
+
+/*
+ * src.name.value for such an element: the System value of the primitive,
+ * read in place.  Taking the two steps makes a wrapper for the primitive
+ * and looks up its "_name" extensions, which a primitive's value does not
+ * depend on; FHIR helpers (coding.code.value, quantity.value.value...) and
+ * measures (Patient.birthDate.value) take this path by the dozen per
+ * patient.  The result is what the two steps give: null when the element
+ * is absent or null, the primitive's value otherwise.  false (the caller
+ * takes the two steps): not such an element.
+ */
+bool
+fhir_child_primitive_value(CqlValue src, const char *name,
+						   const char **memo_type, const void **memo_elem, CqlValue *out)
+{
+	CqlFhir		prim = {NULL, {.type = jbvNull}, NULL, 0};
+
+	switch (child_primitive(src, name, memo_type, memo_elem, &prim.type, &prim.jv))
 	{
-		*out = CQL_NULL_VALUE;
-		return true;
+		case CHILD_ABSENT:
+			*out = CQL_NULL_VALUE;
+			return true;
+		case CHILD_PRIMITIVE:
+			*out = fhir_primitive_value(&prim);
+			return true;
+		default:
+			return false;
 	}
-	if (prim.jv.type == jbvBinary)
-		return false;
-	prim.type = fhir_element_type(e);
-	*out = fhir_primitive_value(&prim);
-	return true;
+}
+
+/* src.name when it is one primitive element present in src (see child_primitive) */
+bool
+fhir_child_primitive(CqlValue src, const char *name, const char **memo_type,
+					 const void **memo_elem, CqlFhir *out)
+{
+	out->ext = NULL;
+	out->underscore_keys = 0;
+	return child_primitive(src, name, memo_type, memo_elem, &out->type, &out->jv) == CHILD_PRIMITIVE;
 }
 
 bool

@@ -115,6 +115,9 @@ extern CqlValue fhir_primitive_value(const CqlFhir *f);
 extern bool fhir_child_primitive_value(CqlValue src, const char *name,
 									   const char **memo_type, const void **memo_elem,
 									   CqlValue *out);
+/* src.name as a primitive (type, JSON value) when it is one and present */
+extern bool fhir_child_primitive(CqlValue src, const char *name, const char **memo_type,
+								 const void **memo_elem, CqlFhir *out);
 extern CqlValue fhir_to_system(CqlValue v);
 extern bool fhir_deep_equal(const CqlFhir *a, const CqlFhir *b);
 extern int	fhir_sort_compare(const CqlFhir *a, const CqlFhir *b);
