@@ -62,6 +62,11 @@ SELECT elmt.define_function('Twice', ARRAY['x', 'String'], op('Concatenate', ope
 SELECT elmt.define_function('CodeValue', ARRAY['x', 'FHIR.code'], prop('value', operand('x')));
 SELECT elmt.define_function('ValueOf', ARRAY['x', 'FHIR.string'], prop('value', operand('x')));
 SELECT elmt.define_function('ValueOf', ARRAY['x', 'FHIR.decimal'], s('a decimal'));
+-- a fluent function whose body is a query over its operand (Status'
+-- isEncounterPerformed...): an empty list gives an empty list without a call
+SELECT elmt.define_function('positives', ARRAY['xs', 'Integer'],
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(jsonb_build_object('alias', 'X', 'expression', operand('xs'))),
+     'where', op('Greater', alias('X'), i(0))), true);
 SELECT elmt.define_function('plusOne', ARRAY['x', 'Integer'], op('Add', operand('x'), i(1)), true);
 SELECT elmt.define_function('Between', ARRAY['lo', 'Integer', 'hi', 'Integer', 'x', 'Integer'],
   op('And', op('LessOrEqual', operand('lo'), operand('x')), op('LessOrEqual', operand('x'), operand('hi'))));
@@ -121,6 +126,18 @@ INSERT INTO elmt.chk (cql, expr, expected) VALUES
 ('from (5) X return X * 2 (a singleton source gives a singleton)',
   jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', i(5))),
      'return', jsonb_build_object('expression', op('Multiply', alias('X'), i(2)))), '10'),
+('from ({} as List<Integer>) X return X * 2 (an empty source)',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', empty_list())),
+     'return', jsonb_build_object('expression', op('Multiply', alias('X'), i(2)))), '[]'),
+('from {1, 2} A, ({} as List<Integer>) B return A (one empty source of two)',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('A', lst(i(1), i(2))), qsrc('B', empty_list())),
+     'return', jsonb_build_object('expression', alias('A'))), '[]'),
+('from ({} as List<Integer>) X aggregate R starting 5: R + X (an empty source, aggregated)',
+  jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', empty_list())),
+     'aggregate', jsonb_build_object('identifier', 'R', 'starting', i(5),
+        'expression', op('Add', jsonb_build_object('type', 'QueryLetRef', 'name', 'R'), alias('X')))), '5'),
+('({} as List<Integer>).positives()', call('positives', ARRAY[empty_list()]), '[]'),
+('{-1, 2, 3}.positives()', call('positives', ARRAY[lst(i(-1), i(2), i(3))]), '[2, 3]'),
 ('from (null as Integer) X return X * 2',
   jsonb_build_object('type', 'Query', 'source', jsonb_build_array(qsrc('X', nul('Integer'))),
      'return', jsonb_build_object('expression', op('Multiply', alias('X'), i(2)))), 'null'),

@@ -79,6 +79,8 @@ typedef struct ElmFunction
 	int			nshared;
 	/* its body is "operand.value" (FHIRHelpers' ToString, ToDateTime...) */
 	bool		value_of_operand;
+	/* its body is a query over its one operand, without aggregate (Status' isEncounterPerformed...) */
+	bool		query_over_operand;
 } ElmFunction;
 
 typedef struct ElmValueSet

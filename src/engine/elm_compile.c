@@ -1304,6 +1304,11 @@ compile_library_body(ElmLibrary *lib, JsonbContainer *L)
 				f->body->str != NULL && strcmp(f->body->str, "value") == 0 &&
 				f->body->source != NULL && strcmp(f->body->source->type, "OperandRef") == 0 &&
 				f->body->source->slot == 0;
+			f->query_over_operand = f->noperands == 1 && f->body != NULL &&
+				strcmp(f->body->type, "Query") == 0 && f->body->query->nsources == 1 &&
+				f->body->query->agg_expr == NULL &&
+				strcmp(f->body->query->sources[0]->type, "OperandRef") == 0 &&
+				f->body->query->sources[0]->slot == 0;
 		}
 		else
 		{

@@ -212,6 +212,9 @@ elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *ar
 
 	if (f->body == NULL)
 		elm_error_at(call, "external function \"%s\" is not available", f->name);
+	/* a query over an empty list has no rows (eval_query): no frame needed */
+	if (f->query_over_operand && args[0].kind == CK_LIST && args[0].u.list->n == 0)
+		return cql_list_new(0);
 	frame_push(cx, call, f->nslots, &saved);
 	for (int i = 0; i < f->noperands; i++)
 	{
@@ -1180,6 +1183,7 @@ eval_query(EvalCtx *cx, const ElmNode *n)
 	CqlValue	one_item[8];
 	CqlList		one_out;
 	CqlValue	one_out_item;
+	bool		any_empty = false;
 
 	if (q->nsources > lengthof(srcbuf))
 		elm_error_at(n, "query has too many sources");
@@ -1192,7 +1196,10 @@ eval_query(EvalCtx *cx, const ElmNode *n)
 		CqlValue	v = elm_eval(cx, q->sources[i]);
 
 		if (v.kind == CK_LIST)
+		{
 			qs.singleton = false;
+			any_empty |= v.u.list->n == 0;
+		}
 		else
 		{
 			/* a query over one item returns one item (or null) */
@@ -1207,6 +1214,14 @@ eval_query(EvalCtx *cx, const ElmNode *n)
 		}
 		srcbuf[i] = v;
 	}
+
+	/*
+	 * An empty source: no rows, so an empty result (lets and relationships
+	 * are read per row).  Most of a patient's queries run over retrieves
+	 * that found nothing.
+	 */
+	if (any_empty && q->agg_expr == NULL)
+		return cql_list_new(0);
 	if (qs.singleton && q->nsort == 0)
 	{
 		one_out.n = 0;

@@ -1911,7 +1911,7 @@ fhir_retrieve_filtered(EvalCtx *cx, ElmRetrieve *r, PatientData *pd)
 		MemoryContextSwitchTo(old);
 	}
 	out = cql_list_new(grp ? grp->n : 0);
-	if (grp == NULL)
+	if (grp == NULL || grp->n == 0)
 		return out;
 	if (r->codes)
 	{
