@@ -22,6 +22,12 @@ EXTRA_CLEAN = $(EXTENSION)--$(EXTVERSION).sql results/ regression.diffs regressi
 PG_CPPFLAGS = -I$(srcdir)/src -Wall -Wextra -Werror \
               -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 SHLIB_LINK  = -lcsv
+# Nothing interposes the extension's own functions: calls between its files
+# bind directly (no PLT) and calls within a file may be inlined; calls into
+# the server go through the GOT without a PLT stub.  Together 2.7 % fewer
+# instructions per evaluation (bench/README.md).
+PG_CFLAGS   = -fno-semantic-interposition -fno-plt
+SHLIB_LINK += -Wl,-Bsymbolic-functions
 
 REGRESS      = $(sort $(basename $(notdir $(wildcard sql/*.sql))))
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION) --encoding=UTF8

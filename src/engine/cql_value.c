@@ -76,19 +76,6 @@ cql_uncertain(int64 lo, int64 hi)
 	return v;
 }
 
-CqlValue
-cql_list_new(int cap)
-{
-	CqlValue	v = {.kind = CK_LIST};
-
-	/* the list and its first items in one allocation: lists are made by the hundred per patient */
-	cap = Max(cap, 4);
-	v.u.list = cql_alloc(sizeof(CqlList) + sizeof(CqlValue) * cap);
-	v.u.list->n = 0;
-	v.u.list->cap = cap;
-	v.u.list->items = (CqlValue *) (v.u.list + 1);
-	return v;
-}
 
 void
 cql_list_append(CqlValue *list, CqlValue item)

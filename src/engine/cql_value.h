@@ -19,6 +19,7 @@
 
 #include "engine/cql_temporal.h"
 #include "engine/cql_quantity.h"
+#include "engine/cql_arena.h"
 
 typedef enum CqlKind
 {
@@ -237,10 +238,27 @@ extern CqlValue cql_quantity(double value, const char *unit);
 extern CqlValue cql_code_value(const char *code, const char *system,
 							   const char *version, const char *display);
 extern CqlValue cql_interval(CqlValue low, CqlValue high, bool low_closed, bool high_closed);
-extern CqlValue cql_list_new(int cap);
 extern void cql_list_append(CqlValue *list, CqlValue item);
 extern CqlValue cql_tuple_new(int n);
 extern CqlValue cql_fhir_value(const char *type, const JsonbValue *jv, JsonbContainer *ext);
+
+/*
+ * An empty list with room for cap items: the list and its first items in
+ * one allocation (lists are made by the dozen per patient; inline, as the
+ * allocation itself is).
+ */
+static inline CqlValue
+cql_list_new(int cap)
+{
+	CqlValue	v = {.kind = CK_LIST};
+
+	cap = Max(cap, 4);
+	v.u.list = cql_alloc(sizeof(CqlList) + sizeof(CqlValue) * cap);
+	v.u.list->n = 0;
+	v.u.list->cap = cap;
+	v.u.list->items = (CqlValue *) (v.u.list + 1);
+	return v;
+}
 
 static inline int
 cql_list_len(CqlValue v)

@@ -1833,7 +1833,7 @@ fhir_retrieves_union(EvalCtx *cx, const FusedRetrieves *fr, CqlValue *out)
 		*out = cql_list_new(0);
 		return true;
 	}
-	vs = palloc(sizeof(ElmValueSet *) * fr->n);
+	vs = cql_alloc(sizeof(ElmValueSet *) * fr->n);
 	for (int k = 0; k < fr->n; k++)
 	{
 		CqlValue	f = elm_eval(cx, fr->leaves[k]->codes);
@@ -1845,7 +1845,7 @@ fhir_retrieves_union(EvalCtx *cx, const FusedRetrieves *fr, CqlValue *out)
 	if (!group_ids_distinct(grp))
 		return false;
 	codes = group_codes(pd, grp, r0);
-	first = palloc(sizeof(int) * grp->n);
+	first = cql_alloc(sizeof(int) * grp->n);
 	for (int i = 0; i < grp->n; i++)
 	{
 		if (codes[i].other)
