@@ -26,6 +26,14 @@ SELECT elmt.load($$[
   "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "I10"}]}},
  {"resourceType": "Condition", "id": "eng-term-c4", "subject": {"reference": "Patient/eng-term-p"},
   "code": {"coding": [{"system": "http://loinc.org", "code": "44054006"}]}},
+ {"resourceType": "Procedure", "id": "eng-term-p1", "status": "completed", "subject": {"reference": "Patient/eng-term-p"},
+  "code": {"coding": [{"system": "http://example.org/local", "code": "X1"}, {"system": "http://snomed.info/sct", "code": "44054006"}]}},
+ {"resourceType": "Procedure", "id": "eng-term-p2", "status": "completed", "subject": {"reference": "Patient/eng-term-p"},
+  "code": {"text": "a code in words only"}},
+ {"resourceType": "Procedure", "id": "eng-term-p3", "status": "completed", "subject": {"reference": "Patient/eng-term-p"},
+  "code": {"coding": [{"code": "44054006"}]}},
+ {"resourceType": "Procedure", "id": "eng-term-p4", "status": "completed", "subject": {"reference": "Patient/eng-term-p"},
+  "code": {"coding": {"system": "http://hl7.org/fhir/sid/icd-10-cm", "code": "E11.9"}}},
  {"resourceType": "Observation", "id": "eng-term-o1", "status": "final", "subject": {"reference": "Patient/eng-term-p"},
   "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}},
  {"resourceType": "Observation", "id": "eng-term-o2", "status": "final", "subject": {"reference": "Patient/eng-term-p"},
@@ -115,6 +123,10 @@ INSERT INTO elmt.chk (cql, expr, expected) VALUES
    ids_of(op('Union', op('Union', vsretrieve('Condition', 'Mixed'), vsretrieve('Condition', 'Mixed')),
              vsretrieve('Condition', 'Diabetes'))),
    '["eng-term-c1", "eng-term-c3", "eng-term-c2"]'),
+-- a resource's codes are read from its jsonb when the code element has the
+-- usual shape, through its FHIR wrappers otherwise: both find the same
+('[Procedure: Diabetes] ids (codings in an array, in words only, without a system, not in an array)',
+   ids_of(vsretrieve('Procedure', 'Diabetes')), '["eng-term-p1", "eng-term-p4"]'),
 ('[Condition: Diabetes] union [Observation: SBP] ids (two types: taken one by one)',
    ids_of(op('Union', vsretrieve('Condition', 'Diabetes'), ref('SBP Observations'))),
    '["eng-term-c1", "eng-term-c2", "eng-term-o1"]');

@@ -741,6 +741,8 @@ valueset_has_key(ElmValueSet *vs, const char *key, int len)
 	return valueset_has_hashed_key(vs, key, len, hash_bytes((const unsigned char *) key, len));
 }
 
+static void add_coding_key(JsonbContainer *coding, ResourceCodes *rc, int *cap);
+
 /* append the "system|code" of every coding in a code-bearing FHIR value */
 static void
 collect_code_keys(CqlValue v, ResourceCodes *rc, int *cap)
@@ -767,31 +769,116 @@ collect_code_keys(CqlValue v, ResourceCodes *rc, int *cap)
 		return;
 	}
 	if (fhir_kind(v.u.fhir->type) == FK_CODING)
-	{
-		JsonbValue	sys,
-					code;
-		int			len;
+		add_coding_key(v.u.fhir->jv.val.binary.data, rc, cap);
+}
 
-		if (!obj_get(v.u.fhir, "system", 6, &sys) || sys.type != jbvString ||
-			!obj_get(v.u.fhir, "code", 4, &code) || code.type != jbvString)
-			return;
-		if (rc->n == *cap)
-		{
-			*cap = *cap ? *cap * 2 : 4;
-			rc->keys = cql_grow(rc->keys, rc->n, *cap, sizeof(char *));
-			rc->lens = cql_grow(rc->lens, rc->n, *cap, sizeof(int));
-			rc->hashes = cql_grow(rc->hashes, rc->n, *cap, sizeof(uint32));
-		}
-		len = sys.val.string.len + 1 + code.val.string.len;
-		rc->keys[rc->n] = cql_alloc(len + 1);
-		memcpy(rc->keys[rc->n], sys.val.string.val, sys.val.string.len);
-		rc->keys[rc->n][sys.val.string.len] = '|';
-		memcpy(rc->keys[rc->n] + sys.val.string.len + 1, code.val.string.val, code.val.string.len);
-		rc->keys[rc->n][len] = '\0';
-		rc->lens[rc->n] = len;
-		rc->hashes[rc->n] = hash_bytes((const unsigned char *) rc->keys[rc->n], len);
-		rc->n++;
+/* the "system|code" of a Coding object, if it has both */
+static void
+add_coding_key(JsonbContainer *coding, ResourceCodes *rc, int *cap)
+{
+	JsonbValue	sys,
+				code;
+	int			len;
+
+	if (!jb_object_get(coding, "system", 6, &sys) || sys.type != jbvString ||
+		!jb_object_get(coding, "code", 4, &code) || code.type != jbvString)
+		return;
+	if (rc->n == *cap)
+	{
+		*cap = *cap ? *cap * 2 : 4;
+		rc->keys = cql_grow(rc->keys, rc->n, *cap, sizeof(char *));
+		rc->lens = cql_grow(rc->lens, rc->n, *cap, sizeof(int));
+		rc->hashes = cql_grow(rc->hashes, rc->n, *cap, sizeof(uint32));
 	}
+	len = sys.val.string.len + 1 + code.val.string.len;
+	rc->keys[rc->n] = cql_alloc(len + 1);
+	memcpy(rc->keys[rc->n], sys.val.string.val, sys.val.string.len);
+	rc->keys[rc->n][sys.val.string.len] = '|';
+	memcpy(rc->keys[rc->n] + sys.val.string.len + 1, code.val.string.val, code.val.string.len);
+	rc->keys[rc->n][len] = '\0';
+	rc->lens[rc->n] = len;
+	rc->hashes[rc->n] = hash_bytes((const unsigned char *) rc->keys[rc->n], len);
+	rc->n++;
+}
+
+/*
+ * The codes of one CodeableConcept or Coding object (coding arrays walked
+ * in place); false at anything else, with rc partly filled.
+ */
+static bool
+concept_codes_in_place(const JsonbValue *v, bool concept, ResourceCodes *rc, int *cap)
+{
+	JsonbValue	coding;
+	JbArrayWalk w;
+	JsonbValue	item;
+
+	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
+		return false;
+	if (!concept)
+	{
+		add_coding_key(v->val.binary.data, rc, cap);
+		return true;
+	}
+	if (!jb_object_get(v->val.binary.data, "coding", 6, &coding) || coding.type == jbvNull)
+		return true;
+	if (coding.type != jbvBinary || !JsonContainerIsArray(coding.val.binary.data))
+		return false;
+	jb_array_walk_begin(&w, coding.val.binary.data);
+	while (jb_array_walk_next(&w, &item))
+	{
+		if (item.type == jbvNull)
+			continue;
+		if (item.type != jbvBinary || !JsonContainerIsObject(item.val.binary.data))
+			return false;
+		add_coding_key(item.val.binary.data, rc, cap);
+	}
+	return true;
+}
+
+/*
+ * A resource's codes for r's code property read straight from its jsonb
+ * when the property is a CodeableConcept or Coding element (or a list of
+ * them) present in the usual shape: what collect_code_keys finds through
+ * the element's wrappers, without making them.  false: take that way.
+ */
+static bool
+codes_in_place(CqlValue res, const ElmRetrieve *r, ResourceCodes *rc, int *cap)
+{
+	CqlFhir    *f = res.u.fhir;
+	const char **memo_type = (const char **) &r->memo_type;
+	const void **memo_elem = (const void **) &r->memo_elem;
+	const FhirElementInfo *e;
+	FhirKind	kind;
+	JsonbValue	v;
+
+	if (res.kind != CK_FHIR || f->type == NULL || f->jv.type != jbvBinary)
+		return false;
+	if (*memo_type != f->type)
+	{
+		*memo_elem = fhir_element_lookup(f->type, r->code_property);
+		*memo_type = f->type;
+	}
+	e = (const FhirElementInfo *) *memo_elem;
+	if (e == NULL || e->is_choice)
+		return false;
+	kind = fhir_kind(fhir_element_type(e));
+	if ((kind != FK_CONCEPT && kind != FK_CODING) ||
+		!obj_get(f, r->code_property, (int) strlen(r->code_property), &v))
+		return false;
+	if (v.type == jbvNull)
+		return true;
+	if (v.type == jbvBinary && JsonContainerIsArray(v.val.binary.data))
+	{
+		JbArrayWalk w;
+		JsonbValue	item;
+
+		jb_array_walk_begin(&w, v.val.binary.data);
+		while (jb_array_walk_next(&w, &item))
+			if (item.type != jbvNull && !concept_codes_in_place(&item, kind == FK_CONCEPT, rc, cap))
+				return false;
+		return true;
+	}
+	return concept_codes_in_place(&v, kind == FK_CONCEPT, rc, cap);
 }
 
 /*
@@ -814,6 +901,9 @@ group_codes(PatientData *pd, PatientTypeGroup *grp, const ElmRetrieve *r)
 	{
 		int			cap = 0;
 
+		if (codes_in_place(grp->resources[i], r, &grp->codes[i], &cap))
+			continue;
+		grp->codes[i].n = 0;
 		collect_code_keys(fhir_property_memo(grp->resources[i], r->code_property,
 											 (const char **) &r->memo_type,
 											 (const void **) &r->memo_elem),
