@@ -76,7 +76,6 @@ cql_uncertain(int64 lo, int64 hi)
 	return v;
 }
 
-
 void
 cql_list_append(CqlValue *list, CqlValue item)
 {

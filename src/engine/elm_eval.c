@@ -396,8 +396,6 @@ property_step(CqlValue src, const char *name)
 	}
 }
 
-static CqlValue eval_property(EvalCtx *cx, const ElmNode *n);
-
 /*
  * X.name.value (marked by the compiler, mark_child_value): a FHIR
  * primitive's value read without the wrapper the step to it would make
@@ -426,7 +424,7 @@ eval_property(EvalCtx *cx, const ElmNode *n)
 	const char *dot;
 	ElmNode    *mn = (ElmNode *) n;
 
-	/* an inner Property some other pass has taken over is evaluated as it is */
+	/* X.name.value in one step (but not over an inner Property some pass took over) */
 	if (n->flag2 && (n->strs != NULL || n->source->eval == eval_property))
 		return eval_child_value(cx, n);
 	v = n->source ? elm_eval(cx, n->source) : cx->slots[cx->frame_base + n->slot];
