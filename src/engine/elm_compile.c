@@ -756,6 +756,27 @@ mark_child_value(ElmNode *n)
 	n->flag2 = true;
 }
 
+/*
+ * Bodies the evaluator takes short cuts for (elm_eval.c): "operand.value"
+ * (FHIRHelpers' ToString, ToDateTime...), and a query over the one operand
+ * without aggregate (Status' isEncounterPerformed...).
+ */
+static void
+mark_body_shape(ElmFunction *f)
+{
+	const ElmNode *b = f->body;
+
+	if (f->noperands != 1 || b == NULL)
+		return;
+	f->value_of_operand = f->nshared == 0 && strcmp(b->type, "Property") == 0 &&
+		!b->flag && !b->flag2 && b->str != NULL && strcmp(b->str, "value") == 0 &&
+		b->source != NULL && strcmp(b->source->type, "OperandRef") == 0 && b->source->slot == 0;
+	f->query_over_operand = strcmp(b->type, "Query") == 0 && b->query->nsources == 1 &&
+		b->query->agg_expr == NULL &&
+		strcmp(b->query->sources[0]->type, "OperandRef") == 0 &&
+		b->query->sources[0]->slot == 0;
+}
+
 static ElmNode *
 compile_node(CompileCtx *cc, JsonbContainer *obj)
 {
@@ -1299,16 +1320,7 @@ compile_library_body(ElmLibrary *lib, JsonbContainer *L)
 				f->body = compile_child(&cc, d, "expression");
 			f->nslots = cc.next_slot;
 			elm_share_repeated_calls(f);
-			f->value_of_operand = f->noperands == 1 && f->nshared == 0 && f->body != NULL &&
-				strcmp(f->body->type, "Property") == 0 && !f->body->flag && !f->body->flag2 &&
-				f->body->str != NULL && strcmp(f->body->str, "value") == 0 &&
-				f->body->source != NULL && strcmp(f->body->source->type, "OperandRef") == 0 &&
-				f->body->source->slot == 0;
-			f->query_over_operand = f->noperands == 1 && f->body != NULL &&
-				strcmp(f->body->type, "Query") == 0 && f->body->query->nsources == 1 &&
-				f->body->query->agg_expr == NULL &&
-				strcmp(f->body->query->sources[0]->type, "OperandRef") == 0 &&
-				f->body->query->sources[0]->slot == 0;
+			mark_body_shape(f);
 		}
 		else
 		{

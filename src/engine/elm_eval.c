@@ -236,6 +236,13 @@ elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *ar
 static CqlValue eval_property(EvalCtx *cx, const ElmNode *n);
 static CqlValue property_step(CqlValue src, const char *name);
 
+/* what a Property node's path starts from: its source, or its scope's slot */
+static inline CqlValue
+property_source(EvalCtx *cx, const ElmNode *p)
+{
+	return p->source ? elm_eval(cx, p->source) : cx->slots[cx->frame_base + p->slot];
+}
+
 /*
  * F(X.name) where the overload F the call chose before for name's FHIR type
  * is "operand.value" (FHIRHelpers.ToString(E.status), ToDateTime(P.start)):
@@ -246,7 +253,7 @@ static CqlValue
 call_on_property(EvalCtx *cx, const ElmNode *n)
 {
 	ElmNode    *p = n->args[0];
-	CqlValue	x = p->source ? elm_eval(cx, p->source) : cx->slots[cx->frame_base + p->slot];
+	CqlValue	x = property_source(cx, p);
 	CqlFhir		prim;
 	CqlValue	arg;
 
@@ -408,7 +415,7 @@ eval_child_value(EvalCtx *cx, const ElmNode *n)
 {
 	ElmNode    *step = n->strs ? (ElmNode *) n : n->source;
 	const char *name = n->strs ? n->strs[0] : step->str;
-	CqlValue	x = step->source ? elm_eval(cx, step->source) : cx->slots[cx->frame_base + step->slot];
+	CqlValue	x = property_source(cx, step);
 	CqlValue	out;
 
 	if (fhir_child_primitive_value(x, name, &step->memo_type, &step->memo_elem, &out))
@@ -427,7 +434,7 @@ eval_property(EvalCtx *cx, const ElmNode *n)
 	/* X.name.value in one step (but not over an inner Property some pass took over) */
 	if (n->flag2 && (n->strs != NULL || n->source->eval == eval_property))
 		return eval_child_value(cx, n);
-	v = n->source ? elm_eval(cx, n->source) : cx->slots[cx->frame_base + n->slot];
+	v = property_source(cx, n);
 
 	/* the common case: one step on a FHIR element, element look-up memoised */
 	if (v.kind == CK_FHIR && !n->flag)

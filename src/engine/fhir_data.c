@@ -513,20 +513,24 @@ fhir_property(CqlValue src, const char *name)
 	return fhir_property_one(src, name, NULL, false);
 }
 
-CqlValue
-fhir_property_memo(CqlValue src, const char *name, const char **memo_type, const void **memo_elem)
+/* the model's element name of type, remembered for the last type asked in *memo_* */
+static const FhirElementInfo *
+element_memo(const char *type, const char *name, const char **memo_type, const void **memo_elem)
 {
-	const char *type;
-
-	if (src.kind != CK_FHIR || src.u.fhir->type == NULL || src.u.fhir->jv.type != jbvBinary)
-		return fhir_property(src, name);
-	type = src.u.fhir->type;
 	if (*memo_type != type)
 	{
 		*memo_elem = fhir_element_lookup(type, name);
 		*memo_type = type;
 	}
-	return fhir_property_one(src, name, (const FhirElementInfo *) *memo_elem, true);
+	return (const FhirElementInfo *) *memo_elem;
+}
+
+CqlValue
+fhir_property_memo(CqlValue src, const char *name, const char **memo_type, const void **memo_elem)
+{
+	if (src.kind != CK_FHIR || src.u.fhir->type == NULL || src.u.fhir->jv.type != jbvBinary)
+		return fhir_property(src, name);
+	return fhir_property_one(src, name, element_memo(src.u.fhir->type, name, memo_type, memo_elem), true);
 }
 
 /*
@@ -552,12 +556,7 @@ child_primitive(CqlValue src, const char *name, const char **memo_type,
 	if (src.kind != CK_FHIR || f->type == NULL || f->jv.type != jbvBinary ||
 		!JsonContainerIsObject(f->jv.val.binary.data))
 		return CHILD_OTHER;
-	if (*memo_type != f->type)
-	{
-		*memo_elem = fhir_element_lookup(f->type, name);
-		*memo_type = f->type;
-	}
-	e = (const FhirElementInfo *) *memo_elem;
+	e = element_memo(f->type, name, memo_type, memo_elem);
 	if (e == NULL || e->is_choice || e->is_list)
 		return CHILD_OTHER;
 	if (!obj_get(f, name, (int) strlen(name), jv) || jv->type == jbvNull)
@@ -845,20 +844,14 @@ static bool
 codes_in_place(CqlValue res, const ElmRetrieve *r, ResourceCodes *rc, int *cap)
 {
 	CqlFhir    *f = res.u.fhir;
-	const char **memo_type = (const char **) &r->memo_type;
-	const void **memo_elem = (const void **) &r->memo_elem;
 	const FhirElementInfo *e;
 	FhirKind	kind;
 	JsonbValue	v;
 
 	if (res.kind != CK_FHIR || f->type == NULL || f->jv.type != jbvBinary)
 		return false;
-	if (*memo_type != f->type)
-	{
-		*memo_elem = fhir_element_lookup(f->type, r->code_property);
-		*memo_type = f->type;
-	}
-	e = (const FhirElementInfo *) *memo_elem;
+	e = element_memo(f->type, r->code_property,
+					 (const char **) &r->memo_type, (const void **) &r->memo_elem);
 	if (e == NULL || e->is_choice)
 		return false;
 	kind = fhir_kind(fhir_element_type(e));
