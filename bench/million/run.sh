@@ -13,6 +13,9 @@
 #                     prefix such as CMS125 is enough)
 #   --workers LIST    comma-separated hedis.max_workers of the successive runs
 #                     (default 2,1)
+#   --warmup W        first an unmeasured run with hedis.max_workers = W
+#                     (default 2; 0: none): it is reported apart, and the
+#                     scaling pairs start after it
 #   --port P          port of the throwaway cluster (default 5533; never 5499)
 #   --shared-buffers S  shared_buffers of the cluster (default 4GB)
 #   --no-install      do not build and install the extension first
@@ -27,7 +30,9 @@
 #
 # Steps, all timed: load the measure package; generate the population in
 # chunks; VACUUM ANALYZE the store; CHECKPOINT and sync (the runs start on a
-# quiet machine); then, for each entry of --workers, one
+# quiet machine); then the warm-up run (--warmup: the first run after the
+# generation scaled worst in every invocation, ×1.52–1.69 where the others
+# gave ×1.76–1.95), then, for each entry of --workers, one
 # background run (hedis.run) with hedis.max_workers set to it, while a
 # sampler reads /proc/<pid>/status (VmRSS, VmHWM, RssAnon) and /proc/<pid>/stat
 # (CPU time) of every "pg_hedis run worker" backend once a second; half-way
@@ -45,6 +50,7 @@ N=1000000
 CHUNK=50000
 MEASURE=CMS125FHIRBreastCancerScreening
 WORKERS=2,1
+WARMUP=2
 PORT=5533
 SB=4GB
 INSTALL=1
@@ -56,12 +62,13 @@ while [ $# -gt 0 ]; do
         --chunk) CHUNK=$2; shift ;;
         --measure) MEASURE=$2; shift ;;
         --workers) WORKERS=$2; shift ;;
+        --warmup) WARMUP=$2; shift ;;
         --port) PORT=$2; shift ;;
         --shared-buffers) SB=$2; shift ;;
         --no-install) INSTALL=0 ;;
         --out) OUT=$2; shift ;;
         --inner) INNER=1 ;;
-        -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,40p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "million: unknown argument $1" >&2; exit 2 ;;
     esac
     shift
@@ -70,6 +77,7 @@ done
     || { echo "million: -n and --chunk take positive integers" >&2; exit 2; }
 [[ "$WORKERS" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] \
     || { echo "million: --workers takes a comma-separated list of positive integers" >&2; exit 2; }
+[[ "$WARMUP" =~ ^[0-9]+$ ]] || { echo "million: --warmup takes a number of workers (0: no warm-up run)" >&2; exit 2; }
 [ "$PORT" != 5499 ] || { echo "million: port 5499 belongs to a colleague's cluster" >&2; exit 2; }
 [ -d "$ecqm" ] || { echo "million: $ecqm is absent: nothing to run" >&2; exit 1; }
 ecqm=$(cd "$ecqm" && pwd)
@@ -89,7 +97,7 @@ if [ "$INNER" = 0 ]; then
         make -s -C "$repo" install PG_CONFIG=/usr/lib/postgresql/15/bin/pg_config
     fi
     log "throwaway cluster on port $PORT (pg_virtualenv), shared_buffers=$SB"
-    args=(-n "$N" --chunk "$CHUNK" --measure "$(basename "$mdir")" --workers "$WORKERS" --inner)
+    args=(-n "$N" --chunk "$CHUNK" --measure "$(basename "$mdir")" --workers "$WORKERS" --warmup "$WARMUP" --inner)
     [ -n "$OUT" ] && args+=(--out "$(cd "$(dirname "$OUT")" && pwd)/$(basename "$OUT")")
     PGPORT=$PORT exec pg_virtualenv -t -v 15 \
         -o shared_preload_libraries=pg_hedis -o max_worker_processes=16 \
@@ -230,11 +238,17 @@ say "- generation: $npat patients, $nres resources in $gen_s s = **$(awk -v n="$
 
 # ---- the runs
 IFS=, read -r -a worker_list <<< "$WORKERS"
+# the warm-up run (label w) first, then the measured ones (label m)
+plan=()
+[ "$WARMUP" -gt 0 ] && plan+=("$WARMUP:w")
+for w in "${worker_list[@]}"; do plan+=("$w:m"); done
 run_ids=()
+walls=()   # "workers wall" of the measured runs, in order
 say ""
 say "| run | hedis.max_workers | workers | wall s | patients/s | patients/s, slowest-fastest 10 s window | worker CPU s | patients/CPU-s | peak VmHWM per worker MB | peak RssAnon per worker MB | memory contexts at 50 % (MB) | worker states (5 Hz samples) |"
 say "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|"
-for w in "${worker_list[@]}"; do
+for entry in "${plan[@]}"; do
+    w=${entry%:*}; kind=${entry#*:}
     psql -X -q -d postgres -c "ALTER SYSTEM SET hedis.max_workers = $w" -c "SELECT pg_reload_conf()" >/dev/null
     sleep 2   # the scheduler reads the setting when it dispatches a run
     start_sampler "$SCRATCH/run.samples"
@@ -288,7 +302,9 @@ for w in "${worker_list[@]}"; do
     fi
     waits=$(top_waits "$SCRATCH/run.samples.waits")
     log "run $rid worker states: $waits"
-    say "| $rid | $w | $workers | $rwall | **$(awk -v n="$npat" -v s="$rwall" 'BEGIN { printf "%.0f", n / s }')** | $windows | $cpu | $(awk -v n="$npat" -v s="$cpu" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "?" }') | $hwm | $anon | ${ctx:-?} | $waits |"
+    label=$rid; [ "$kind" = w ] && label="$rid (warm-up)"
+    [ "$kind" = m ] && walls+=("$w $rwall")
+    say "| $label | $w | $workers | $rwall | **$(awk -v n="$npat" -v s="$rwall" 'BEGIN { printf "%.0f", n / s }')** | $windows | $cpu | $(awk -v n="$npat" -v s="$cpu" 'BEGIN { if (s > 0) printf "%.0f", n / s; else print "?" }') | $hwm | $anon | ${ctx:-?} | $waits |"
     tv=$(now)
     Q "VACUUM (ANALYZE) hedis.run_patient, hedis.run_outcome, hedis.run_summary_part" >/dev/null
     Q "CHECKPOINT" >/dev/null
@@ -329,6 +345,13 @@ counts=$(Q "SELECT string_agg(population || ' ' || count, ', ' ORDER BY populati
 rate=$(Q "SELECT rate FROM hedis.runs WHERE run_id = $first")
 say ""
 say "- populations: $counts; rate $rate"
+# scaling: each two-worker run against the one-worker run right after it
+pairs=$(printf '%s\n' "${walls[@]}" | awk '
+    { w[NR] = $1; s[NR] = $2 }
+    END { for (i = 1; i < NR; i++) if (w[i] == 2 && w[i + 1] == 1 && s[i] > 0) {
+              r = s[i + 1] / s[i]; out = out (n++ ? ", " : "") sprintf("x%.2f", r); t1 += s[i + 1]; t2 += s[i] }
+          if (n) printf "%s; over the %d pairs x%.2f", out, n, t1 / t2 }')
+[ -n "$pairs" ] && say "- scaling, each two-worker run against the one-worker run after it (warm-up excluded): $pairs"
 if [ "$bad" = 0 ]; then
     say "- every run: all $npat patients evaluated, 0 errors; identical summaries across the runs; summary = sums of the per-patient results"
 else
