@@ -24,10 +24,14 @@
  *    "groups": [ {"id": "<group id or index>",
  *                 "populations": {"initial-population": 1, "denominator": 1,
  *                                 "denominator-exclusion": 0, "numerator": 1, ...},
+ *                 "observations": [ [<value>, ...], ... ],    (groups with measure observations)
  *                 "stratifiers": [ {"id": "<stratifier id>", "value": <jsonb>}, ... ] } ] }
  *
  * Population values are counts: 0/1 for patient-based measures, the number of
- * episodes for episode-based ones.  Must be called inside a transaction; uses
+ * episodes for episode-based ones; "measure-observation" counts the
+ * observations of all the group's measure-observation populations, whose
+ * values (numbers; a Quantity's value) "observations" lists, one list per
+ * such population in the Measure's order.  Must be called inside a transaction; uses
  * SPI internally.  Raises ERROR (with errcode) for an unknown measure.
  */
 extern Jsonb *hedis_measure_evaluate_patient(const char *measure_ref,

@@ -50,7 +50,7 @@ static CachedMeasure *measure_cache = NULL;
 static uint64 measure_cache_version = 0;
 static uint64 evaluation_epoch = 0;
 
-/* value of the extension with this url (string/code), or NULL */
+/* value of the extension with this url (code, string or concept's code), or NULL */
 static char *
 extension_code(JsonbContainer *obj, const char *url_suffix)
 {
@@ -67,6 +67,9 @@ extension_code(JsonbContainer *obj, const char *url_suffix)
 			char	   *code = jb_member_string(e, "valueCode");
 			JsonbContainer *cc;
 
+			if (code)
+				return code;
+			code = jb_member_string(e, "valueString");
 			if (code)
 				return code;
 			cc = jb_member_container(e, "valueCodeableConcept");
@@ -128,6 +131,83 @@ criteria_function(MeasureDef *m, JsonbContainer *criteria)
 		if (strcmp(m->lib->funcs[i].name, expr) == 0 && m->lib->funcs[i].noperands == 1)
 			return &m->lib->funcs[i];
 	return NULL;
+}
+
+static const char *const aggregate_codes[] = {
+	NULL, "sum", "average", "median", "minimum", "maximum", "count"
+};
+
+/* cqfm-aggregateMethod (measure-aggregate-method codes; MADiE writes them capitalised) */
+static MeasureAggregate
+aggregate_method(MeasureDef *m, JsonbContainer *pop)
+{
+	char	   *code = extension_code(pop, "aggregateMethod");
+
+	if (code == NULL)
+		return AGG_NONE;
+	for (int a = AGG_SUM; a <= AGG_COUNT; a++)
+		if (pg_strcasecmp(code, aggregate_codes[a]) == 0)
+			return (MeasureAggregate) a;
+	if (pg_strcasecmp(code, "min") == 0)
+		return AGG_MINIMUM;
+	if (pg_strcasecmp(code, "max") == 0)
+		return AGG_MAXIMUM;
+	ereport(ERROR,
+			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			 errmsg("measure \"%s\": unknown aggregate method \"%s\" of a measure observation", m->name, code),
+			 errhint("Known methods: sum, average, median, minimum, maximum, count.")));
+}
+
+/*
+ * A measure-observation population: its function now, the population it
+ * observes once every population of the group is known (criteriaReference
+ * names one by id; without it, the measure population, else the initial
+ * population).
+ */
+static void
+observation_compile(MeasureDef *m, MeasureGroup *mg, JsonbContainer *pop, char **reference)
+{
+	MeasureObservation *o;
+
+	if (mg->nobs == HEDIS_MAX_OBSERVATIONS)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("measure \"%s\" group \"%s\" has more than %d measure observations",
+						m->name, mg->id, HEDIS_MAX_OBSERVATIONS)));
+	o = &mg->obs[mg->nobs];
+	o->id = jb_member_string(pop, "id");
+	o->function = criteria_function(m, jb_member_container(pop, "criteria"));
+	if (o->function == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("measure \"%s\": the measure observation names no one-operand function of library \"%s\"",
+						m->name, m->lib->name)));
+	o->aggregate = aggregate_method(m, pop);
+	reference[mg->nobs] = extension_code(pop, "criteriaReference");
+	mg->nobs++;
+}
+
+static void
+observation_resolve(MeasureDef *m, MeasureGroup *mg, char **reference)
+{
+	for (int k = 0; k < mg->nobs; k++)
+	{
+		MeasureObservation *o = &mg->obs[k];
+
+		o->observed = mg->pop[HEDIS_POP_MPOP] ? HEDIS_POP_MPOP : HEDIS_POP_IP;
+		if (reference[k] == NULL)
+			continue;
+		o->observed = -1;
+		for (int p = 0; p < HEDIS_NPOP; p++)
+			if (p != HEDIS_POP_MOBS && mg->pop[p] && mg->pop_id[p] &&
+				strcmp(mg->pop_id[p], reference[k]) == 0)
+				o->observed = p;
+		if (o->observed < 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("measure \"%s\" group \"%s\": a measure observation refers to population \"%s\", which the group lacks",
+							m->name, mg->id, reference[k])));
+	}
 }
 
 /*
@@ -200,6 +280,7 @@ measure_compile(const char *ref, Jsonb *resource)
 		MeasureGroup *mg = &m->groups[g];
 		JsonbContainer *pops = jb_member_container(grp, "population");
 		JsonbContainer *strats = jb_member_container(grp, "stratifier");
+		char	   *references[HEDIS_MAX_OBSERVATIONS];
 		char	   *basis = extension_code(grp, "cqfm-populationBasis");
 		char	   *scoring = extension_code(grp, "cqfm-scoring");
 
@@ -221,25 +302,24 @@ measure_compile(const char *ref, Jsonb *resource)
 						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 						 errmsg("measure \"%s\": unknown population code \"%s\"", m->name,
 								code ? code : "(none)")));
-			mg->pop_id[idx] = jb_member_string(pop, "id");
 			if (idx == HEDIS_POP_MOBS)
 			{
-				/* the observation is a function applied to each episode */
-				mg->observation = criteria_function(m, jb_member_container(pop, "criteria"));
-				if (mg->observation == NULL)
-					ereport(ERROR,
-							(errcode(ERRCODE_UNDEFINED_OBJECT),
-							 errmsg("measure \"%s\": the measure observation names no one-operand function of library \"%s\"",
-									m->name, m->lib->name)));
-				mg->pop[idx] = mg->pop[HEDIS_POP_MPOP] ? mg->pop[HEDIS_POP_MPOP] : mg->pop[HEDIS_POP_IP];
+				observation_compile(m, mg, pop, references);
 				continue;
 			}
+			mg->pop_id[idx] = jb_member_string(pop, "id");
 			mg->pop[idx] = criteria_def(m, jb_member_container(pop, "criteria"), code);
 		}
 		if (mg->pop[HEDIS_POP_IP] == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("measure \"%s\" group \"%s\" has no initial-population", m->name, mg->id)));
+		if (mg->nobs > 0)
+		{
+			observation_resolve(m, mg, references);
+			/* marks the group as having observations wherever populations are listed */
+			mg->pop[HEDIS_POP_MOBS] = mg->pop[mg->obs[0].observed];
+		}
 		mg->strat = palloc0(sizeof(MeasureStratifier) * Max(jb_array_length(strats), 1));
 		for (int s = 0; s < jb_array_length(strats); s++)
 		{
@@ -498,9 +578,72 @@ list_minus(CqlValue a, CqlValue b)
  * only for those not excluded; exceptions only for those neither excluded
  * nor in the numerator.
  */
+/* the exclusion whose members a population's observation leaves out */
+static int
+observed_exclusion(int p)
+{
+	switch (p)
+	{
+		case HEDIS_POP_DEN:
+			return HEDIS_POP_DENEX;
+		case HEDIS_POP_NUMER:
+			return HEDIS_POP_NUMEX;
+		case HEDIS_POP_MPOP:
+			return HEDIS_POP_MPOPEX;
+		default:
+			return -1;
+	}
+}
+
+/*
+ * Each measure observation's function applied to the members of the
+ * population it observes, as counted (episodes, or for a patient-based
+ * group the criteria's value), less those of its exclusion; the non-null
+ * results are the observations.  members[] holds the counted episode lists
+ * of an episode-based group (unused for a patient-based one).
+ */
+static void
+observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members)
+{
+	for (int k = 0; k < g->nobs; k++)
+	{
+		MeasureObservation *o = &g->obs[k];
+		int			excl = observed_exclusion(o->observed);
+		CqlValue	observed;
+
+		if (g->patient_based)
+		{
+			bool		in = r->count[o->observed] > 0 && (excl < 0 || r->count[excl] == 0);
+
+			observed = in ? episodes(cx, g->pop[o->observed], CQL_NULL_VALUE) : cql_list_new(0);
+		}
+		else
+		{
+			observed = members[o->observed];
+			if (excl >= 0)
+				observed = list_minus(observed, members[excl]);
+		}
+		r->observations[k] = cql_list_new(observed.u.list->n);
+		for (int i = 0; i < observed.u.list->n; i++)
+		{
+			CqlValue	arg = observed.u.list->items[i];
+			CqlValue	v = elm_call_function(cx, NULL, o->function, &arg);
+
+			if (v.kind != CK_NULL)
+				cql_list_append(&r->observations[k], v);
+		}
+	}
+	/* the population's count: the observations made, all of them together */
+	r->count[HEDIS_POP_MOBS] = 0;
+	for (int k = 0; k < g->nobs; k++)
+		r->count[HEDIS_POP_MOBS] += r->observations[k].u.list->n;
+}
+
 void
 measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 {
+	CqlValue	members[HEDIS_NPOP];
+
 	memset(r, 0, sizeof(GroupResult));
 	if (g->patient_based)
 	{
@@ -543,32 +686,121 @@ measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 		r->count[HEDIS_POP_DENEXCEP] = denexcep.u.list->n;
 		r->count[HEDIS_POP_MPOP] = mpop.u.list->n;
 		r->count[HEDIS_POP_MPOPEX] = mpopex.u.list->n;
+		members[HEDIS_POP_IP] = ip;
+		members[HEDIS_POP_DEN] = den;
+		members[HEDIS_POP_DENEX] = denex;
+		members[HEDIS_POP_NUMER] = numer;
+		members[HEDIS_POP_NUMEX] = numex;
+		members[HEDIS_POP_DENEXCEP] = denexcep;
+		members[HEDIS_POP_MPOP] = mpop;
+		members[HEDIS_POP_MPOPEX] = mpopex;
 	}
-	if (g->observation)
-	{
-		/*
-		 * Continuous variable: the observation function applied to each
-		 * episode of the measure population that is not excluded; the
-		 * count is the number of observations made (non-null results).
-		 */
-		CqlValue	mp = episodes(cx, g->pop[HEDIS_POP_MPOP] ? g->pop[HEDIS_POP_MPOP] : g->pop[HEDIS_POP_IP],
-								  CQL_NULL_VALUE);
-		CqlValue	observed = list_minus(mp, episodes(cx, g->pop[HEDIS_POP_MPOPEX], mp));
-
-		r->observations = cql_list_new(observed.u.list->n);
-		for (int i = 0; i < observed.u.list->n; i++)
-		{
-			CqlValue	arg = observed.u.list->items[i];
-			CqlValue	v = elm_call_function(cx, NULL, g->observation, &arg);
-
-			if (v.kind != CK_NULL)
-				cql_list_append(&r->observations, v);
-		}
-		r->count[HEDIS_POP_MOBS] = r->observations.u.list->n;
-	}
+	if (g->nobs > 0)
+		observe(cx, g, r, members);
 	r->strat_values = palloc0(sizeof(CqlValue) * Max(g->nstrat, 1));
 	/* a stratifier only means something for patients in the initial population */
 	for (int s = 0; s < g->nstrat; s++)
 		r->strat_values[s] = r->count[HEDIS_POP_IP] > 0
 			? elm_eval_def(cx, g->strat[s].def) : CQL_NULL_VALUE;
+}
+
+/* an observation as a number: Integer, Decimal, or a Quantity's value */
+bool
+measure_observation_number(CqlValue v, double *out)
+{
+	v = elm_system_value(v);
+	switch (v.kind)
+	{
+		case CK_INT:
+			*out = (double) v.u.i;
+			return true;
+		case CK_DEC:
+			*out = v.u.d;
+			return true;
+		case CK_QTY:
+			*out = v.u.q->value;
+			return true;
+		default:
+			return false;
+	}
+}
+
+static int
+double_cmp(const void *a, const void *b)
+{
+	double		x = *(const double *) a,
+				y = *(const double *) b;
+
+	return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/* observations combined by the aggregate method; false when none (or not numbers) */
+static bool
+aggregate(MeasureAggregate method, CqlValue obs, double *out)
+{
+	int			n = obs.u.list->n;
+	double	   *x;
+
+	if (method == AGG_COUNT)
+	{
+		*out = n;
+		return true;
+	}
+	if (method == AGG_NONE || n == 0)
+		return false;
+	x = palloc(sizeof(double) * n);
+	for (int i = 0; i < n; i++)
+		if (!measure_observation_number(obs.u.list->items[i], &x[i]))
+			return false;
+	qsort(x, n, sizeof(double), double_cmp);
+	switch (method)
+	{
+		case AGG_SUM:
+		case AGG_AVERAGE:
+			*out = 0;
+			for (int i = 0; i < n; i++)
+				*out += x[i];
+			if (method == AGG_AVERAGE)
+				*out /= n;
+			return true;
+		case AGG_MEDIAN:
+			*out = n % 2 ? x[n / 2] : (x[n / 2 - 1] + x[n / 2]) / 2;
+			return true;
+		case AGG_MINIMUM:
+			*out = x[0];
+			return true;
+		case AGG_MAXIMUM:
+			*out = x[n - 1];
+			return true;
+		default:
+			return false;
+	}
+}
+
+/*
+ * The patient's measure score from the observations: a continuous-variable
+ * group's aggregate; a ratio group observing its numerator and its
+ * denominator, the numerator's aggregate over the denominator's (none when
+ * that is 0).  False when the group has no such score.
+ */
+bool
+measure_score(MeasureGroup *g, GroupResult *r, double *score)
+{
+	if (g->nobs == 1)
+		return aggregate(g->obs[0].aggregate, r->observations[0], score);
+	if (g->nobs == 2)
+	{
+		int			num = g->obs[0].observed == HEDIS_POP_NUMER ? 0 : 1;
+		double		n,
+					d;
+
+		if (g->obs[num].observed != HEDIS_POP_NUMER || g->obs[1 - num].observed != HEDIS_POP_DEN)
+			return false;
+		if (!aggregate(g->obs[num].aggregate, r->observations[num], &n) ||
+			!aggregate(g->obs[1 - num].aggregate, r->observations[1 - num], &d) || d == 0)
+			return false;
+		*score = n / d;
+		return true;
+	}
+	return false;
 }

@@ -29,6 +29,35 @@ typedef struct MeasureStratifier
 	ElmDef	   *def;
 } MeasureStratifier;
 
+/*
+ * A measure-observation population: a function of the measure's library
+ * applied to each member (episode) of the population it observes, its
+ * results combined by the aggregate method into the measure score.
+ * Continuous-variable groups have one (observing the measure population);
+ * ratio groups may have two, one observing the denominator and one the
+ * numerator (cqfm-criteriaReference).
+ */
+#define HEDIS_MAX_OBSERVATIONS 2
+
+typedef enum MeasureAggregate
+{
+	AGG_NONE,					/* no aggregate method: no measure score */
+	AGG_SUM,
+	AGG_AVERAGE,
+	AGG_MEDIAN,
+	AGG_MINIMUM,
+	AGG_MAXIMUM,
+	AGG_COUNT
+} MeasureAggregate;
+
+typedef struct MeasureObservation
+{
+	const char *id;
+	ElmFunction *function;
+	MeasureAggregate aggregate;
+	int			observed;		/* the population observed (HEDIS_POP_*) */
+} MeasureObservation;
+
 typedef struct MeasureGroup
 {
 	const char *id;
@@ -38,7 +67,8 @@ typedef struct MeasureGroup
 	const char *pop_id[HEDIS_NPOP];
 	int			nstrat;
 	MeasureStratifier *strat;
-	ElmFunction *observation;	/* measure-observation function, or NULL */
+	int			nobs;			/* measure observations (pop[HEDIS_POP_MOBS] marks them) */
+	MeasureObservation obs[HEDIS_MAX_OBSERVATIONS];
 } MeasureGroup;
 
 typedef struct MeasureDef
@@ -64,7 +94,8 @@ typedef struct GroupResult
 {
 	int			count[HEDIS_NPOP];
 	CqlValue   *strat_values;
-	CqlValue	observations;	/* measure-observation values (continuous variable) */
+	/* each measure observation's values (the non-null function results) */
+	CqlValue	observations[HEDIS_MAX_OBSERVATIONS];
 } GroupResult;
 
 extern MeasureDef *measure_get(const char *ref);
@@ -72,6 +103,8 @@ extern const char *measure_population_code(int i);
 extern void measure_ctx_begin(EvalCtx *cx, MemoryContext mcxt, PatientData *pd,
 							  DateADT period_start, DateADT period_end);
 extern void measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r);
+extern bool measure_observation_number(CqlValue v, double *out);
+extern bool measure_score(MeasureGroup *g, GroupResult *r, double *score);
 /* measure_report.c */
 extern Jsonb *measure_result_jsonb(MeasureDef *m, const char *patient_id, GroupResult *results);
 extern Jsonb *measure_outcome_jsonb(MeasureDef *m, GroupResult *results);

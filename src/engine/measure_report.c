@@ -22,6 +22,7 @@
 #include "engine/measure.h"
 
 #define MEASURE_POPULATION_SYSTEM "http://terminology.hl7.org/CodeSystem/measure-population"
+#define OBSERVATION_VALUE_URL "https://pg-hedis.dev/fhir/StructureDefinition/observation-value"
 
 /* a string member that is never null (empty when the value is missing) */
 static JsonbValue *
@@ -49,6 +50,17 @@ value_tree(CqlValue cv)
 	}
 }
 
+/* an observation: its number (a Quantity's value), otherwise its value as JSON */
+static JsonbValue *
+observation_tree(CqlValue v)
+{
+	double		x;
+
+	if (measure_observation_number(v, &x))
+		return value_tree(elm_system_value(v).kind == CK_INT ? elm_system_value(v) : cql_dec(x));
+	return value_tree(elm_system_value(v));
+}
+
 /*
  * compact per-patient result (see hedis_engine.h), built member by member;
  * without the "patient" member when with_patient is false (an outcome)
@@ -73,6 +85,22 @@ build_result(MeasureDef *m, const char *patient_id, bool with_patient, GroupResu
 			if (mg->pop[p] != NULL)
 				jt_put(pops, measure_population_code(p), jt_int(results[g].count[p]));
 		jt_put(group, "populations", pops);
+		if (mg->nobs > 0)
+		{
+			/* each measure observation's values, in the measure's order */
+			JsonbValue *obs = jt_array();
+
+			for (int k = 0; k < mg->nobs; k++)
+			{
+				JsonbValue *values = jt_array();
+				CqlValue	list = results[g].observations[k];
+
+				for (int i = 0; i < list.u.list->n; i++)
+					jt_push(values, observation_tree(list.u.list->items[i]));
+				jt_push(obs, values);
+			}
+			jt_put(group, "observations", obs);
+		}
 		for (int s = 0; s < mg->nstrat; s++)
 		{
 			JsonbValue *strat = jt_object();
@@ -118,6 +146,9 @@ result_signature(MeasureDef *m, GroupResult *results, uint64 *signature)
 	{
 		MeasureGroup *mg = &m->groups[g];
 
+		/* observation values are not in the signature */
+		if (mg->nobs > 0)
+			return false;
 		for (int p = 0; p < HEDIS_NPOP; p++)
 			if (mg->pop[p] != NULL)
 			{
@@ -347,15 +378,15 @@ library_evidence(EvalCtx *cx, ElmLibrary *lib, const char *prefix,
 /* ---- the MeasureReport ------------------------------------------------ */
 
 static JsonbValue *
-population_tree(MeasureGroup *mg, int p, int count)
+population_tree(const char *id, int p, int count)
 {
 	JsonbValue *pop = jt_object();
 	JsonbValue *code = jt_object();
 	JsonbValue *codings = jt_array();
 	JsonbValue *coding = jt_object();
 
-	if (mg->pop_id[p])
-		jt_put(pop, "id", jt_string(mg->pop_id[p]));
+	if (id)
+		jt_put(pop, "id", jt_string(id));
 	jt_put(coding, "system", jt_string(MEASURE_POPULATION_SYSTEM));
 	jt_put(coding, "code", jt_string(measure_population_code(p)));
 	jt_push(codings, coding);
@@ -373,9 +404,47 @@ group_tree(MeasureGroup *mg, GroupResult *r)
 
 	jt_put(group, "id", text_or_empty(mg->id));
 	for (int p = 0; p < HEDIS_NPOP; p++)
-		if (mg->pop[p] != NULL)
-			jt_push(pops, population_tree(mg, p, r->count[p]));
+		if (mg->pop[p] != NULL && p != HEDIS_POP_MOBS)
+			jt_push(pops, population_tree(mg->pop_id[p], p, r->count[p]));
+	for (int k = 0; k < mg->nobs; k++)
+	{
+		/* count: the observations made; their values in extensions */
+		CqlValue	list = r->observations[k];
+		JsonbValue *pop = population_tree(mg->obs[k].id, HEDIS_POP_MOBS, list.u.list->n);
+
+		if (list.u.list->n > 0)
+		{
+			JsonbValue *exts = jt_array();
+
+			for (int i = 0; i < list.u.list->n; i++)
+			{
+				JsonbValue *ext = jt_object();
+				double		x;
+				bool		number = measure_observation_number(list.u.list->items[i], &x);
+
+				jt_put(ext, "url", jt_string(OBSERVATION_VALUE_URL));
+				if (number)
+					jt_put(ext, "valueDecimal", value_tree(cql_dec(x)));
+				else
+					jt_put(ext, "valueString", jt_string(cql_to_json_text_refs(elm_system_value(list.u.list->items[i]))));
+				jt_push(exts, ext);
+			}
+			jt_put(pop, "extension", exts);
+		}
+		jt_push(pops, pop);
+	}
 	jt_put(group, "population", pops);
+	{
+		double		score;
+
+		if (measure_score(mg, r, &score))
+		{
+			JsonbValue *q = jt_object();
+
+			jt_put(q, "value", value_tree(cql_dec(score)));
+			jt_put(group, "measureScore", q);
+		}
+	}
 	if (mg->nstrat > 0)
 	{
 		JsonbValue *strats = jt_array();

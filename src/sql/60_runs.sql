@@ -342,15 +342,97 @@ AS $$
            END
 $$;
 
--- Rate per (group, stratifier, stratum) of a run, from hedis.run_summary.
+-- The measure score of a run's group from its measure observations: every
+-- observation of every patient of the run (result->groups[g]->observations,
+-- one list per measure-observation population of the group, in the
+-- Measure's order) combined by that population's aggregate method
+-- (cqfm-aggregateMethod: sum, average, median, minimum, maximum, count); for
+-- a ratio group observing its numerator and its denominator
+-- (cqfm-criteriaReference), the numerator's aggregate over the
+-- denominator's.  NULL when the group has no observations with an
+-- aggregate method (a proportion group: its rate is the proportion) or
+-- nothing was observed.  Whole groups only: observations are not
+-- stratified.
+CREATE FUNCTION hedis.run_observation_score(run bigint, group_index int)
+RETURNS numeric
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+#variable_conflict use_variable
+DECLARE
+    grp jsonb;
+    obs record;
+    agg numeric;
+    num numeric;
+    den numeric;
+    n int := 0;
+BEGIN
+    SELECT m.resource->'group'->group_index INTO grp
+      FROM hedis.run r
+      JOIN hedis.measure m
+        ON m.url || CASE WHEN m.version = '' THEN '' ELSE '|' || m.version END = r.measure_ref
+     WHERE r.run_id = run;
+    IF grp IS NULL THEN
+        RETURN NULL;
+    END IF;
+    FOR obs IN
+        SELECT (row_number() OVER (ORDER BY p.i) - 1)::int AS k,
+               lower((SELECT e->>'valueCode' FROM jsonb_array_elements(p.pop->'extension') e
+                       WHERE e->>'url' LIKE '%aggregateMethod' LIMIT 1)) AS method,
+               (SELECT q->'code'->'coding'->0->>'code'
+                  FROM jsonb_array_elements(grp->'population') q
+                 WHERE q->>'id' = (SELECT e->>'valueString' FROM jsonb_array_elements(p.pop->'extension') e
+                                    WHERE e->>'url' LIKE '%criteriaReference' LIMIT 1)) AS observed
+          FROM jsonb_array_elements(grp->'population') WITH ORDINALITY p(pop, i)
+         WHERE p.pop->'code'->'coding'->0->>'code' IN ('measure-observation', 'measure-population-observation')
+         ORDER BY p.i
+    LOOP
+        n := n + 1;
+        SELECT CASE obs.method
+                 WHEN 'sum' THEN sum(v) WHEN 'average' THEN avg(v)
+                 WHEN 'median' THEN percentile_cont(0.5) WITHIN GROUP (ORDER BY v)::numeric
+                 WHEN 'minimum' THEN min(v) WHEN 'min' THEN min(v)
+                 WHEN 'maximum' THEN max(v) WHEN 'max' THEN max(v)
+                 WHEN 'count' THEN count(*) END
+          INTO agg
+          FROM (SELECT x::text::numeric AS v
+                  FROM hedis.run_result rr,
+                       jsonb_array_elements(rr.result->'groups'->group_index->'observations'->obs.k) x
+                 WHERE rr.run_id = run AND jsonb_typeof(x) = 'number') o;
+        IF obs.method = 'count' THEN
+            agg := coalesce(agg, 0);
+        END IF;
+        IF obs.observed = 'numerator' THEN num := agg;
+        ELSIF obs.observed = 'denominator' THEN den := agg;
+        ELSE num := agg;
+        END IF;
+    END LOOP;
+    IF n = 1 THEN
+        RETURN num;
+    ELSIF n = 2 AND num IS NOT NULL AND den IS NOT NULL AND den <> 0 THEN
+        RETURN num / den;
+    END IF;
+    RETURN NULL;
+END
+$$;
+COMMENT ON FUNCTION hedis.run_observation_score(bigint, int) IS
+    'measure score of a run''s group from its measure observations (continuous variable, ratio)';
+
+-- Rate per (group, stratifier, stratum) of a run, from hedis.run_summary: the
+-- proportion; for a group with measure observations, the score of its
+-- observations (whole group only).
 CREATE VIEW hedis.run_rates AS
 SELECT s.run_id, s.group_index, s.group_id, s.stratifier, s.stratum,
-       hedis.proportion_rate(
-           sum(s.count) FILTER (WHERE s.population = 'numerator'),
-           sum(s.count) FILTER (WHERE s.population = 'numerator-exclusion'),
-           sum(s.count) FILTER (WHERE s.population = 'denominator'),
-           sum(s.count) FILTER (WHERE s.population = 'denominator-exclusion'),
-           sum(s.count) FILTER (WHERE s.population = 'denominator-exception'))::numeric AS rate
+       CASE WHEN bool_or(s.population = 'measure-observation')
+            THEN CASE WHEN s.stratifier = ''
+                      THEN hedis.run_observation_score(s.run_id, s.group_index) END
+            ELSE hedis.proportion_rate(
+                     sum(s.count) FILTER (WHERE s.population = 'numerator'),
+                     sum(s.count) FILTER (WHERE s.population = 'numerator-exclusion'),
+                     sum(s.count) FILTER (WHERE s.population = 'denominator'),
+                     sum(s.count) FILTER (WHERE s.population = 'denominator-exclusion'),
+                     sum(s.count) FILTER (WHERE s.population = 'denominator-exception'))::numeric
+       END AS rate
   FROM hedis.run_summary s
  GROUP BY s.run_id, s.group_index, s.group_id, s.stratifier, s.stratum;
 
@@ -538,5 +620,6 @@ $$;
 GRANT EXECUTE ON FUNCTION hedis.run(text, date, date, int), hedis.run_now(text, date, date),
     hedis.cancel_run(bigint), hedis.resume_run(bigint, boolean),
     hedis.measure_report(bigint, text), hedis.proportion_rate(numeric, numeric, numeric, numeric, numeric),
+    hedis.run_observation_score(bigint, int),
     hedis._runs_wake_on_commit(), hedis._runs_resolve_measure(text)
     TO hedis_reader;

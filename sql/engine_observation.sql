@@ -1,0 +1,134 @@
+-- engine_observation: measure observations (FHIR Measure / CQF Measures):
+-- continuous-variable groups (one observation of the measure population,
+-- less its exclusions) and a ratio group observing its denominator and its
+-- numerator (cqfm-criteriaReference); each observation is the function's
+-- non-null result per episode, combined by cqfm-aggregateMethod into the
+-- measure score -- per patient in hedis.evaluate, over every patient in a
+-- run's summary.  Expected values are worked out by hand from the
+-- encounters below.
+\set ECHO none
+\i test/fixtures/elm/helpers.sql
+\set ECHO all
+
+-- Encounters: length (minutes), status, class.  An EMER encounter is
+-- excluded from the measure population; one not finished is not in it.
+CREATE FUNCTION elmt.enc(patient text, id text, status text, cls text, minutes numeric) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_object('resourceType', 'Encounter', 'id', id, 'status', status,
+            'class', jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/v3-ActCode', 'code', cls),
+            'subject', jsonb_build_object('reference', 'Patient/' || patient),
+            'period', '{"start": "2024-03-01T08:00:00Z", "end": "2024-03-01T09:00:00Z"}'::jsonb)
+          || CASE WHEN minutes IS NULL THEN '{}'::jsonb
+                  ELSE jsonb_build_object('length', jsonb_build_object('value', minutes, 'unit', 'min',
+                          'system', 'http://unitsofmeasure.org', 'code', 'min')) END $$;
+SELECT elmt.load(jsonb_build_array(
+  '{"resourceType": "Patient", "id": "eng-obs-p1", "birthDate": "1970-01-01"}'::jsonb,
+  '{"resourceType": "Patient", "id": "eng-obs-p2", "birthDate": "1970-01-01"}'::jsonb,
+  '{"resourceType": "Patient", "id": "eng-obs-p3", "birthDate": "1970-01-01"}'::jsonb,
+  '{"resourceType": "Patient", "id": "eng-obs-p4", "birthDate": "1970-01-01"}'::jsonb,
+  enc('eng-obs-p1', 'eng-obs-e1', 'finished', 'AMB', 30),
+  enc('eng-obs-p1', 'eng-obs-e2', 'finished', 'AMB', 10),
+  enc('eng-obs-p1', 'eng-obs-e3', 'finished', 'EMER', 99),
+  enc('eng-obs-p1', 'eng-obs-e4', 'in-progress', 'AMB', 5),
+  enc('eng-obs-p2', 'eng-obs-e5', 'finished', 'AMB', 80),
+  enc('eng-obs-p4', 'eng-obs-e6', 'finished', 'AMB', NULL)));
+
+CREATE FUNCTION elmt.encounters_where(cond jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_object('type', 'Query',
+     'source', jsonb_build_array(jsonb_build_object('alias', 'E', 'expression', elmt.retrieve('Encounter'))),
+     'sort', '{"by": [{"type": "ByExpression", "direction": "asc", "expression": {"type": "Property", "path": "id.value", "scope": "E"}}]}'::jsonb)
+   || CASE WHEN cond IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('where', cond) END $$;
+-- this file's encounters only (a run evaluates every patient of the database)
+SELECT elmt.define('Encounters', encounters_where(op('StartsWith', sprop('id.value', 'E'), s('eng-obs-'))));
+SELECT elmt.define('Finished', encounters_where(op('Equal', sprop('status.value', 'E'), s('finished'))));
+SELECT elmt.define('Emergency', encounters_where(op('Equal', sprop('class.code.value', 'E'), s('EMER'))));
+SELECT elmt.define('Long', encounters_where(op('Greater', sprop('length.value.value', 'E'), dc('20'))));
+SELECT elmt.define_function('Minutes', ARRAY['E', 'Encounter'], prop('length.value.value', operand('E')));
+SELECT elmt.define_function('One', ARRAY['E', 'Encounter'], i(1));
+SELECT elmt.load_library('EngObservationLib');
+
+CREATE FUNCTION elmt.pop(code text, expr text, ext jsonb DEFAULT NULL, id text DEFAULT NULL) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_object('id', coalesce(id, code), 'code', jsonb_build_object('coding', jsonb_build_array(
+            jsonb_build_object('system', 'http://terminology.hl7.org/CodeSystem/measure-population', 'code', code))),
+          'criteria', jsonb_build_object('language', 'text/cql-identifier', 'expression', expr))
+   || CASE WHEN ext IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('extension', ext) END $$;
+CREATE FUNCTION elmt.obs(fn text, method text, observes text, id text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
+$$ SELECT elmt.pop('measure-observation', fn,
+     jsonb_build_array(jsonb_build_object('url', 'http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-aggregateMethod',
+                                          'valueCode', method))
+     || CASE WHEN observes IS NULL THEN '[]'::jsonb
+             ELSE jsonb_build_array(jsonb_build_object('url', 'http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-criteriaReference',
+                                                       'valueString', observes)) END, id) $$;
+CREATE FUNCTION elmt.scoring(code text) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_array(jsonb_build_object('url', 'http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-scoring',
+     'valueCodeableConcept', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object(
+        'system', 'http://terminology.hl7.org/CodeSystem/measure-scoring', 'code', code))))) $$;
+CREATE FUNCTION elmt.obs_measure(name text, groups jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_object('resourceType', 'Measure', 'id', name, 'url', 'http://example.org/Measure/' || name,
+     'version', '1.0.0', 'name', name, 'status', 'active',
+     'library', jsonb_build_array('http://example.org/Library/EngObservationLib'),
+     'extension', jsonb_build_array(jsonb_build_object(
+        'url', 'http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-populationBasis', 'valueCode', 'Encounter')),
+     'group', groups) $$;
+
+SELECT elmt.load(jsonb_build_array(obs_measure('EngObservation', jsonb_build_array(
+  -- g1: continuous variable, median (MADiE capitalises the code), observing the measure population by id
+  jsonb_build_object('id', 'g1', 'extension', scoring('continuous-variable'), 'population', jsonb_build_array(
+     pop('initial-population', 'Encounters'), pop('measure-population', 'Finished', NULL, 'g1-mpop'),
+     pop('measure-population-exclusion', 'Emergency'), obs('Minutes', 'Median', 'g1-mpop', 'g1-obs'))),
+  -- g2: continuous variable, average, no criteriaReference (the measure population)
+  jsonb_build_object('id', 'g2', 'extension', scoring('continuous-variable'), 'population', jsonb_build_array(
+     pop('initial-population', 'Encounters'), pop('measure-population', 'Finished'),
+     pop('measure-population-exclusion', 'Emergency'), obs('Minutes', 'average', NULL, 'g2-obs'))),
+  -- g3: ratio, sum of the numerator's minutes over the number of denominator episodes
+  jsonb_build_object('id', 'g3', 'extension', scoring('ratio'), 'population', jsonb_build_array(
+     pop('initial-population', 'Encounters'), pop('denominator', 'Finished', NULL, 'g3-den'),
+     pop('numerator', 'Long', NULL, 'g3-num'),
+     obs('One', 'sum', 'g3-den', 'g3-den-obs'), obs('Minutes', 'sum', 'g3-num', 'g3-num-obs')))))));
+
+-- per patient: each observation population's count and values, and the group's score
+CREATE TEMP TABLE reports AS
+  SELECT p AS patient, hedis.evaluate('http://example.org/Measure/EngObservation', p, '2024-01-01', '2024-12-31') AS r
+    FROM unnest(ARRAY['eng-obs-p1', 'eng-obs-p2', 'eng-obs-p3', 'eng-obs-p4']) p;
+SELECT patient, g->>'id' AS grp,
+       (SELECT string_agg(format('%s %s=%s%s', x->'code'->'coding'->0->>'code', x->>'id', x->>'count',
+                                 coalesce(' ' || (SELECT jsonb_agg((e->>'valueDecimal')::numeric)::text
+                                                    FROM jsonb_array_elements(x->'extension') e), '')), '; ')
+          FROM jsonb_array_elements(g->'population') x
+         WHERE x->'code'->'coding'->0->>'code' IN ('measure-population', 'measure-population-exclusion',
+                                                  'denominator', 'numerator', 'measure-observation')) AS populations,
+       g->'measureScore'->>'value' AS score
+  FROM reports, jsonb_array_elements(r->'group') g
+ ORDER BY patient, grp;
+
+-- the compact result (what runs store) carries the values, in the measure's order
+SELECT p.fhir_id, g->>'id' AS grp, g->'populations'->'measure-observation' AS n, g->'observations' AS observations
+  FROM hedis.patient p,
+       jsonb_array_elements(hedis.evaluate_patient_result('http://example.org/Measure/EngObservation', p.patient_key,
+                                                          '2024-01-01', '2024-12-31')->'groups') g
+ WHERE p.fhir_id LIKE 'eng-obs-%'
+ ORDER BY 1, 2;
+
+-- a run's summary: every patient's observations combined
+-- (g1 median of 30, 10, 80; g2 their average; g3 (30 + 99 + 80) / 5 episodes)
+SELECT hedis.run_now('http://example.org/Measure/EngObservation', '2024-01-01', '2024-12-31') AS run \gset
+SELECT g->>'id' AS grp,
+       (SELECT (x->>'count')::int FROM jsonb_array_elements(g->'population') x
+         WHERE x->'code'->'coding'->0->>'code' = 'measure-observation') AS observations,
+       round((g->'measureScore'->>'value')::numeric, 4) AS score
+  FROM jsonb_array_elements(hedis.measure_report(:run)->'group') g ORDER BY 1;
+SELECT group_index, round(rate, 4) FROM hedis.run_rates WHERE run_id = :run AND stratifier = '' ORDER BY 1;
+SELECT round(rate, 4) AS first_group_rate FROM hedis.runs WHERE run_id = :run;
+
+-- errors: an aggregate method FHIR does not define; a reference to no population
+SELECT elmt.load(jsonb_build_array(obs_measure('EngObservationBadMethod', jsonb_build_array(
+  jsonb_build_object('id', 'g1', 'extension', scoring('continuous-variable'), 'population', jsonb_build_array(
+     pop('initial-population', 'Encounters'), pop('measure-population', 'Finished'),
+     obs('Minutes', 'mode', NULL, 'g1-obs')))))));
+SELECT hedis.evaluate('http://example.org/Measure/EngObservationBadMethod', 'eng-obs-p1', '2024-01-01', '2024-12-31');
+SELECT elmt.load(jsonb_build_array(obs_measure('EngObservationBadRef', jsonb_build_array(
+  jsonb_build_object('id', 'g1', 'extension', scoring('continuous-variable'), 'population', jsonb_build_array(
+     pop('initial-population', 'Encounters'), pop('measure-population', 'Finished'),
+     obs('Minutes', 'sum', 'no-such-population', 'g1-obs')))))));
+SELECT hedis.evaluate('http://example.org/Measure/EngObservationBadRef', 'eng-obs-p1', '2024-01-01', '2024-12-31');
