@@ -396,54 +396,52 @@ population_tree(const char *id, int p, int count)
 	return pop;
 }
 
+/* a measure-observation population: count, the observations made; their values in extensions */
+static JsonbValue *
+observation_population_tree(MeasureObservation *o, CqlValue list)
+{
+	JsonbValue *pop = population_tree(o->id, HEDIS_POP_MOBS, list.u.list->n);
+	JsonbValue *exts;
+
+	if (list.u.list->n == 0)
+		return pop;
+	exts = jt_array();
+	for (int i = 0; i < list.u.list->n; i++)
+	{
+		JsonbValue *ext = jt_object();
+		double		x;
+
+		jt_put(ext, "url", jt_string(OBSERVATION_VALUE_URL));
+		if (measure_observation_number(list.u.list->items[i], &x))
+			jt_put(ext, "valueDecimal", value_tree(cql_dec(x)));
+		else
+			jt_put(ext, "valueString", jt_string(cql_to_json_text_refs(elm_system_value(list.u.list->items[i]))));
+		jt_push(exts, ext);
+	}
+	jt_put(pop, "extension", exts);
+	return pop;
+}
+
 static JsonbValue *
 group_tree(MeasureGroup *mg, GroupResult *r)
 {
 	JsonbValue *group = jt_object();
 	JsonbValue *pops = jt_array();
+	double		score;
 
 	jt_put(group, "id", text_or_empty(mg->id));
 	for (int p = 0; p < HEDIS_NPOP; p++)
 		if (mg->pop[p] != NULL && p != HEDIS_POP_MOBS)
 			jt_push(pops, population_tree(mg->pop_id[p], p, r->count[p]));
 	for (int k = 0; k < mg->nobs; k++)
-	{
-		/* count: the observations made; their values in extensions */
-		CqlValue	list = r->observations[k];
-		JsonbValue *pop = population_tree(mg->obs[k].id, HEDIS_POP_MOBS, list.u.list->n);
-
-		if (list.u.list->n > 0)
-		{
-			JsonbValue *exts = jt_array();
-
-			for (int i = 0; i < list.u.list->n; i++)
-			{
-				JsonbValue *ext = jt_object();
-				double		x;
-				bool		number = measure_observation_number(list.u.list->items[i], &x);
-
-				jt_put(ext, "url", jt_string(OBSERVATION_VALUE_URL));
-				if (number)
-					jt_put(ext, "valueDecimal", value_tree(cql_dec(x)));
-				else
-					jt_put(ext, "valueString", jt_string(cql_to_json_text_refs(elm_system_value(list.u.list->items[i]))));
-				jt_push(exts, ext);
-			}
-			jt_put(pop, "extension", exts);
-		}
-		jt_push(pops, pop);
-	}
+		jt_push(pops, observation_population_tree(&mg->obs[k], r->observations[k]));
 	jt_put(group, "population", pops);
+	if (measure_score(mg, r, &score))
 	{
-		double		score;
+		JsonbValue *q = jt_object();
 
-		if (measure_score(mg, r, &score))
-		{
-			JsonbValue *q = jt_object();
-
-			jt_put(q, "value", value_tree(cql_dec(score)));
-			jt_put(group, "measureScore", q);
-		}
+		jt_put(q, "value", value_tree(cql_dec(score)));
+		jt_put(group, "measureScore", q);
 	}
 	if (mg->nstrat > 0)
 	{
