@@ -81,9 +81,11 @@ SELECT elmt.load(jsonb_build_array(obs_measure('EngObservation', jsonb_build_arr
   jsonb_build_object('id', 'g2', 'extension', scoring('continuous-variable'), 'population', jsonb_build_array(
      pop('initial-population', 'Encounters'), pop('measure-population', 'Finished'),
      pop('measure-population-exclusion', 'Emergency'), obs('Minutes', 'average', NULL, 'g2-obs'))),
-  -- g3: ratio, sum of the numerator's minutes over the number of denominator episodes
+  -- g3: ratio, sum of the numerator's minutes over the number of denominator episodes;
+  -- the numerator does not depend on the denominator (an excluded EMER episode still counts)
   jsonb_build_object('id', 'g3', 'extension', scoring('ratio'), 'population', jsonb_build_array(
      pop('initial-population', 'Encounters'), pop('denominator', 'Finished', NULL, 'g3-den'),
+     pop('denominator-exclusion', 'Emergency', NULL, 'g3-denex'),
      pop('numerator', 'Long', NULL, 'g3-num'),
      obs('One', 'sum', 'g3-den', 'g3-den-obs'), obs('Minutes', 'sum', 'g3-num', 'g3-num-obs')))))));
 
@@ -97,7 +99,8 @@ SELECT patient, g->>'id' AS grp,
                                                     FROM jsonb_array_elements(x->'extension') e), '')), '; ')
           FROM jsonb_array_elements(g->'population') x
          WHERE x->'code'->'coding'->0->>'code' IN ('measure-population', 'measure-population-exclusion',
-                                                  'denominator', 'numerator', 'measure-observation')) AS populations,
+                                                  'denominator', 'denominator-exclusion', 'numerator',
+                                                  'measure-observation')) AS populations,
        g->'measureScore'->>'value' AS score
   FROM reports, jsonb_array_elements(r->'group') g
  ORDER BY patient, grp;
@@ -111,7 +114,7 @@ SELECT p.fhir_id, g->>'id' AS grp, g->'populations'->'measure-observation' AS n,
  ORDER BY 1, 2;
 
 -- a run's summary: every patient's observations combined
--- (g1 median of 30, 10, 80; g2 their average; g3 (30 + 99 + 80) / 5 episodes)
+-- (g1 median of 30, 10, 80; g2 their average; g3 (30 + 99 + 80) / 4 episodes)
 SELECT hedis.run_now('http://example.org/Measure/EngObservation', '2024-01-01', '2024-12-31') AS run \gset
 SELECT g->>'id' AS grp,
        (SELECT (x->>'count')::int FROM jsonb_array_elements(g->'population') x

@@ -288,6 +288,7 @@ measure_compile(const char *ref, Jsonb *resource)
 		if (mg->id == NULL)
 			mg->id = psprintf("group-%d", g + 1);
 		mg->scoring = scoring ? scoring : (measure_scoring ? measure_scoring : "proportion");
+		mg->ratio = strcmp(mg->scoring, "ratio") == 0;
 		if (basis == NULL)
 			basis = measure_basis;
 		mg->patient_based = basis == NULL || strcmp(basis, "boolean") == 0;
@@ -307,6 +308,12 @@ measure_compile(const char *ref, Jsonb *resource)
 				observation_compile(m, mg, pop, references);
 				continue;
 			}
+			if (mg->pop[idx] != NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+						 errmsg("measure \"%s\" group \"%s\" has more than one %s population",
+								m->name, mg->id, code),
+						 errhint("Ratio groups with two initial populations are not supported.")));
 			mg->pop_id[idx] = jb_member_string(pop, "id");
 			mg->pop[idx] = criteria_def(m, jb_member_container(pop, "criteria"), code);
 		}
@@ -571,13 +578,6 @@ list_minus(CqlValue a, CqlValue b)
 	return out;
 }
 
-/*
- * Populations of one group for the patient in cx, as FHIR proportion
- * scoring defines their dependencies: denominator within initial
- * population; exclusions and numerator within the denominator; numerator
- * only for those not excluded; exceptions only for those neither excluded
- * nor in the numerator.
- */
 /* the exclusion whose members a population's observation leaves out */
 static int
 observed_exclusion(int p)
@@ -639,6 +639,17 @@ observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members)
 		r->count[HEDIS_POP_MOBS] += r->observations[k].u.list->n;
 }
 
+/*
+ * Populations of one group for the patient in cx, with the dependencies
+ * FHIR Measure scoring defines (CQF Measures, population criteria): the
+ * denominator within the initial population; exclusions within the
+ * denominator; for proportion scoring the numerator within the denominator
+ * and only for those not excluded, exceptions only for those neither
+ * excluded nor in the numerator; for ratio scoring the numerator and the
+ * denominator independent, each within the initial population (exceptions
+ * for those not excluded); numerator exclusions within the numerator; the
+ * measure population within the initial population.
+ */
 void
 measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 {
@@ -650,9 +661,10 @@ measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 		bool		ip = truthy_def(cx, g->pop[HEDIS_POP_IP]);
 		bool		den = ip && (g->pop[HEDIS_POP_DEN] == NULL || truthy_def(cx, g->pop[HEDIS_POP_DEN]));
 		bool		denex = den && truthy_def(cx, g->pop[HEDIS_POP_DENEX]);
-		bool		numer = den && !denex && truthy_def(cx, g->pop[HEDIS_POP_NUMER]);
+		bool		numer = (g->ratio ? ip : den && !denex) && truthy_def(cx, g->pop[HEDIS_POP_NUMER]);
 		bool		numex = numer && truthy_def(cx, g->pop[HEDIS_POP_NUMEX]);
-		bool		denexcep = den && !denex && !numer && truthy_def(cx, g->pop[HEDIS_POP_DENEXCEP]);
+		bool		denexcep = den && !denex && (g->ratio || !numer) &&
+			truthy_def(cx, g->pop[HEDIS_POP_DENEXCEP]);
 		bool		mpop = ip && truthy_def(cx, g->pop[HEDIS_POP_MPOP]);
 		bool		mpopex = mpop && truthy_def(cx, g->pop[HEDIS_POP_MPOPEX]);
 
@@ -672,9 +684,10 @@ measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 		CqlValue	den = g->pop[HEDIS_POP_DEN] ? episodes(cx, g->pop[HEDIS_POP_DEN], ip) : ip;
 		CqlValue	denex = episodes(cx, g->pop[HEDIS_POP_DENEX], den);
 		CqlValue	eligible = list_minus(den, denex);
-		CqlValue	numer = episodes(cx, g->pop[HEDIS_POP_NUMER], eligible);
+		CqlValue	numer = episodes(cx, g->pop[HEDIS_POP_NUMER], g->ratio ? ip : eligible);
 		CqlValue	numex = episodes(cx, g->pop[HEDIS_POP_NUMEX], numer);
-		CqlValue	denexcep = episodes(cx, g->pop[HEDIS_POP_DENEXCEP], list_minus(eligible, numer));
+		CqlValue	denexcep = episodes(cx, g->pop[HEDIS_POP_DENEXCEP],
+									   g->ratio ? eligible : list_minus(eligible, numer));
 		CqlValue	mpop = episodes(cx, g->pop[HEDIS_POP_MPOP], ip);
 		CqlValue	mpopex = episodes(cx, g->pop[HEDIS_POP_MPOPEX], mpop);
 

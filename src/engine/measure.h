@@ -62,6 +62,7 @@ typedef struct MeasureGroup
 {
 	const char *id;
 	const char *scoring;
+	bool		ratio;			/* ratio scoring: numerator independent of the denominator */
 	bool		patient_based;
 	ElmDef	   *pop[HEDIS_NPOP];	/* NULL where the group has no such population */
 	const char *pop_id[HEDIS_NPOP];
