@@ -128,3 +128,36 @@ SELECT generation FROM hedis.knowledge_state;
 -- deleting a patient removes its resources
 DELETE FROM hedis.patient WHERE fhir_id = 'p2';
 SELECT count(*) AS pr2_left FROM hedis.resource WHERE fhir_id IN ('pr2', 'p2');
+
+-- references to entries of the same bundle are stored as the Type/id the
+-- entry is stored under (FHIR "Resolving references in Bundles", and what a
+-- transaction does): a urn:uuid, an absolute URL, and a relative reference
+-- that only the fullUrl matches (MADiE's test bundles rename resources but
+-- keep the old id in the fullUrl and in references to them); references to
+-- nothing in the bundle, to a contained resource, or already by Type/id
+-- stay as written, and so does a version of an entry named by its own Type/id
+SELECT hedis.load_bundle($json$
+{"resourceType": "Bundle", "type": "transaction", "entry": [
+  {"fullUrl": "https://ex.org/fhir/Patient/ref-p-old",
+   "resource": {"resourceType": "Patient", "id": "ref-p-new", "birthDate": "1970-01-01"}},
+  {"fullUrl": "https://ex.org/fhir/Condition/ref-c-old",
+   "resource": {"resourceType": "Condition", "id": "ref-c-new", "subject": {"reference": "Patient/ref-p-old"}}},
+  {"fullUrl": "urn:uuid:bbbbbbbb-0000-0000-0000-000000000001",
+   "resource": {"resourceType": "Condition", "subject": {"reference": "Patient/ref-p-old"}}},
+  {"fullUrl": "https://ex.org/fhir/Location/ref-l1",
+   "resource": {"resourceType": "Location", "id": "ref-l1"}},
+  {"fullUrl": "https://ex.org/fhir/Encounter/ref-e-old",
+   "resource": {"resourceType": "Encounter", "id": "ref-e-new",
+                "subject": {"reference": "https://ex.org/fhir/Patient/ref-p-old"},
+                "diagnosis": [{"condition": {"reference": "Condition/ref-c-old"}},
+                              {"condition": {"reference": "urn:uuid:bbbbbbbb-0000-0000-0000-000000000001"}},
+                              {"condition": {"reference": "Condition/elsewhere"}},
+                              {"condition": {"reference": "#contained-1"}}],
+                "location": [{"location": {"reference": "Location/ref-l1"}},
+                             {"location": {"reference": "Location/ref-l1/_history/2"}}],
+                "participant": [{"individual": {"reference": "Practitioner/ref-pr1", "display": "Dr. No"}}]}}]}
+$json$::jsonb);
+SELECT fhir_id, patient_ref, resource->'subject' AS subject FROM hedis.resource
+ WHERE fhir_id LIKE 'ref-%' OR fhir_id = 'bbbbbbbb-0000-0000-0000-000000000001' ORDER BY fhir_id;
+SELECT jsonb_path_query(resource, '$.**.reference') AS reference
+  FROM hedis.resource WHERE fhir_id = 'ref-e-new';

@@ -7,6 +7,9 @@
  * call is rolled back with the statement.  Nested Bundle resources are
  * skipped (the test decks nest a copy of each bundle inside itself).
  *
+ * References that name another entry of the bundle by its fullUrl are
+ * stored as that entry's Type/id (bundle_index.c).
+ *
  * A patient bundle (second argument true: a test-case bundle, an $everything
  * export) is one patient's record: it must hold exactly one Patient, and
  * every other clinical resource is stored as that patient's, whatever its
@@ -81,6 +84,7 @@ load_bundle_entries(JsonbContainer *entries, bool patient_bundle)
 {
 	int			n = JsonContainerSize(entries);
 	int			stored = 0;
+	int			rewritten = 0;
 	bool		knowledge_changed = false;
 	char	   *owner = patient_bundle ? bundle_patient_id(entries) : NULL;
 	StoreBundleIndex *idx = store_bundle_index_build(entries);
@@ -128,6 +132,7 @@ load_bundle_entries(JsonbContainer *entries, bool patient_bundle)
 
 					if (full_url && strncmp(full_url, "urn:uuid:", 9) == 0)
 						fallback_id = full_url + 9;
+					resource = store_bundle_rewrite_references(idx, resource, full_url, &rewritten);
 					reason = store_extract_owned(resource, &resource->root, fallback_id, idx,
 												 owner, &row);
 					if (reason)
@@ -141,6 +146,9 @@ load_bundle_entries(JsonbContainer *entries, bool patient_bundle)
 		MemoryContextReset(entry_cxt);
 	}
 	store_writer_flush(writer);
+	if (rewritten > 0)
+		ereport(DEBUG1,
+				(errmsg_internal("load_bundle: %d references rewritten to the Type/id of the entries they name", rewritten)));
 	if (knowledge_changed)
 		store_knowledge_bump_generation();
 	return stored;

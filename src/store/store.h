@@ -35,8 +35,13 @@ typedef struct StoreRow
 
 #define STORE_CODE_SEP '\x1f'
 
-/* fullUrl -> (type, id) of the entries of one bundle, for urn:uuid references */
+/* fullUrl -> (type, id) of the entries of one bundle (bundle_index.c) */
 typedef struct StoreBundleIndex StoreBundleIndex;
+extern StoreBundleIndex *store_bundle_index_build(JsonbContainer *entries);
+extern bool store_bundle_lookup(StoreBundleIndex *idx, const char *full_url,
+								const char **type, const char **id);
+extern Jsonb *store_bundle_rewrite_references(StoreBundleIndex *idx, Jsonb *resource,
+											  const char *entry_full_url, int *rewritten);
 
 typedef enum StoreResourceKind
 {
@@ -47,7 +52,6 @@ typedef enum StoreResourceKind
 
 /* store_extract.c */
 extern StoreResourceKind store_resource_kind(const char *resource_type);
-extern StoreBundleIndex *store_bundle_index_build(JsonbContainer *entries);
 extern const char *store_extract(Jsonb *resource, JsonbContainer *container,
 								 const char *fallback_id,
 								 StoreBundleIndex *index, StoreRow *row);

@@ -135,92 +135,6 @@ rule_for(const char *type)
 	return &default_rule;
 }
 
-/* ---------- bundle index: fullUrl -> type/id ---------- */
-
-typedef struct BundleIndexItem
-{
-	char	   *full_url;
-	char	   *type;
-	char	   *id;
-} BundleIndexItem;
-
-struct StoreBundleIndex
-{
-	int			n;
-	BundleIndexItem *items;
-};
-
-static int
-bundle_item_cmp(const void *a, const void *b)
-{
-	return strcmp(((const BundleIndexItem *) a)->full_url,
-				  ((const BundleIndexItem *) b)->full_url);
-}
-
-/* urn:uuid:X fullUrl of an entry without id: X becomes its id */
-static char *
-id_from_full_url(const char *full_url)
-{
-	const char *slash;
-
-	if (full_url == NULL)
-		return NULL;
-	if (strncmp(full_url, "urn:uuid:", 9) == 0)
-		return pstrdup(full_url + 9);
-	slash = strrchr(full_url, '/');
-	if (slash && slash[1])
-		return pstrdup(slash + 1);
-	return NULL;
-}
-
-StoreBundleIndex *
-store_bundle_index_build(JsonbContainer *entries)
-{
-	StoreBundleIndex *idx = palloc0(sizeof(StoreBundleIndex));
-	int			n = jb_array_size(entries);
-
-	if (n <= 0)
-		return idx;
-	idx->items = palloc(sizeof(BundleIndexItem) * n);
-	for (int i = 0; i < n; i++)
-	{
-		JsonbValue *e = getIthJsonbValueFromContainer(entries, i);
-		JsonbValue	res;
-		char	   *full_url;
-		char	   *type;
-		char	   *id;
-
-		if (e == NULL || jb_container(e) == NULL)
-			continue;
-		full_url = jb_member_string(jb_container(e), "fullUrl");
-		if (full_url == NULL || !jb_member(jb_container(e), "resource", &res))
-			continue;
-		type = jb_member_string(jb_container(&res), "resourceType");
-		id = jb_member_string(jb_container(&res), "id");
-		if (id == NULL)
-			id = id_from_full_url(full_url);
-		if (type == NULL || id == NULL)
-			continue;
-		idx->items[idx->n].full_url = full_url;
-		idx->items[idx->n].type = type;
-		idx->items[idx->n].id = id;
-		idx->n++;
-	}
-	qsort(idx->items, idx->n, sizeof(BundleIndexItem), bundle_item_cmp);
-	return idx;
-}
-
-static BundleIndexItem *
-bundle_index_find(StoreBundleIndex *idx, const char *full_url)
-{
-	BundleIndexItem key;
-
-	if (idx == NULL || idx->n == 0)
-		return NULL;
-	key.full_url = (char *) full_url;
-	return bsearch(&key, idx->items, idx->n, sizeof(BundleIndexItem), bundle_item_cmp);
-}
-
 /* ---------- references ---------- */
 
 typedef enum RefKind
@@ -237,14 +151,15 @@ typedef enum RefKind
 static RefKind
 resolve_reference(const char *ref, StoreBundleIndex *idx, char **patient_id)
 {
-	BundleIndexItem *item = bundle_index_find(idx, ref);
+	const char *type;
+	const char *id;
 	const char *p;
 
-	if (item)
+	if (store_bundle_lookup(idx, ref, &type, &id))
 	{
-		if (strcmp(item->type, "Patient") != 0)
+		if (strcmp(type, "Patient") != 0)
 			return REF_OTHER;
-		*patient_id = pstrdup(item->id);
+		*patient_id = pstrdup(id);
 		return REF_PATIENT;
 	}
 	if (strncmp(ref, "urn:", 4) == 0)
