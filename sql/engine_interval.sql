@@ -19,6 +19,13 @@ INSERT INTO elmt.chk (cql, expr, expected) VALUES
 ('5 in Interval[1, 5)',       op('In', i(5), ivl(i(1), i(5), true, false)), 'false'),
 ('1 in Interval(1, 5]',       op('In', i(1), ivl(i(1), i(5), false, true)), 'false'),
 ('null in Interval[1, 5]',    op('In', nul('Integer'), ivl(i(1), i(5))), 'null'),
+-- a null interval: a value is not in it, null is unknown (unlike a null list)
+('null in (null as Interval<Integer>)',
+   op('In', nul('Integer'), jsonb_build_object('type', 'As', 'operand', nul(),
+        'asTypeSpecifier', jsonb_build_object('type', 'IntervalTypeSpecifier', 'pointType', named('Integer')))), 'null'),
+('1 in (null as Interval<Integer>)',
+   op('In', i(1), jsonb_build_object('type', 'As', 'operand', nul(),
+        'asTypeSpecifier', jsonb_build_object('type', 'IntervalTypeSpecifier', 'pointType', named('Integer')))), 'false'),
 ('100 in Interval[1, null]',  op('In', i(100), ivl(i(1), nul('Integer'))), 'true'),
 ('100 in Interval[1, null)',  op('In', i(100), ivl(i(1), nul('Integer'), true, false)), 'null'),
 ('0 in Interval[1, null)',    op('In', i(0), ivl(i(1), nul('Integer'), true, false)), 'false'),

@@ -1114,6 +1114,17 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 							   strcmp(n->args[0]->type, "Retrieve") == 0 ||
 							   strcmp(n->args[0]->type, "ToList") == 0));
 	}
+	else if (strcmp(type, "In") == 0)
+	{
+		/* null in a null list is false, null in a null interval null: which overload? */
+		JsonbContainer *sig = j_container(obj, "signature");
+		JsonbContainer *s1 = j_len(sig) > 1 ? j_at(sig, 1) : NULL;
+		char	   *stype = s1 ? j_str(s1, "type") : NULL;
+
+		compile_operands(cc, n, obj, "operand");
+		n->flag = (stype && strcmp(stype, "ListTypeSpecifier") == 0) ||
+			(n->nargs == 2 && n->args[1]->ts && n->args[1]->ts->kind == ETS_LIST);
+	}
 	else if (strcmp(type, "MinValue") == 0 || strcmp(type, "MaxValue") == 0)
 		n->ts = compile_type_attr(cc, obj, "valueType", "valueTypeSpecifier");
 	else if (strcmp(type, "ToList") == 0 || strcmp(type, "ToDecimal") == 0)

@@ -295,8 +295,12 @@ eval_in(EvalCtx *cx, const ElmNode *n)
 	CqlValue	x = elm_eval(cx, n->args[0]);
 	CqlValue	c = arg(cx, n, 1);
 
+	/*
+	 * A null list holds nothing (false); in a null interval a value is not
+	 * (false) and null is unknown (null).  n->flag: the list overload.
+	 */
 	if (c.kind == CK_NULL)
-		return c.kind == CK_NULL && x.kind != CK_NULL ? cql_bool(false) : CQL_NULL_VALUE;
+		return x.kind != CK_NULL || n->flag ? cql_bool(false) : CQL_NULL_VALUE;
 	if (c.kind == CK_LIST)
 		return cql_tri(list_contains(c, x));
 	if (c.kind == CK_INTERVAL)
