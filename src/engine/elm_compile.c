@@ -777,6 +777,22 @@ mark_body_shape(ElmFunction *f)
 		b->query->sources[0]->slot == 0;
 }
 
+
+/*
+ * Is operand k of n a list, by the signature the translator wrote or by the
+ * type an As gives it?  (Some operators mean something else for a null list
+ * than for a null of another type.)
+ */
+static bool
+operand_is_list(JsonbContainer *obj, const ElmNode *n, int k)
+{
+	JsonbContainer *sig = j_container(obj, "signature");
+	JsonbContainer *s = j_len(sig) > k ? j_at(sig, k) : NULL;
+	char	   *stype = s ? j_str(s, "type") : NULL;
+
+	return (stype && strcmp(stype, "ListTypeSpecifier") == 0) ||
+		(n->nargs > k && n->args[k]->ts && n->args[k]->ts->kind == ETS_LIST);
+}
 static ElmNode *
 compile_node(CompileCtx *cc, JsonbContainer *obj)
 {
@@ -1102,13 +1118,8 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 	else if (strcmp(type, "Length") == 0)
 	{
 		/* null has length 0 as a List, none as a String: which one is it? */
-		JsonbContainer *sig = j_container(obj, "signature");
-		JsonbContainer *s0 = j_len(sig) > 0 ? j_at(sig, 0) : NULL;
-		char	   *stype = s0 ? j_str(s0, "type") : NULL;
-
 		compile_operands(cc, n, obj, "operand");
-		n->flag = (stype && strcmp(stype, "ListTypeSpecifier") == 0) ||
-			(n->nargs == 1 && n->args[0]->ts && n->args[0]->ts->kind == ETS_LIST) ||
+		n->flag = operand_is_list(obj, n, 0) ||
 			(n->nargs == 1 && (strcmp(n->args[0]->type, "List") == 0 ||
 							   strcmp(n->args[0]->type, "Query") == 0 ||
 							   strcmp(n->args[0]->type, "Retrieve") == 0 ||
@@ -1117,13 +1128,8 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 	else if (strcmp(type, "In") == 0)
 	{
 		/* null in a null list is false, null in a null interval null: which overload? */
-		JsonbContainer *sig = j_container(obj, "signature");
-		JsonbContainer *s1 = j_len(sig) > 1 ? j_at(sig, 1) : NULL;
-		char	   *stype = s1 ? j_str(s1, "type") : NULL;
-
 		compile_operands(cc, n, obj, "operand");
-		n->flag = (stype && strcmp(stype, "ListTypeSpecifier") == 0) ||
-			(n->nargs == 2 && n->args[1]->ts && n->args[1]->ts->kind == ETS_LIST);
+		n->flag = operand_is_list(obj, n, 1);
 	}
 	else if (strcmp(type, "MinValue") == 0 || strcmp(type, "MaxValue") == 0)
 		n->ts = compile_type_attr(cc, obj, "valueType", "valueTypeSpecifier");
