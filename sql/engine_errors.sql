@@ -57,6 +57,12 @@ SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Two singlet
 SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Error message', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS message_error;
 SELECT hedis.evaluate_expression('EngErrors', 'Warning message', 'eng-errors-p', '2024-01-01', '2024-12-31') AS message_warning_returns_source,
        hedis.evaluate_expression('EngErrors', 'Message not raised', 'eng-errors-p', '2024-01-01', '2024-12-31') AS message_false_condition;
+-- malformed ELM is refused at compile time, not evaluated (an aggregate
+-- written with "operand" instead of "source" crashed the backend before)
+DELETE FROM elmt.chk; DELETE FROM elmt.def;
+SELECT elmt.define('Count without source', op1('Count', lst(i(1), i(2))));
+SELECT elmt.try_sql($$SELECT elmt.load_library('EngErrorsNoSource')$$) AS load_count_without_source;
+SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrorsNoSource', 'Count without source', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS count_without_source;
 -- after the errors the backend still evaluates
 SELECT hedis.evaluate_expression('EngErrors', 'One', 'eng-errors-p', '2024-01-01', '2024-12-31') AS still_works;
 

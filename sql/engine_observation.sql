@@ -135,3 +135,40 @@ SELECT elmt.load(jsonb_build_array(obs_measure('EngObservationBadRef', jsonb_bui
      pop('initial-population', 'Encounters'), pop('measure-population', 'Finished'),
      obs('Minutes', 'sum', 'no-such-population', 'g1-obs')))))));
 SELECT hedis.evaluate('http://example.org/Measure/EngObservationBadRef', 'eng-obs-p1', '2024-01-01', '2024-12-31');
+
+-- the other aggregate methods, and none: p1's two observations (30, 10)
+-- give a median of their mean, a count, a minimum and a maximum; without a
+-- method there is no score (the observations are still reported)
+SELECT elmt.load(jsonb_build_array(obs_measure('EngObservationMethods', (
+  SELECT jsonb_agg(jsonb_build_object('id', 'g-' || coalesce(m, 'none'), 'extension', scoring('continuous-variable'),
+         'population', jsonb_build_array(pop('initial-population', 'Encounters'), pop('measure-population', 'Finished'),
+                                         pop('measure-population-exclusion', 'Emergency'),
+                                         CASE WHEN m IS NULL THEN pop('measure-observation', 'Minutes', NULL, 'obs')
+                                              ELSE obs('Minutes', m, NULL, 'obs') END)) ORDER BY o)
+    FROM unnest(ARRAY['median', 'count', 'minimum', 'maximum', 'sum', NULL]) WITH ORDINALITY u(m, o)))));
+SELECT g->>'id' AS grp, g->'measureScore'->>'value' AS score,
+       (SELECT p->>'count' FROM jsonb_array_elements(g->'population') p
+         WHERE p->'code'->'coding'->0->>'code' = 'measure-observation') AS observations
+  FROM jsonb_array_elements(hedis.evaluate('EngObservationMethods', 'eng-obs-p1', '2024-01-01', '2024-12-31')->'group') g;
+-- a patient outside the measure population has no score, whatever the method (p3: no encounters)
+SELECT count(*) FILTER (WHERE g ? 'measureScore') AS scored_groups
+  FROM jsonb_array_elements(hedis.evaluate('EngObservationMethods', 'eng-obs-p3', '2024-01-01', '2024-12-31')->'group') g;
+
+-- a patient-based group observes the patient with a function of no operand,
+-- once, when the patient is in the measure population not excluded
+SELECT elmt.define_function('Encounter Count', ARRAY[]::text[], src('Count', ref('Finished')));
+SELECT elmt.define('Has Finished', op1('Exists', ref('Finished')));
+SELECT elmt.define('Has Emergency', op1('Exists', ref('Emergency')));
+SELECT elmt.define('Has Encounters', op1('Exists', ref('Encounters')));
+SELECT elmt.load_library('EngObservationLib');
+SELECT elmt.load(jsonb_build_array(obs_measure('EngObservationPatient', jsonb_build_array(
+  jsonb_build_object('id', 'g1', 'extension', scoring('continuous-variable')
+       || '[{"url": "http://hl7.org/fhir/us/cqfmeasures/StructureDefinition/cqfm-populationBasis", "valueCode": "boolean"}]'::jsonb,
+     'population', jsonb_build_array(pop('initial-population', 'Has Encounters'), pop('measure-population', 'Has Finished'),
+                                     obs('Encounter Count', 'sum', NULL, 'g1-obs')))))));
+SELECT p AS patient, g->'measureScore'->>'value' AS score,
+       (SELECT p2->>'count' FROM jsonb_array_elements(g->'population') p2
+         WHERE p2->'code'->'coding'->0->>'code' = 'measure-observation') AS observations
+  FROM unnest(ARRAY['eng-obs-p1', 'eng-obs-p2', 'eng-obs-p3']) p,
+       LATERAL jsonb_array_elements(hedis.evaluate('EngObservationPatient', p, '2024-01-01', '2024-12-31')->'group') g
+ ORDER BY 1;

@@ -1035,6 +1035,8 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 	{
 		set_args(n, 1);
 		n->args[0] = compile_child(cc, obj, "source");
+		if (n->args[0] == NULL)
+			compile_error(cc, obj, "%s needs a source", type);
 	}
 	else if (strcmp(type, "IndexOf") == 0)
 	{

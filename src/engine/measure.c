@@ -1,9 +1,10 @@
 /*
  * measure.c
  *		FHIR Measure evaluation: population criteria with the dependencies
- *		FHIR proportion scoring defines, patient- and episode-based groups,
- *		stratifiers, and the results as a compact jsonb (for population runs)
- *		or a FHIR MeasureReport of type individual (with evidence).
+ *		FHIR scoring defines (proportion, ratio, continuous variable),
+ *		patient- and episode-based groups, measure observations and their
+ *		score, stratifiers; the results as a compact jsonb (for population
+ *		runs) or a FHIR MeasureReport of type individual (with evidence).
  *
  * A Measure is compiled once per backend: its library is compiled and each
  * population's criteria resolved to an expression definition.  Nothing here
@@ -119,18 +120,25 @@ population_index(const char *code)
 	return -1;
 }
 
-/* a function of the measure's library with one operand (measure observations) */
+/*
+ * The function of the measure's library a measure observation names: one
+ * operand (the episode), or none (a patient-based group's observation of
+ * the patient); the one-operand overload first.
+ */
 static ElmFunction *
-criteria_function(MeasureDef *m, JsonbContainer *criteria)
+criteria_function(MeasureDef *m, const char *expr)
 {
-	char	   *expr = jb_member_string(criteria, "expression");
+	ElmFunction *none = NULL;
 
-	if (expr == NULL)
-		return NULL;
-	for (int i = 0; i < m->lib->nfuncs; i++)
-		if (strcmp(m->lib->funcs[i].name, expr) == 0 && m->lib->funcs[i].noperands == 1)
-			return &m->lib->funcs[i];
-	return NULL;
+	for (int i = 0; expr && i < m->lib->nfuncs; i++)
+		if (strcmp(m->lib->funcs[i].name, expr) == 0)
+		{
+			if (m->lib->funcs[i].noperands == 1)
+				return &m->lib->funcs[i];
+			if (m->lib->funcs[i].noperands == 0)
+				none = &m->lib->funcs[i];
+		}
+	return none;
 }
 
 static const char *const aggregate_codes[] = {
@@ -153,7 +161,7 @@ aggregate_method(MeasureDef *m, JsonbContainer *pop)
 	if (pg_strcasecmp(code, "max") == 0)
 		return AGG_MAXIMUM;
 	ereport(ERROR,
-			(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("measure \"%s\": unknown aggregate method \"%s\" of a measure observation", m->name, code),
 			 errhint("Known methods: sum, average, median, minimum, maximum, count.")));
 }
@@ -168,6 +176,7 @@ static void
 observation_compile(MeasureDef *m, MeasureGroup *mg, JsonbContainer *pop, char **reference)
 {
 	MeasureObservation *o;
+	char	   *expr;
 
 	if (mg->nobs == HEDIS_MAX_OBSERVATIONS)
 		ereport(ERROR,
@@ -176,12 +185,13 @@ observation_compile(MeasureDef *m, MeasureGroup *mg, JsonbContainer *pop, char *
 						m->name, mg->id, HEDIS_MAX_OBSERVATIONS)));
 	o = &mg->obs[mg->nobs];
 	o->id = jb_member_string(pop, "id");
-	o->function = criteria_function(m, jb_member_container(pop, "criteria"));
+	expr = jb_member_string(jb_member_container(pop, "criteria"), "expression");
+	o->function = criteria_function(m, expr);
 	if (o->function == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("measure \"%s\": the measure observation names no one-operand function of library \"%s\"",
-						m->name, m->lib->name)));
+				 errmsg("measure \"%s\": measure observation \"%s\" is no function of one operand or none in library \"%s\"",
+						m->name, expr ? expr : "(no criteria expression)", m->lib->name)));
 	o->aggregate = aggregate_method(m, pop);
 	reference[mg->nobs] = extension_code(pop, "criteriaReference");
 	mg->nobs++;
@@ -311,9 +321,10 @@ measure_compile(const char *ref, Jsonb *resource)
 			if (mg->pop[idx] != NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-						 errmsg("measure \"%s\" group \"%s\" has more than one %s population",
+						 errmsg("measure \"%s\" group \"%s\" has two \"%s\" populations",
 								m->name, mg->id, code),
-						 errhint("Ratio groups with two initial populations are not supported.")));
+						 idx == HEDIS_POP_IP ?
+						 errhint("Ratio groups with two initial populations are not supported.") : 0));
 			mg->pop_id[idx] = jb_member_string(pop, "id");
 			mg->pop[idx] = criteria_def(m, jb_member_container(pop, "criteria"), code);
 		}
@@ -627,8 +638,12 @@ observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members)
 		for (int i = 0; i < observed.u.list->n; i++)
 		{
 			CqlValue	arg = observed.u.list->items[i];
-			CqlValue	v = elm_call_function(cx, NULL, o->function, &arg);
+			CqlValue	v;
 
+			/* a function of no operand observes the patient: once */
+			if (o->function->noperands == 0 && i > 0)
+				break;
+			v = elm_call_function(cx, NULL, o->function, o->function->noperands ? &arg : NULL);
 			if (v.kind != CK_NULL)
 				cql_list_append(&r->observations[k], v);
 		}
@@ -747,16 +762,20 @@ double_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/* observations combined by the aggregate method; false when none (or not numbers) */
+/*
+ * Observations combined by the aggregate method: count counts them all;
+ * the others need numbers, and an empty list has a sum of 0 and no
+ * average, median, minimum or maximum.  False when there is none.
+ */
 static bool
 aggregate(MeasureAggregate method, CqlValue obs, double *out)
 {
 	int			n = obs.u.list->n;
 	double	   *x;
 
-	if (method == AGG_COUNT)
+	if (method == AGG_COUNT || (method == AGG_SUM && n == 0))
 	{
-		*out = n;
+		*out = method == AGG_COUNT ? n : 0;
 		return true;
 	}
 	if (method == AGG_NONE || n == 0)
@@ -764,7 +783,10 @@ aggregate(MeasureAggregate method, CqlValue obs, double *out)
 	x = palloc(sizeof(double) * n);
 	for (int i = 0; i < n; i++)
 		if (!measure_observation_number(obs.u.list->items[i], &x[i]))
+		{
+			pfree(x);
 			return false;
+		}
 	qsort(x, n, sizeof(double), double_cmp);
 	switch (method)
 	{
@@ -792,22 +814,26 @@ aggregate(MeasureAggregate method, CqlValue obs, double *out)
 
 /*
  * The patient's measure score from the observations: a continuous-variable
- * group's aggregate; a ratio group observing its numerator and its
- * denominator, the numerator's aggregate over the denominator's (none when
- * that is 0).  False when the group has no such score.
+ * group's aggregate (none without observations: the patient is not in the
+ * measure population); a ratio group observing its numerator and its
+ * denominator, the numerator's aggregate over the denominator's (none
+ * without denominator observations or when their aggregate is 0).
+ * hedis.run_observation_score follows the same rules over a run.
  */
 bool
 measure_score(MeasureGroup *g, GroupResult *r, double *score)
 {
-	if (g->nobs == 1)
-		return aggregate(g->obs[0].aggregate, r->observations[0], score);
+	if (g->nobs == 1 && !g->ratio)
+		return r->observations[0].u.list->n > 0 &&
+			aggregate(g->obs[0].aggregate, r->observations[0], score);
 	if (g->nobs == 2)
 	{
 		int			num = g->obs[0].observed == HEDIS_POP_NUMER ? 0 : 1;
 		double		n,
 					d;
 
-		if (g->obs[num].observed != HEDIS_POP_NUMER || g->obs[1 - num].observed != HEDIS_POP_DEN)
+		if (g->obs[num].observed != HEDIS_POP_NUMER || g->obs[1 - num].observed != HEDIS_POP_DEN ||
+			r->observations[1 - num].u.list->n == 0)
 			return false;
 		if (!aggregate(g->obs[num].aggregate, r->observations[num], &n) ||
 			!aggregate(g->obs[1 - num].aggregate, r->observations[1 - num], &d) || d == 0)

@@ -39,6 +39,7 @@ CREATE TABLE hedis.run (
     updated_at      timestamptz,
     finished_at     timestamptz,
     message         text,                     -- why a run was interrupted
+    observation_scores jsonb,                 -- {"<group index>": score}: groups with measure observations, once done
     CHECK (period_start <= period_end)
 );
 CREATE INDEX run_queue_idx ON hedis.run (priority DESC, run_id) WHERE status = 'queued';
@@ -346,13 +347,16 @@ $$;
 -- observation of every patient of the run (result->groups[g]->observations,
 -- one list per measure-observation population of the group, in the
 -- Measure's order) combined by that population's aggregate method
--- (cqfm-aggregateMethod: sum, average, median, minimum, maximum, count); for
--- a ratio group observing its numerator and its denominator
--- (cqfm-criteriaReference), the numerator's aggregate over the
--- denominator's.  NULL when the group has no observations with an
--- aggregate method (a proportion group: its rate is the proportion) or
--- nothing was observed.  Whole groups only: observations are not
--- stratified.
+-- (cqfm-aggregateMethod), by the rules the engine applies to one patient
+-- (measure_score in src/engine/measure.c): count counts every observation,
+-- the other methods need numbers, an empty sum is 0; a continuous-variable
+-- group's score needs observations; a ratio group observing its numerator
+-- and its denominator (cqfm-criteriaReference) scores the numerator's
+-- aggregate over the denominator's.  NULL otherwise (a proportion group:
+-- its rate is the proportion).  Whole groups only: observations are not
+-- stratified.  It reads every result of the run: hedis.run keeps its value
+-- from when the run is done (observation_scores), which hedis.run_rates
+-- shows.
 CREATE FUNCTION hedis.run_observation_score(run bigint, group_index int)
 RETURNS numeric
 LANGUAGE plpgsql STABLE
@@ -360,72 +364,112 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 #variable_conflict use_variable
 DECLARE
+    m jsonb;
     grp jsonb;
+    ratio boolean;
     obs record;
     agg numeric;
     num numeric;
     den numeric;
     n int := 0;
+    values_n bigint;
 BEGIN
-    SELECT m.resource->'group'->group_index INTO grp
+    SELECT ms.resource, ms.resource->'group'->group_index INTO m, grp
       FROM hedis.run r
-      JOIN hedis.measure m
-        ON m.url || CASE WHEN m.version = '' THEN '' ELSE '|' || m.version END = r.measure_ref
+      JOIN hedis.measure ms
+        ON ms.url || CASE WHEN ms.version = '' THEN '' ELSE '|' || ms.version END = r.measure_ref
      WHERE r.run_id = run;
     IF grp IS NULL THEN
         RETURN NULL;
     END IF;
+    ratio := coalesce((SELECT e->'valueCodeableConcept'->'coding'->0->>'code'
+                         FROM jsonb_array_elements(grp->'extension') e
+                        WHERE e->>'url' LIKE '%cqfm-scoring' LIMIT 1),
+                      m->'scoring'->'coding'->0->>'code') = 'ratio';
     FOR obs IN
         SELECT (row_number() OVER (ORDER BY p.i) - 1)::int AS k,
-               lower((SELECT e->>'valueCode' FROM jsonb_array_elements(p.pop->'extension') e
+               lower((SELECT coalesce(e->>'valueCode', e->>'valueString')
+                        FROM jsonb_array_elements(p.pop->'extension') e
                        WHERE e->>'url' LIKE '%aggregateMethod' LIMIT 1)) AS method,
                (SELECT q->'code'->'coding'->0->>'code'
                   FROM jsonb_array_elements(grp->'population') q
-                 WHERE q->>'id' = (SELECT e->>'valueString' FROM jsonb_array_elements(p.pop->'extension') e
+                 WHERE q->>'id' = (SELECT coalesce(e->>'valueString', e->>'valueCode')
+                                     FROM jsonb_array_elements(p.pop->'extension') e
                                     WHERE e->>'url' LIKE '%criteriaReference' LIMIT 1)) AS observed
           FROM jsonb_array_elements(grp->'population') WITH ORDINALITY p(pop, i)
          WHERE p.pop->'code'->'coding'->0->>'code' IN ('measure-observation', 'measure-population-observation')
          ORDER BY p.i
     LOOP
         n := n + 1;
-        SELECT CASE obs.method
-                 WHEN 'sum' THEN sum(v) WHEN 'average' THEN avg(v)
-                 WHEN 'median' THEN percentile_cont(0.5) WITHIN GROUP (ORDER BY v)::numeric
-                 WHEN 'minimum' THEN min(v) WHEN 'min' THEN min(v)
-                 WHEN 'maximum' THEN max(v) WHEN 'max' THEN max(v)
-                 WHEN 'count' THEN count(*) END
-          INTO agg
-          FROM (SELECT x::text::numeric AS v
+        SELECT count(*),
+               CASE WHEN obs.method = 'count' THEN count(*)
+                    WHEN obs.method = 'sum' AND count(*) = 0 THEN 0
+                    WHEN count(*) = 0 OR count(v) < count(*) THEN NULL
+                    WHEN obs.method = 'sum' THEN sum(v)
+                    WHEN obs.method = 'average' THEN avg(v)
+                    WHEN obs.method = 'median' THEN percentile_cont(0.5) WITHIN GROUP (ORDER BY v)::numeric
+                    WHEN obs.method IN ('minimum', 'min') THEN min(v)
+                    WHEN obs.method IN ('maximum', 'max') THEN max(v) END
+          INTO values_n, agg
+          FROM (SELECT CASE WHEN jsonb_typeof(x) = 'number' THEN x::text::numeric END AS v
                   FROM hedis.run_result rr,
                        jsonb_array_elements(rr.result->'groups'->group_index->'observations'->obs.k) x
-                 WHERE rr.run_id = run AND jsonb_typeof(x) = 'number') o;
-        IF obs.method = 'count' THEN
-            agg := coalesce(agg, 0);
-        END IF;
-        IF obs.observed = 'numerator' THEN num := agg;
-        ELSIF obs.observed = 'denominator' THEN den := agg;
-        ELSE num := agg;
+                 WHERE rr.run_id = run) o;
+        IF obs.observed = 'numerator' THEN
+            num := agg;
+        ELSIF obs.observed = 'denominator' THEN
+            den := CASE WHEN values_n > 0 THEN agg END;
+        ELSE
+            num := CASE WHEN values_n > 0 THEN agg END;
         END IF;
     END LOOP;
-    IF n = 1 THEN
+    IF n = 1 AND NOT ratio THEN
         RETURN num;
-    ELSIF n = 2 AND num IS NOT NULL AND den IS NOT NULL AND den <> 0 THEN
+    ELSIF n = 2 AND den <> 0 THEN
         RETURN num / den;
     END IF;
     RETURN NULL;
 END
 $$;
 COMMENT ON FUNCTION hedis.run_observation_score(bigint, int) IS
-    'measure score of a run''s group from its measure observations (continuous variable, ratio)';
+    'measure score of a run''s group from its measure observations (continuous variable, ratio), computed from its results';
+
+-- A run's observation scores, worked out once, when it is done (a trigger:
+-- the workers and run_now only set the status).
+COMMENT ON COLUMN hedis.run.observation_scores IS
+    'scores of the groups with measure observations, by group index, set when the run is done';
+CREATE FUNCTION hedis._run_observation_scores() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.status <> 'done' THEN
+        NEW.observation_scores := NULL;
+    ELSIF OLD.status <> 'done' THEN
+        SELECT jsonb_object_agg(g.i - 1, hedis.run_observation_score(NEW.run_id, (g.i - 1)::int))
+          INTO NEW.observation_scores
+          FROM hedis.measure ms,
+               jsonb_array_elements(ms.resource->'group') WITH ORDINALITY g(grp, i)
+         WHERE ms.url || CASE WHEN ms.version = '' THEN '' ELSE '|' || ms.version END = NEW.measure_ref
+           AND EXISTS (SELECT 1 FROM jsonb_array_elements(g.grp->'population') p
+                        WHERE p->'code'->'coding'->0->>'code' IN ('measure-observation',
+                                                                   'measure-population-observation'));
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER run_done_scores BEFORE UPDATE OF status ON hedis.run
+    FOR EACH ROW EXECUTE FUNCTION hedis._run_observation_scores();
 
 -- Rate per (group, stratifier, stratum) of a run, from hedis.run_summary: the
 -- proportion; for a group with measure observations, the score of its
--- observations (whole group only).
+-- observations once the run is done (whole group only).
 CREATE VIEW hedis.run_rates AS
 SELECT s.run_id, s.group_index, s.group_id, s.stratifier, s.stratum,
        CASE WHEN bool_or(s.population = 'measure-observation')
             THEN CASE WHEN s.stratifier = ''
-                      THEN hedis.run_observation_score(s.run_id, s.group_index) END
+                      THEN (SELECT (r.observation_scores ->> s.group_index::text)::numeric
+                              FROM hedis.run r WHERE r.run_id = s.run_id) END
             ELSE hedis.proportion_rate(
                      sum(s.count) FILTER (WHERE s.population = 'numerator'),
                      sum(s.count) FILTER (WHERE s.population = 'numerator-exclusion'),
