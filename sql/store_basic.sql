@@ -151,6 +151,7 @@ SELECT hedis.load_bundle($json$
                 "subject": {"reference": "https://ex.org/fhir/Patient/ref-p-old"},
                 "diagnosis": [{"condition": {"reference": "Condition/ref-c-old"}},
                               {"condition": {"reference": "urn:uuid:bbbbbbbb-0000-0000-0000-000000000001"}},
+                              {"condition": {"reference": "https://ex.org/fhir/Condition/ref-c-old/_history/1"}},
                               {"condition": {"reference": "Condition/elsewhere"}},
                               {"condition": {"reference": "#contained-1"}}],
                 "location": [{"location": {"reference": "Location/ref-l1"}},

@@ -112,7 +112,7 @@ store_bundle_index_build(JsonbContainer *entries)
 			continue;
 		type = jb_member_string(res, "resourceType");
 		id = jb_member_string(res, "id");
-		if (id == NULL)
+		if (id == NULL || id[0] == '\0')
 			id = id_from_full_url(full_url);
 		if (type == NULL || id == NULL)
 			continue;
@@ -163,7 +163,7 @@ static BundleIndexItem *
 resolve(StoreBundleIndex *idx, const char *ref, const char *entry_full_url)
 {
 	BundleIndexItem *item;
-	const char *hist;
+	const char *hist = strstr(ref, "/_history/");
 	const char *base = entry_full_url;
 	int			baselen = base_length(entry_full_url);
 
@@ -171,8 +171,10 @@ resolve(StoreBundleIndex *idx, const char *ref, const char *entry_full_url)
 		return NULL;
 	if ((item = bundle_index_find(idx, ref)) != NULL)
 		return item;
-	if (strncmp(ref, "urn:", 4) == 0 || strstr(ref, "://") != NULL)
+	if (strncmp(ref, "urn:", 4) == 0)
 		return NULL;
+	if (strstr(ref, "://") != NULL)		/* absolute: a version of an entry's fullUrl */
+		return hist ? bundle_index_find(idx, pnstrdup(ref, hist - ref)) : NULL;
 	if (baselen < 0)
 	{
 		if (idx->base == NULL)
@@ -180,7 +182,6 @@ resolve(StoreBundleIndex *idx, const char *ref, const char *entry_full_url)
 		base = idx->base;
 		baselen = (int) strlen(base);
 	}
-	hist = strstr(ref, "/_history/");
 	return bundle_index_find(idx, psprintf("%.*s/%.*s", baselen, base,
 										   hist ? (int) (hist - ref) : (int) strlen(ref), ref));
 }
@@ -191,7 +192,8 @@ resolve(StoreBundleIndex *idx, const char *ref, const char *entry_full_url)
  * reference that only its fullUrl matches) rewritten to that entry's
  * Type/id, and their number added to *rewritten; the resource itself when
  * there is none.  A bundle whose every fullUrl ends in its entry's own
- * Type/id is not walked: its references already name the entries so.
+ * Type/id is not walked: a relative reference to an entry already names it
+ * so, and an absolute one is left as written (it resolves as it stands).
  */
 Jsonb *
 store_bundle_rewrite_references(StoreBundleIndex *idx, Jsonb *resource,
