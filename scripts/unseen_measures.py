@@ -29,6 +29,7 @@ import glob
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -37,16 +38,24 @@ from concurrent.futures import ThreadPoolExecutor
 OBSERVATION_URL = 'https://pg-hedis.dev/fhir/StructureDefinition/observation-value'
 
 
-def psql(db, script):
+def psql(db, script, what):
+    """run script; a statement that fails is reported (the script goes on: one
+    unreadable file must not hide the rest), a psql that fails stops the run"""
     with tempfile.NamedTemporaryFile('w', suffix='.sql', delete=False) as f:
         f.write(script)
         name = f.name
     try:
-        return subprocess.run(['psql', '-X', '-q', '--no-psqlrc', '-d', db, '-f', name,
-                               '-A', '-t', '-F', '\x1f', '-R', '\x1e'],
-                              capture_output=True, text=True)
+        r = subprocess.run(['psql', '-X', '-q', '--no-psqlrc', '-d', db, '-f', name,
+                            '-A', '-t', '-F', '\x1f', '-R', '\x1e'],
+                           capture_output=True, text=True)
     finally:
         os.unlink(name)
+    if r.returncode:
+        sys.exit(f'{what}: psql failed: {r.stderr[:2000]}')
+    errors = [l for l in r.stderr.splitlines() if 'ERROR' in l]
+    if errors:
+        print(f'{what}: {len(errors)} statement(s) failed, first: {errors[0][:300]}', file=sys.stderr, flush=True)
+    return r
 
 
 def quote(s):
@@ -57,7 +66,7 @@ def quote(s):
 def staging(files):
     out = ["CREATE TEMP TABLE staging (file text, res jsonb);"]
     for f in files:
-        out.append("\\set content `cat %s`" % quote(f))
+        out.append("\\set content `cat %s`" % shlex.quote(f))
         out.append("INSERT INTO staging VALUES (%s, :'content'::jsonb);" % quote(f))
     return "\n".join(out) + "\n"
 
@@ -89,20 +98,16 @@ EXCEPTION WHEN OTHERS THEN GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
 def build_template(db, pkg):
     subprocess.run(['dropdb', '--if-exists', db], check=True, stderr=subprocess.DEVNULL)
     subprocess.run(['createdb', db], check=True)
-    r = psql(db, "CREATE EXTENSION pg_hedis;")
-    if r.returncode:
-        sys.exit('CREATE EXTENSION failed: ' + r.stderr)
+    psql(db, "CREATE EXTENSION pg_hedis;", 'template')
     kinds = (('valueset', sorted(glob.glob(pkg + '/input/vocabulary/valueset/**/*.json', recursive=True))),
              ('library', sorted(glob.glob(pkg + '/input/resources/library/*.json'))),
              ('measure', sorted(glob.glob(pkg + '/input/resources/measure/*.json'))))
     for kind, files in kinds:
         for i in range(0, len(files), 200):
-            r = psql(db, staging(files[i:i + 200]) + LOADER +
-                     "INSERT INTO unseen_load SELECT file, %s, pg_temp.ld(%s, false) FROM staging ORDER BY file;"
-                     % (quote(kind), AS_BUNDLE))
-            if r.returncode:
-                sys.exit('loading the package failed: ' + r.stderr[:2000])
-    r = psql(db, "SELECT kind, count(*), count(error) FROM unseen_load GROUP BY 1 ORDER BY 1;")
+            psql(db, staging(files[i:i + 200]) + LOADER +
+                 "INSERT INTO unseen_load SELECT file, %s, pg_temp.ld(%s, false) FROM staging ORDER BY file;"
+                 % (quote(kind), AS_BUNDLE), 'template ' + kind)
+    r = psql(db, "SELECT kind, count(*), count(error) FROM unseen_load GROUP BY 1 ORDER BY 1;", 'template')
     for row in filter(None, r.stdout.split('\x1e')):
         kind, n, bad = row.strip().split('\x1f')
         print(f"template {db}: {kind} {n} loaded, {bad} refused", flush=True)
@@ -143,17 +148,25 @@ def run_measure(template, name, url, tests, outdir):
         b = json.load(open(f))
         pats = [e['resource'] for e in b.get('entry', []) if e.get('resource', {}).get('resourceType') == 'Patient']
         mrs = [e['resource'] for e in b.get('entry', []) if e.get('resource', {}).get('resourceType') == 'MeasureReport']
-        if pats and mrs:
-            cases.append((f, pats[0]['id'], mrs[0]))
+        full_urls = [e.get('fullUrl', '') for e in b.get('entry', [])
+                     if e.get('resource', {}).get('resourceType') == 'Patient']
+        # a Patient without id takes the uuid of its urn:uuid fullUrl, as the loader does
+        pid = pats[0].get('id') if pats else None
+        if pats and not pid and full_urls and full_urls[0].startswith('urn:uuid:'):
+            pid = full_urls[0][9:]
+        if pid and mrs:
+            cases.append((f, pid, mrs[0]))
     psql(db, staging([c[0] for c in cases]) + LOADER +
-         "INSERT INTO unseen_load SELECT file, 'test', pg_temp.ld(res, true) FROM staging ORDER BY file;")
+         "INSERT INTO unseen_load SELECT file, 'test', pg_temp.ld(res, true) FROM staging ORDER BY file;",
+         name + ' tests')
     lines = [EVALUATOR]
     for f, pid, mr in cases:
         lines.append("INSERT INTO unseen_result SELECT %s, %s, %s::jsonb, r.report, r.error FROM pg_temp.ev(%s, %s, %s, %s) r;"
                      % (quote(f), quote(pid), quote(json.dumps(mr)), quote(url or name), quote(pid),
                         quote(mr['period']['start'][:10]), quote(mr['period']['end'][:10])))
-    psql(db, "\n".join(lines))
-    r = psql(db, "SELECT file, patient, expected::text, coalesce(report::text, 'null'), coalesce(error, '') FROM unseen_result ORDER BY file;")
+    psql(db, "\n".join(lines), name + ' evaluation')
+    r = psql(db, "SELECT file, patient, expected::text, coalesce(report::text, 'null'), coalesce(error, '') "
+                 "FROM unseen_result ORDER BY file;", name)
     results = []
     with open(os.path.join(outdir, name + '.txt'), 'w') as out:
         for row in filter(lambda x: x.strip(), r.stdout.split('\x1e')):
