@@ -777,7 +777,6 @@ mark_body_shape(ElmFunction *f)
 		b->query->sources[0]->slot == 0;
 }
 
-
 /*
  * Is operand k of n a list, by the signature the translator wrote or by the
  * type an As gives it?  (Some operators mean something else for a null list
@@ -793,6 +792,7 @@ operand_is_list(JsonbContainer *obj, const ElmNode *n, int k)
 	return (stype && strcmp(stype, "ListTypeSpecifier") == 0) ||
 		(n->nargs > k && n->args[k]->ts && n->args[k]->ts->kind == ETS_LIST);
 }
+
 static ElmNode *
 compile_node(CompileCtx *cc, JsonbContainer *obj)
 {

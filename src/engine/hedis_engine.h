@@ -30,8 +30,10 @@
  * Population values are counts: 0/1 for patient-based measures, the number of
  * episodes for episode-based ones; "measure-observation" counts the
  * observations of all the group's measure-observation populations, whose
- * values (numbers; a Quantity's value) "observations" lists, one list per
- * such population in the Measure's order.  Must be called inside a transaction; uses
+ * values "observations" lists, one list per such population in the
+ * Measure's order: numbers (of a Quantity its value: the unit is not kept,
+ * so observations in different units would be added as they are), other
+ * values as their JSON.  Must be called inside a transaction; uses
  * SPI internally.  Raises ERROR (with errcode) for an unknown measure.
  */
 extern Jsonb *hedis_measure_evaluate_patient(const char *measure_ref,

@@ -87,6 +87,50 @@ names_itself(const char *full_url, const char *type, const char *id)
 		full_url[ul - il - 2 - tl] == '/';
 }
 
+static BundleIndexItem *
+bundle_index_find(StoreBundleIndex *idx, const char *full_url)
+{
+	BundleIndexItem key;
+
+	if (idx == NULL || idx->n == 0)
+		return NULL;
+	key.full_url = (char *) full_url;
+	return bsearch(&key, idx->items, idx->n, sizeof(BundleIndexItem), bundle_item_cmp);
+}
+
+/*
+ * The entry a reference names: itself a fullUrl of the bundle, or a relative
+ * Type/id[/_history/v] made absolute against the base of the fullUrl of the
+ * entry holding it (http://x/fhir/Encounter/1 has the base http://x/fhir);
+ * an entry named by a urn has no base, and the bundle's is used.
+ */
+static BundleIndexItem *
+resolve(StoreBundleIndex *idx, const char *ref, const char *entry_full_url)
+{
+	BundleIndexItem *item;
+	const char *hist = strstr(ref, "/_history/");
+	const char *base = entry_full_url;
+	int			baselen = base_length(entry_full_url);
+
+	if (ref[0] == '#' || ref[0] == '\0')
+		return NULL;
+	if ((item = bundle_index_find(idx, ref)) != NULL)
+		return item;
+	if (strncmp(ref, "urn:", 4) == 0)
+		return NULL;
+	if (strstr(ref, "://") != NULL)		/* absolute: a version of an entry's fullUrl */
+		return hist ? bundle_index_find(idx, pnstrdup(ref, hist - ref)) : NULL;
+	if (baselen < 0)
+	{
+		if (idx->base == NULL)
+			return NULL;
+		base = idx->base;
+		baselen = (int) strlen(base);
+	}
+	return bundle_index_find(idx, psprintf("%.*s/%.*s", baselen, base,
+										   hist ? (int) (hist - ref) : (int) strlen(ref), ref));
+}
+
 StoreBundleIndex *
 store_bundle_index_build(JsonbContainer *entries)
 {
@@ -129,17 +173,6 @@ store_bundle_index_build(JsonbContainer *entries)
 	return idx;
 }
 
-static BundleIndexItem *
-bundle_index_find(StoreBundleIndex *idx, const char *full_url)
-{
-	BundleIndexItem key;
-
-	if (idx == NULL || idx->n == 0)
-		return NULL;
-	key.full_url = (char *) full_url;
-	return bsearch(&key, idx->items, idx->n, sizeof(BundleIndexItem), bundle_item_cmp);
-}
-
 bool
 store_bundle_lookup(StoreBundleIndex *idx, const char *full_url,
 					const char **type, const char **id)
@@ -151,39 +184,6 @@ store_bundle_lookup(StoreBundleIndex *idx, const char *full_url,
 	*type = item->type;
 	*id = item->id;
 	return true;
-}
-
-/*
- * The entry a reference names: itself a fullUrl of the bundle, or a relative
- * Type/id[/_history/v] made absolute against the base of the fullUrl of the
- * entry holding it (http://x/fhir/Encounter/1 has the base http://x/fhir);
- * an entry named by a urn has no base, and the bundle's is used.
- */
-static BundleIndexItem *
-resolve(StoreBundleIndex *idx, const char *ref, const char *entry_full_url)
-{
-	BundleIndexItem *item;
-	const char *hist = strstr(ref, "/_history/");
-	const char *base = entry_full_url;
-	int			baselen = base_length(entry_full_url);
-
-	if (ref[0] == '#' || ref[0] == '\0')
-		return NULL;
-	if ((item = bundle_index_find(idx, ref)) != NULL)
-		return item;
-	if (strncmp(ref, "urn:", 4) == 0)
-		return NULL;
-	if (strstr(ref, "://") != NULL)		/* absolute: a version of an entry's fullUrl */
-		return hist ? bundle_index_find(idx, pnstrdup(ref, hist - ref)) : NULL;
-	if (baselen < 0)
-	{
-		if (idx->base == NULL)
-			return NULL;
-		base = idx->base;
-		baselen = (int) strlen(base);
-	}
-	return bundle_index_find(idx, psprintf("%.*s/%.*s", baselen, base,
-										   hist ? (int) (hist - ref) : (int) strlen(ref), ref));
 }
 
 /*
