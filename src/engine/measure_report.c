@@ -146,8 +146,8 @@ result_signature(MeasureDef *m, GroupResult *results, uint64 *signature)
 	{
 		MeasureGroup *mg = &m->groups[g];
 
-		/* observation values are not in the signature */
-		if (mg->nobs > 0)
+		/* observation values are not in the signature: only empty lists are alike */
+		if (mg->nobs > 0 && results[g].count[HEDIS_POP_MOBS] > 0)
 			return false;
 		for (int p = 0; p < HEDIS_NPOP; p++)
 			if (mg->pop[p] != NULL)
