@@ -57,12 +57,27 @@ SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Two singlet
 SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Error message', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS message_error;
 SELECT hedis.evaluate_expression('EngErrors', 'Warning message', 'eng-errors-p', '2024-01-01', '2024-12-31') AS message_warning_returns_source,
        hedis.evaluate_expression('EngErrors', 'Message not raised', 'eng-errors-p', '2024-01-01', '2024-12-31') AS message_false_condition;
--- malformed ELM is refused at compile time, not evaluated (an aggregate
--- written with "operand" instead of "source" crashed the backend before)
+-- malformed ELM (a node without an operand, a name or a path its
+-- evaluation needs) is refused when compiled, with invalid_parameter_value,
+-- instead of crashing the backend as it did (an aggregate written with
+-- "operand" instead of "source", an Add with one operand, ...: 496 of 955
+-- such nodes, one per node type and shape, crashed it before the check)
 DELETE FROM elmt.chk; DELETE FROM elmt.def;
 SELECT elmt.define('Count without source', op1('Count', lst(i(1), i(2))));
 SELECT elmt.try_sql($$SELECT elmt.load_library('EngErrorsNoSource')$$) AS load_count_without_source;
 SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrorsNoSource', 'Count without source', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS count_without_source;
+CREATE FUNCTION pg_temp.malformed(lib text, expr jsonb) RETURNS text LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM elmt.chk; DELETE FROM elmt.def;
+  PERFORM elmt.define('Malformed', expr);
+  PERFORM elmt.load_library(lib);
+  RETURN elmt.try_sql(format($q$SELECT hedis.evaluate_expression(%L, 'Malformed', 'eng-errors-p', '2024-01-01', '2024-12-31')$q$, lib));
+END $$;
+SELECT pg_temp.malformed('EngMalformed1', '{"type": "Add", "operand": [{"type": "Null"}]}') AS add_with_one_operand,
+       pg_temp.malformed('EngMalformed2', '{"type": "Not"}') AS not_without_operand,
+       pg_temp.malformed('EngMalformed3', '{"type": "Property", "source": {"type": "Null"}}') AS property_without_path,
+       pg_temp.malformed('EngMalformed4', '{"type": "ExpressionRef"}') AS reference_without_name,
+       pg_temp.malformed('EngMalformed5', '{"type": "Retrieve"}') AS retrieve_without_type;
 -- after the errors the backend still evaluates
 SELECT hedis.evaluate_expression('EngErrors', 'One', 'eng-errors-p', '2024-01-01', '2024-12-31') AS still_works;
 

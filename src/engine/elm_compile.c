@@ -793,6 +793,104 @@ operand_is_list(JsonbContainer *obj, const ElmNode *n, int k)
 		(n->nargs > k && n->args[k]->ts && n->args[k]->ts->kind == ETS_LIST);
 }
 
+/*
+ * Malformed ELM: a node without an operand, a name or a path its evaluation
+ * needs.  The translator never writes one, but a library written by hand
+ * or by another tool may, and it is refused when compiled rather than
+ * crashing the backend that evaluates it.
+ */
+static void
+malformed(CompileCtx *cc, JsonbContainer *obj, const char *type, const char *what)
+{
+	char	   *locator = obj ? j_str(obj, "locator") : NULL;
+
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("malformed ELM: %s %s", type, what),
+			 errdetail("library \"%s\", definition \"%s\", locator %s",
+					   cc->lib->name, cc->def_name ? cc->def_name : "(none)",
+					   locator ? locator : "(none)")));
+}
+
+/* the string attributes a node type cannot do without */
+static void
+check_required_attributes(CompileCtx *cc, JsonbContainer *obj, const char *type)
+{
+	static const struct
+	{
+		const char *type;
+		const char *key;
+	}			required[] = {
+		{"ExpressionRef", "name"}, {"FunctionRef", "name"}, {"ParameterRef", "name"},
+		{"QueryLetRef", "name"}, {"AliasRef", "name"}, {"OperandRef", "name"},
+		{"IdentifierRef", "name"}, {"CodeSystemRef", "name"}, {"ValueSetRef", "name"},
+		{"CodeRef", "name"}, {"ConceptRef", "name"}, {"Property", "path"},
+		{"Retrieve", "dataType"}
+	};
+
+	for (int i = 0; i < lengthof(required); i++)
+		if (strcmp(required[i].type, type) == 0 && j_str(obj, required[i].key) == NULL)
+			malformed(cc, obj, type, psprintf("has no \"%s\"", required[i].key));
+}
+
+/*
+ * The operands a node type needs (the first n of its arguments, whatever
+ * the ELM calls them): unary and binary operators, the aggregates and the
+ * operators with named children whose evaluators read them unchecked.
+ */
+static int
+required_operands(const char *type)
+{
+	static const char *const unary[] = {
+		"Abs", "As", "CalculateAge", "CanConvert", "Ceiling", "Collapse", "ConvertsToBoolean",
+		"ConvertsToDate", "ConvertsToDateTime", "ConvertsToDecimal", "ConvertsToInteger",
+		"ConvertsToLong", "ConvertsToQuantity", "ConvertsToRatio", "ConvertsToString",
+		"ConvertsToTime", "DateFrom", "DateTimeComponentFrom", "Distinct", "End", "Exists",
+		"Exp", "Expand", "ExpandValueSet", "Flatten", "Floor", "HighBoundary", "Is", "IsFalse",
+		"IsNull", "IsTrue", "Length", "Ln", "LowBoundary", "Lower", "Negate", "Not",
+		"PointFrom", "Precision", "Predecessor", "SingletonFrom", "Size", "Start", "Successor",
+		"TimeFrom", "TimezoneOffsetFrom", "ToBoolean", "ToChars", "ToConcept", "ToDate",
+		"ToDateTime", "ToDecimal", "ToInteger", "ToList", "ToLong", "ToQuantity", "ToRatio",
+		"ToString", "ToTime", "Truncate", "Upper", "Width", "Round", "Children", "Descendents",
+		"GeometricMean", "Mode", "PopulationStdDev", "PopulationVariance", "Product", "StdDev",
+		"Variance", "Combine", "Message", "Slice", "Sort", "Split", "SplitOnMatches",
+		"InValueSet", "AnyInValueSet", "Intersect", "First", "Last", "Count", "Sum", "Min",
+		"Max", "Avg", "AllTrue", "AnyTrue", "Median"
+	};
+	static const char *const binary[] = {
+		"Add", "After", "Before", "CalculateAgeAt", "CanConvertQuantity", "Contains",
+		"ConvertQuantity", "DifferenceBetween", "Divide", "DurationBetween", "Ends", "EndsWith",
+		"Equal", "Equivalent", "Except", "Greater", "GreaterOrEqual", "Implies", "In",
+		"IncludedIn", "Includes", "Indexer", "Less", "LessOrEqual", "Log", "Matches", "Meets",
+		"MeetsAfter", "MeetsBefore", "Modulo", "Multiply", "NotEqual", "Overlaps",
+		"OverlapsAfter", "OverlapsBefore", "Power", "ProperContains", "ProperIn",
+		"ProperIncludedIn", "ProperIncludes", "SameAs", "SameOrAfter", "SameOrBefore",
+		"Starts", "StartsWith", "Subtract", "Times", "TruncatedDivide", "Union", "Xor",
+		"If", "IndexOf", "PositionOf", "LastPositionOf", "Substring", "Ratio"
+	};
+
+	for (int i = 0; i < lengthof(unary); i++)
+		if (strcmp(unary[i], type) == 0)
+			return 1;
+	for (int i = 0; i < lengthof(binary); i++)
+		if (strcmp(binary[i], type) == 0)
+			return 2;
+	if (strcmp(type, "ReplaceMatches") == 0)
+		return 3;
+	return 0;
+}
+
+static void
+check_operands(CompileCtx *cc, JsonbContainer *obj, const char *type, const ElmNode *n)
+{
+	int			need = required_operands(type);
+
+	for (int i = 0; i < need; i++)
+		if (i >= n->nargs || n->args[i] == NULL)
+			malformed(cc, obj, type, psprintf("needs %d operand%s, has %d", need, need > 1 ? "s" : "",
+											  Min(i, n->nargs)));
+}
+
 static ElmNode *
 compile_node(CompileCtx *cc, JsonbContainer *obj)
 {
@@ -801,6 +899,7 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 
 	if (type == NULL)
 		compile_error(cc, obj, "ELM node without a type in \"%s\"", cc->def_name);
+	check_required_attributes(cc, obj, type);
 	n = node_new(cc, obj, type);
 	n->prec = parse_precision(j_str(obj, "precision"));
 
@@ -986,6 +1085,8 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 			n->ref = find_valueset(cc, vs);
 		else
 			n->args[1] = compile_child(cc, obj, "valuesetExpression");
+		if (n->ref == NULL && n->args[1] == NULL)
+			malformed(cc, obj, type, "has no value set");
 	}
 	else if (strcmp(type, "InCodeSystem") == 0 || strcmp(type, "AnyInCodeSystem") == 0)
 	{
@@ -1035,8 +1136,6 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 	{
 		set_args(n, 1);
 		n->args[0] = compile_child(cc, obj, "source");
-		if (n->args[0] == NULL)
-			compile_error(cc, obj, "%s needs a source", type);
 	}
 	else if (strcmp(type, "IndexOf") == 0)
 	{
@@ -1144,6 +1243,7 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 	}
 	else
 		compile_operands(cc, n, obj, "operand");
+	check_operands(cc, obj, type, n);
 	return n;
 }
 
