@@ -123,6 +123,19 @@ SELECT g->>'id' AS grp,
   FROM jsonb_array_elements(hedis.measure_report(:run)->'group') g ORDER BY 1;
 SELECT group_index, round(rate, 4) FROM hedis.run_rates WHERE run_id = :run AND stratifier = '' ORDER BY 1;
 SELECT round(rate, 4) AS first_group_rate FROM hedis.runs WHERE run_id = :run;
+-- the background workers' run gives the same scores (worked out in the last
+-- worker's transaction, when the run is done)
+SELECT hedis.run('http://example.org/Measure/EngObservation', '2024-01-01', '2024-12-31') AS bg \gset
+DO $$
+BEGIN
+    FOR i IN 1 .. 3000 LOOP
+        EXIT WHEN (SELECT status FROM hedis.run WHERE run_id = (SELECT max(run_id) FROM hedis.run)) NOT IN ('queued', 'running');
+        PERFORM pg_sleep(0.1);
+    END LOOP;
+END $$;
+SELECT b.status, b.observation_scores = n.observation_scores AS same_scores_as_run_now,
+       b.observation_scores IS NOT NULL AS scored
+  FROM hedis.run b, hedis.run n WHERE b.run_id = :bg AND n.run_id = :run;
 
 -- errors: an aggregate method FHIR does not define; a reference to no population
 SELECT elmt.load(jsonb_build_array(obs_measure('EngObservationBadMethod', jsonb_build_array(
