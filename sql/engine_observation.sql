@@ -45,6 +45,7 @@ SELECT elmt.define('Emergency', encounters_where(op('Equal', sprop('class.code.v
 SELECT elmt.define('Long', encounters_where(op('Greater', sprop('length.value.value', 'E'), dc('20'))));
 SELECT elmt.define_function('Minutes', ARRAY['E', 'Encounter'], prop('length.value.value', operand('E')));
 SELECT elmt.define_function('One', ARRAY['E', 'Encounter'], i(1));
+SELECT elmt.define('Has Emergency', op1('Exists', ref('Emergency')));
 SELECT elmt.load_library('EngObservationLib');
 
 CREATE FUNCTION elmt.pop(code text, expr text, ext jsonb DEFAULT NULL, id text DEFAULT NULL) RETURNS jsonb
@@ -76,7 +77,9 @@ SELECT elmt.load(jsonb_build_array(obs_measure('EngObservation', jsonb_build_arr
   -- g1: continuous variable, median (MADiE capitalises the code), observing the measure population by id
   jsonb_build_object('id', 'g1', 'extension', scoring('continuous-variable'), 'population', jsonb_build_array(
      pop('initial-population', 'Encounters'), pop('measure-population', 'Finished', NULL, 'g1-mpop'),
-     pop('measure-population-exclusion', 'Emergency'), obs('Minutes', 'Median', 'g1-mpop', 'g1-obs'))),
+     pop('measure-population-exclusion', 'Emergency'), obs('Minutes', 'Median', 'g1-mpop', 'g1-obs')),
+     'stratifier', jsonb_build_array(jsonb_build_object('id', 'by-emergency',
+        'criteria', jsonb_build_object('language', 'text/cql-identifier', 'expression', 'Has Emergency')))),
   -- g2: continuous variable, average, no criteriaReference (the measure population)
   jsonb_build_object('id', 'g2', 'extension', scoring('continuous-variable'), 'population', jsonb_build_array(
      pop('initial-population', 'Encounters'), pop('measure-population', 'Finished'),
@@ -122,6 +125,13 @@ SELECT g->>'id' AS grp,
        round((g->'measureScore'->>'value')::numeric, 4) AS score
   FROM jsonb_array_elements(hedis.measure_report(:run)->'group') g ORDER BY 1;
 SELECT group_index, round(rate, 4) FROM hedis.run_rates WHERE run_id = :run AND stratifier = '' ORDER BY 1;
+-- by stratum: the observations of the stratum's patients (p1, with an
+-- emergency visit: 30 and 10; p2 and p4, without: 80)
+SELECT stratifier, stratum, round(rate, 4) FROM hedis.run_rates
+ WHERE run_id = :run AND group_index = 0 AND stratifier <> '' ORDER BY 2;
+SELECT st->>'id' AS stratifier, s->'value'->>'text' AS stratum, round((s->'measureScore'->>'value')::numeric, 4) AS score
+  FROM jsonb_array_elements(hedis.measure_report(:run)->'group'->0->'stratifier') st,
+       jsonb_array_elements(st->'stratum') s ORDER BY 2;
 SELECT round(rate, 4) AS first_group_rate FROM hedis.runs WHERE run_id = :run;
 -- the background workers' run gives the same scores (worked out in the last
 -- worker's transaction, when the run is done)
@@ -171,7 +181,6 @@ SELECT count(*) FILTER (WHERE g ? 'measureScore') AS scored_groups
 -- once, when the patient is in the measure population not excluded
 SELECT elmt.define_function('Encounter Count', ARRAY[]::text[], src('Count', ref('Finished')));
 SELECT elmt.define('Has Finished', op1('Exists', ref('Finished')));
-SELECT elmt.define('Has Emergency', op1('Exists', ref('Emergency')));
 SELECT elmt.define('Has Encounters', op1('Exists', ref('Encounters')));
 SELECT elmt.load_library('EngObservationLib');
 SELECT elmt.load(jsonb_build_array(obs_measure('EngObservationPatient', jsonb_build_array(

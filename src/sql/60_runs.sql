@@ -353,11 +353,13 @@ $$;
 -- group's score needs observations; a ratio group observing its numerator
 -- and its denominator (cqfm-criteriaReference) scores the numerator's
 -- aggregate over the denominator's.  NULL otherwise (a proportion group:
--- its rate is the proportion).  Whole groups only: observations are not
--- stratified.  It reads every result of the run: hedis.run keeps its value
--- from when the run is done (observation_scores), which hedis.run_rates
--- shows.
-CREATE FUNCTION hedis.run_observation_score(run bigint, group_index int)
+-- its rate is the proportion).  With a stratifier (its id, or its position
+-- as text) and a stratum (the value as jsonb text, as in hedis.run_summary),
+-- only the observations of the patients in that stratum.  It reads every
+-- result of the run: hedis.run keeps its values from when the run is done
+-- (observation_scores), which hedis.run_rates shows.
+CREATE FUNCTION hedis.run_observation_score(run bigint, group_index int,
+                                            stratifier text DEFAULT '', stratum text DEFAULT '')
 RETURNS numeric
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -414,7 +416,13 @@ BEGIN
           FROM (SELECT CASE WHEN jsonb_typeof(x) = 'number' THEN x::text::numeric END AS v
                   FROM hedis.run_result rr,
                        jsonb_array_elements(rr.result->'groups'->group_index->'observations'->obs.k) x
-                 WHERE rr.run_id = run) o;
+                 WHERE rr.run_id = run
+                   AND (stratifier = ''
+                        OR EXISTS (SELECT 1
+                                     FROM jsonb_array_elements(rr.result->'groups'->group_index->'stratifiers')
+                                          WITH ORDINALITY st(s, si)
+                                    WHERE coalesce(st.s->>'id', (st.si - 1)::text) = stratifier
+                                      AND (st.s->'value')::text = stratum))) o;
         IF obs.observed = 'numerator' THEN
             num := agg;
         ELSIF obs.observed = 'denominator' THEN
@@ -431,13 +439,13 @@ BEGIN
     RETURN NULL;
 END
 $$;
-COMMENT ON FUNCTION hedis.run_observation_score(bigint, int) IS
-    'measure score of a run''s group from its measure observations (continuous variable, ratio), computed from its results';
+COMMENT ON FUNCTION hedis.run_observation_score(bigint, int, text, text) IS
+    'measure score of a run''s group (or stratum) from its measure observations (continuous variable, ratio), computed from its results';
 
 -- A run's observation scores, worked out once, when it is done (a trigger:
 -- the workers and run_now only set the status).
 COMMENT ON COLUMN hedis.run.observation_scores IS
-    'scores of the groups with measure observations, by group index, set when the run is done';
+    'scores of the groups with measure observations, by "<group index>" and "<group index>/<stratifier>/<stratum>", set when the run is done';
 CREATE FUNCTION hedis._run_observation_scores() RETURNS trigger
 LANGUAGE plpgsql
 SET search_path = pg_catalog, pg_temp
@@ -446,14 +454,27 @@ BEGIN
     IF NEW.status <> 'done' THEN
         NEW.observation_scores := NULL;
     ELSIF OLD.status <> 'done' THEN
-        SELECT jsonb_object_agg(g.i - 1, hedis.run_observation_score(NEW.run_id, (g.i - 1)::int))
+        -- each group with observations, and each of its strata the summary has
+        WITH scored AS (
+            SELECT (g.i - 1)::int AS gi
+              FROM hedis.measure ms,
+                   jsonb_array_elements(ms.resource->'group') WITH ORDINALITY g(grp, i)
+             WHERE ms.url || CASE WHEN ms.version = '' THEN '' ELSE '|' || ms.version END = NEW.measure_ref
+               AND EXISTS (SELECT 1 FROM jsonb_array_elements(g.grp->'population') p
+                            WHERE p->'code'->'coding'->0->>'code' IN ('measure-observation',
+                                                                       'measure-population-observation'))
+        ), keys AS (
+            SELECT gi, '' AS stratifier, '' AS stratum FROM scored
+            UNION
+            SELECT s.group_index, s.stratifier, s.stratum
+              FROM hedis.run_summary_part s JOIN scored ON scored.gi = s.group_index
+             WHERE s.run_id = NEW.run_id AND s.stratifier <> ''
+        )
+        SELECT jsonb_object_agg(CASE WHEN stratifier = '' THEN gi::text
+                                     ELSE gi || '/' || stratifier || '/' || stratum END,
+                                hedis.run_observation_score(NEW.run_id, gi, stratifier, stratum))
           INTO NEW.observation_scores
-          FROM hedis.measure ms,
-               jsonb_array_elements(ms.resource->'group') WITH ORDINALITY g(grp, i)
-         WHERE ms.url || CASE WHEN ms.version = '' THEN '' ELSE '|' || ms.version END = NEW.measure_ref
-           AND EXISTS (SELECT 1 FROM jsonb_array_elements(g.grp->'population') p
-                        WHERE p->'code'->'coding'->0->>'code' IN ('measure-observation',
-                                                                   'measure-population-observation'));
+          FROM keys;
     END IF;
     RETURN NEW;
 END
@@ -463,13 +484,13 @@ CREATE TRIGGER run_done_scores BEFORE UPDATE OF status ON hedis.run
 
 -- Rate per (group, stratifier, stratum) of a run, from hedis.run_summary: the
 -- proportion; for a group with measure observations, the score of its
--- observations once the run is done (whole group only).
+-- observations (of the stratum's patients) once the run is done.
 CREATE VIEW hedis.run_rates AS
 SELECT s.run_id, s.group_index, s.group_id, s.stratifier, s.stratum,
        CASE WHEN bool_or(s.population = 'measure-observation')
-            THEN CASE WHEN s.stratifier = ''
-                      THEN (SELECT (r.observation_scores ->> s.group_index::text)::numeric
-                              FROM hedis.run r WHERE r.run_id = s.run_id) END
+            THEN (SELECT (r.observation_scores ->> CASE WHEN s.stratifier = '' THEN s.group_index::text
+                                                        ELSE s.group_index || '/' || s.stratifier || '/' || s.stratum END)::numeric
+                    FROM hedis.run r WHERE r.run_id = s.run_id)
             ELSE hedis.proportion_rate(
                      sum(s.count) FILTER (WHERE s.population = 'numerator'),
                      sum(s.count) FILTER (WHERE s.population = 'numerator-exclusion'),
@@ -664,6 +685,6 @@ $$;
 GRANT EXECUTE ON FUNCTION hedis.run(text, date, date, int), hedis.run_now(text, date, date),
     hedis.cancel_run(bigint), hedis.resume_run(bigint, boolean),
     hedis.measure_report(bigint, text), hedis.proportion_rate(numeric, numeric, numeric, numeric, numeric),
-    hedis.run_observation_score(bigint, int),
+    hedis.run_observation_score(bigint, int, text, text),
     hedis._runs_wake_on_commit(), hedis._runs_resolve_measure(text)
     TO hedis_reader;
