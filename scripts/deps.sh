@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PKGS=(make gcc libc6-dev postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
-      libcsv-dev libtap-parser-sourcehandler-pgtap-perl postgresql-common jq)
+      libcsv-dev libtap-parser-sourcehandler-pgtap-perl postgresql-common jq python3)
 
 missing=()
 for p in "${PKGS[@]}"; do
