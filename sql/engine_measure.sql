@@ -125,15 +125,18 @@ DROP SCHEMA shadow CASCADE;
 -- within the initial population (p3 is denominator-excluded and still in the
 -- numerator; p2, outside the initial population, in neither); exceptions
 -- only for those not excluded, whatever the numerator (p5)
-SELECT elmt.load(jsonb_build_array(jsonb_build_object(
-  'resourceType', 'Measure', 'id', 'eng-ratio', 'url', 'http://example.org/Measure/EngRatio',
-  'version', '1.0.0', 'name', 'EngRatio', 'status', 'active',
+-- a ratio Measure of EngMeasureLib with one group of these populations
+CREATE FUNCTION elmt.ratio_measure(name text, pops jsonb) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
+$$ SELECT jsonb_build_array(jsonb_build_object(
+  'resourceType', 'Measure', 'id', lower(name), 'url', 'http://example.org/Measure/' || name,
+  'version', '1.0.0', 'name', name, 'status', 'active',
   'library', jsonb_build_array('http://example.org/Library/EngMeasureLib'),
   'scoring', '{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-scoring", "code": "ratio"}]}'::jsonb,
-  'group', jsonb_build_array(jsonb_build_object('id', 'g1',
-     'population', jsonb_build_array(elmt.pop('initial-population', 'ip'), elmt.pop('denominator', 'den'),
-                                     elmt.pop('denominator-exclusion', 'denex'), elmt.pop('numerator', 'num'),
-                                     elmt.pop('denominator-exception', 'denexcep')))))));
+  'group', jsonb_build_array(jsonb_build_object('id', 'g1', 'population', pops)))) $$;
+SELECT elmt.load(elmt.ratio_measure('EngRatio',
+  jsonb_build_array(elmt.pop('initial-population', 'ip'), elmt.pop('denominator', 'den'),
+                    elmt.pop('denominator-exclusion', 'denex'), elmt.pop('numerator', 'num'),
+                    elmt.pop('denominator-exception', 'denexcep'))));
 SELECT e.patient,
        format('%s/%s/%s/%s/%s', pg_temp.count_of(r, 'initial-population'), pg_temp.count_of(r, 'denominator'),
               pg_temp.count_of(r, 'denominator-exclusion'), pg_temp.count_of(r, 'numerator'),
@@ -143,12 +146,7 @@ SELECT e.patient,
  ORDER BY e.patient;
 
 -- two initial populations in one group (ratio measures may have them) are refused, not merged
-SELECT elmt.load(jsonb_build_array(jsonb_build_object(
-  'resourceType', 'Measure', 'id', 'eng-two-ip', 'url', 'http://example.org/Measure/EngTwoIP',
-  'version', '1.0.0', 'name', 'EngTwoIP', 'status', 'active',
-  'library', jsonb_build_array('http://example.org/Library/EngMeasureLib'),
-  'scoring', '{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-scoring", "code": "ratio"}]}'::jsonb,
-  'group', jsonb_build_array(jsonb_build_object('id', 'g1',
-     'population', jsonb_build_array(elmt.pop('initial-population', 'ip'), elmt.pop('initial-population', 'den'),
-                                     elmt.pop('denominator', 'den'), elmt.pop('numerator', 'num')))))));
+SELECT elmt.load(elmt.ratio_measure('EngTwoIP',
+  jsonb_build_array(elmt.pop('initial-population', 'ip'), elmt.pop('initial-population', 'den'),
+                    elmt.pop('denominator', 'den'), elmt.pop('numerator', 'num'))));
 SELECT hedis.evaluate('EngTwoIP', 'eng-m-p1', '2024-01-01', '2024-12-31');

@@ -209,7 +209,7 @@ observation_resolve(MeasureDef *m, MeasureGroup *mg, char **reference)
 			continue;
 		o->observed = -1;
 		for (int p = 0; p < HEDIS_NPOP; p++)
-			if (p != HEDIS_POP_MOBS && mg->pop[p] && mg->pop_id[p] &&
+			if (mg->pop[p] && mg->pop_id[p] &&
 				strcmp(mg->pop_id[p], reference[k]) == 0)
 				o->observed = p;
 		if (o->observed < 0)
@@ -333,11 +333,7 @@ measure_compile(const char *ref, Jsonb *resource)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("measure \"%s\" group \"%s\" has no initial-population", m->name, mg->id)));
 		if (mg->nobs > 0)
-		{
 			observation_resolve(m, mg, references);
-			/* marks the group as having observations wherever populations are listed */
-			mg->pop[HEDIS_POP_MOBS] = mg->pop[mg->obs[0].observed];
-		}
 		mg->strat = palloc0(sizeof(MeasureStratifier) * Max(jb_array_length(strats), 1));
 		for (int s = 0; s < jb_array_length(strats); s++)
 		{

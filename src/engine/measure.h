@@ -68,7 +68,7 @@ typedef struct MeasureGroup
 	const char *pop_id[HEDIS_NPOP];
 	int			nstrat;
 	MeasureStratifier *strat;
-	int			nobs;			/* measure observations (pop[HEDIS_POP_MOBS] marks them) */
+	int			nobs;			/* measure observations (pop[HEDIS_POP_MOBS] stays NULL) */
 	MeasureObservation obs[HEDIS_MAX_OBSERVATIONS];
 } MeasureGroup;
 
@@ -100,6 +100,14 @@ typedef struct GroupResult
 } GroupResult;
 
 extern MeasureDef *measure_get(const char *ref);
+
+/* does the group have population p (measure observations: its observations)? */
+static inline bool
+measure_group_has(const MeasureGroup *mg, int p)
+{
+	return p == HEDIS_POP_MOBS ? mg->nobs > 0 : mg->pop[p] != NULL;
+}
+
 extern const char *measure_population_code(int i);
 extern void measure_ctx_begin(EvalCtx *cx, MemoryContext mcxt, PatientData *pd,
 							  DateADT period_start, DateADT period_end);

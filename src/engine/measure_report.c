@@ -82,7 +82,7 @@ build_result(MeasureDef *m, const char *patient_id, bool with_patient, GroupResu
 
 		jt_put(group, "id", text_or_empty(mg->id));
 		for (int p = 0; p < HEDIS_NPOP; p++)
-			if (mg->pop[p] != NULL)
+			if (measure_group_has(mg, p))
 				jt_put(pops, measure_population_code(p), jt_int(results[g].count[p]));
 		jt_put(group, "populations", pops);
 		if (mg->nobs > 0)
@@ -150,7 +150,7 @@ result_signature(MeasureDef *m, GroupResult *results, uint64 *signature)
 		if (mg->nobs > 0 && results[g].count[HEDIS_POP_MOBS] > 0)
 			return false;
 		for (int p = 0; p < HEDIS_NPOP; p++)
-			if (mg->pop[p] != NULL)
+			if (measure_group_has(mg, p))
 			{
 				if (results[g].count[p] < 0 || results[g].count[p] > 1)
 					return false;
@@ -431,7 +431,7 @@ group_tree(MeasureGroup *mg, GroupResult *r)
 
 	jt_put(group, "id", text_or_empty(mg->id));
 	for (int p = 0; p < HEDIS_NPOP; p++)
-		if (mg->pop[p] != NULL && p != HEDIS_POP_MOBS)
+		if (p != HEDIS_POP_MOBS && measure_group_has(mg, p))
 			jt_push(pops, population_tree(mg->pop_id[p], p, r->count[p]));
 	for (int k = 0; k < mg->nobs; k++)
 		jt_push(pops, observation_population_tree(&mg->obs[k], r->observations[k]));
