@@ -186,59 +186,85 @@ store_bundle_lookup(StoreBundleIndex *idx, const char *full_url,
 	return true;
 }
 
-/*
- * The resource with every Reference.reference that names an entry of the
- * bundle by another name (its urn:uuid, its absolute URL, a relative
- * reference that only its fullUrl matches) rewritten to that entry's
- * Type/id, and their number added to *rewritten; the resource itself when
- * there is none.  A bundle whose every fullUrl ends in its entry's own
- * Type/id is not walked: a relative reference to an entry already names it
- * so, and an absolute one is left as written (it resolves as it stands).
- */
-Jsonb *
-store_bundle_rewrite_references(StoreBundleIndex *idx, Jsonb *resource,
-								const char *entry_full_url, int *rewritten)
+/* the Type/id a reference string should read instead, or NULL when it stays */
+static char *
+renamed_reference(StoreBundleIndex *idx, const JsonbValue *v, const char *entry_full_url)
 {
-	JsonbIterator *it;
-	JsonbParseState *state = NULL;
+	char	   *ref = pnstrdup(v->val.string.val, v->val.string.len);
+	BundleIndexItem *item = resolve(idx, ref, entry_full_url);
+	char	   *name;
+	char	   *hist;
+
+	if (item == NULL)
+		return NULL;
+	name = psprintf("%s/%s", item->type, item->id);
+	/* a version of the entry named by its own Type/id stays as written */
+	if ((hist = strstr(ref, "/_history/")) != NULL)
+		*hist = '\0';
+	return strcmp(name, ref) != 0 ? name : NULL;
+}
+
+/*
+ * Walk the resource's tokens; with state, push them (renamed references
+ * renamed) and return the tree; count the references to rename in *changed.
+ */
+static JsonbValue *
+walk_references(StoreBundleIndex *idx, Jsonb *resource, const char *entry_full_url,
+				JsonbParseState **state, int *changed)
+{
+	JsonbIterator *it = JsonbIteratorInit(&resource->root);
 	JsonbValue	v;
 	JsonbValue *out = NULL;
 	JsonbIteratorToken tok;
 	bool		reference_key = false;
-	int			changed = 0;
 
-	if (idx == NULL || !idx->renames)
-		return resource;
-	it = JsonbIteratorInit(&resource->root);
 	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
 	{
 		if (tok == WJB_KEY)
 			reference_key = v.val.string.len == 9 && memcmp(v.val.string.val, "reference", 9) == 0;
 		else if (tok == WJB_VALUE && reference_key && v.type == jbvString)
 		{
-			char	   *ref = pnstrdup(v.val.string.val, v.val.string.len);
-			BundleIndexItem *item = resolve(idx, ref, entry_full_url);
+			char	   *name = renamed_reference(idx, &v, entry_full_url);
 
-			if (item != NULL)
+			if (name != NULL)
 			{
-				char	   *name = psprintf("%s/%s", item->type, item->id);
-				char	   *hist = strstr(ref, "/_history/");
-
-				/* a version of the entry named by its own Type/id stays as written */
-				if (hist)
-					*hist = '\0';
-				if (strcmp(name, ref) != 0)
-				{
-					v.val.string.val = name;
-					v.val.string.len = (int) strlen(name);
-					changed++;
-				}
+				v.val.string.val = name;
+				v.val.string.len = (int) strlen(name);
+				(*changed)++;
 			}
 		}
-		out = pushJsonbValue(&state, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
+		if (state)
+			out = pushJsonbValue(state, tok, tok < WJB_BEGIN_ARRAY ? &v : NULL);
 	}
+	return out;
+}
+
+/*
+ * The resource with every Reference.reference that names an entry of the
+ * bundle by another name (its urn:uuid, its absolute URL, a relative
+ * reference that only its fullUrl matches) rewritten to that entry's
+ * Type/id, and their number added to *rewritten; the resource itself when
+ * there is none (found by a walk that builds nothing: most resources of a
+ * bundle keep their references).  A bundle whose every fullUrl ends in its
+ * entry's own Type/id is not walked: a relative reference to an entry
+ * already names it so, and an absolute one is left as written (it resolves
+ * as it stands).
+ */
+Jsonb *
+store_bundle_rewrite_references(StoreBundleIndex *idx, Jsonb *resource,
+								const char *entry_full_url, int *rewritten)
+{
+	JsonbParseState *state = NULL;
+	JsonbValue *out;
+	int			changed = 0;
+
+	if (idx == NULL || !idx->renames)
+		return resource;
+	walk_references(idx, resource, entry_full_url, NULL, &changed);
 	if (changed == 0)
 		return resource;
+	changed = 0;
+	out = walk_references(idx, resource, entry_full_url, &state, &changed);
 	*rewritten += changed;
 	return JsonbValueToJsonb(out);
 }
