@@ -226,36 +226,43 @@ typedef struct ElmRetrieve
 
 struct ElmNode
 {
+	/*
+	 * Fields in the order evaluation reads them: the first 64 bytes (a
+	 * node starts a cache line, elm_compile.c) hold what most node types
+	 * need, so a walk over thousands of nodes per patient touches one line
+	 * of most of them.
+	 */
 	ElmEvalFn	eval;
-	const char *type;			/* ELM node type, for messages */
-	const char *locator;
-	int			nargs;
 	ElmNode   **args;
-	/* node-specific */
-	CqlValue	lit;			/* Literal */
+	int			nargs;
 	int			slot;			/* OperandRef, AliasRef, QueryLetRef */
 	int			prec;			/* temporal precision or CQL_PREC_ALL */
-	const char *str;			/* Property path, Tuple/Instance names... */
-	const char **strs;
-	ElmNode    *source;			/* Property source */
-	ElmTypeSpec *ts;			/* As/Is/Instance target type */
 	bool		flag;			/* As strict, Interval lowClosed, Case by type... */
 	bool		flag2;			/* Interval highClosed */
+	ElmNode    *source;			/* Property source */
+	const char *str;			/* Property path, Tuple/Instance names... */
+	/* Property / Is / As: result for the last FHIR type seen */
+	const char *memo_type;
+	const void *memo_elem;		/* Property: FhirElementInfo of that type */
+	/* second line */
 	void	   *ref;			/* ElmDef/ElmParameter/ElmValueSet/... */
-	ElmFunction **overloads;	/* FunctionRef candidates */
-	int			noverloads;
+	int			memo_match;		/* Is/As: 1 matches, 0 not; Case by type: the branch, -1 else */
+	CqlValue	lit;			/* Literal */
 	ElmQuery   *query;
 	ElmRetrieve *retrieve;
 	/* FunctionRef overload chosen for the last argument type seen */
 	const char *cache_type;
 	ElmFunction *cache_fn;
-	/* Property / Is / As: result for the last FHIR type seen */
-	const char *memo_type;
-	const void *memo_elem;		/* Property: FhirElementInfo of that type */
-	int			memo_match;		/* Is/As: 1 matches, 0 not; Case by type: the branch, -1 else */
+	ElmFunction **overloads;	/* FunctionRef candidates */
+	int			noverloads;
+	ElmTypeSpec *ts;			/* As/Is/Instance target type */
 	/* a subtree the same for every patient: its value, kept (elm_invariant.c) */
 	uint64		kept_generation;
 	CqlValue	kept;
+	const char **strs;
+	/* for messages only */
+	const char *type;			/* ELM node type */
+	const char *locator;
 };
 
 /* ---- evaluation context ------------------------------------------------ */

@@ -370,10 +370,47 @@ find_codesystem(CompileCtx *cc, JsonbContainer *obj)
 
 /* ---- nodes ------------------------------------------------------------ */
 
+/*
+ * An evaluation walks thousands of nodes per patient, more than the
+ * first-level data cache holds, so where they lie matters: nodes are laid
+ * out densely, in the order compile_node meets them (parents before
+ * children: mostly the order evaluation visits them), apart from the names,
+ * locators and ELM JSON the compiler also keeps.  Each node starts a cache
+ * line, whose 64 bytes hold the fields most evaluations read (elm.h); its
+ * operand array and query or retrieve follow it.  Only while compiling into
+ * the cache context; elsewhere (no such caller today) palloc0.
+ */
+#define NODE_BLOCK (64 * 1024)
+#define NODE_ALIGN 64
+
+static char *node_next = NULL;
+static char *node_end = NULL;
+
+/* size zeroed bytes at an align-byte boundary */
+static void *
+node_alloc(Size size, Size align)
+{
+	char	   *p;
+
+	if (ElmCacheContext == NULL || CurrentMemoryContext != ElmCacheContext ||
+		size > NODE_BLOCK / 4)
+		return palloc0(size);
+	p = node_next ? (char *) TYPEALIGN(align, node_next) : NULL;
+	if (p == NULL || p + size > node_end)
+	{
+		node_next = MemoryContextAllocZero(ElmCacheContext, NODE_BLOCK + NODE_ALIGN);
+		node_end = node_next + NODE_BLOCK + NODE_ALIGN;
+		p = (char *) TYPEALIGN(align, node_next);
+	}
+	node_next = p + size;
+	return p;
+}
+
+
 static ElmNode *
 node_new(CompileCtx *cc, JsonbContainer *obj, const char *type)
 {
-	ElmNode    *n = palloc0(sizeof(ElmNode));
+	ElmNode    *n = node_alloc(sizeof(ElmNode), NODE_ALIGN);
 	const ElmOpInfo *op = elm_op_lookup(type);
 
 	if (op == NULL)
@@ -397,7 +434,7 @@ static void
 set_args(ElmNode *n, int nargs)
 {
 	n->nargs = nargs;
-	n->args = palloc0(sizeof(ElmNode *) * Max(nargs, 1));
+	n->args = node_alloc(sizeof(ElmNode *) * Max(nargs, 1), sizeof(ElmNode *));
 }
 
 /* "operand" as array or single object */
@@ -508,7 +545,7 @@ compile_function_ref(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 static void
 compile_query(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 {
-	ElmQuery   *q = palloc0(sizeof(ElmQuery));
+	ElmQuery   *q = node_alloc(sizeof(ElmQuery), sizeof(void *));
 	JsonbContainer *src = j_container(obj, "source");
 	JsonbContainer *lets = j_container(obj, "let");
 	JsonbContainer *rels = j_container(obj, "relationship");
@@ -661,7 +698,7 @@ same_for_patient(const ElmNode *n)
 static void
 compile_retrieve(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 {
-	ElmRetrieve *r = palloc0(sizeof(ElmRetrieve));
+	ElmRetrieve *r = node_alloc(sizeof(ElmRetrieve), sizeof(void *));
 
 	n->retrieve = r;
 	r->data_type = qname_local(j_str(obj, "dataType"), NULL);
@@ -1255,7 +1292,7 @@ compile_node(CompileCtx *cc, JsonbContainer *obj)
 void
 elm_wrap_node(ElmNode *n, ElmEvalFn eval)
 {
-	ElmNode    *computation = palloc(sizeof(ElmNode));
+	ElmNode    *computation = node_alloc(sizeof(ElmNode), NODE_ALIGN);
 
 	*computation = *n;
 	memset(n, 0, sizeof(ElmNode));
@@ -1263,7 +1300,7 @@ elm_wrap_node(ElmNode *n, ElmEvalFn eval)
 	n->type = computation->type;	/* messages name what the CQL wrote */
 	n->locator = computation->locator;
 	n->nargs = 1;
-	n->args = palloc(sizeof(ElmNode *));
+	n->args = node_alloc(sizeof(ElmNode *), sizeof(ElmNode *));
 	n->args[0] = computation;
 }
 
@@ -1621,6 +1658,7 @@ elm_cache_reset(void)
 {
 	if (ElmCacheContext)
 		MemoryContextReset(ElmCacheContext);
+	node_next = node_end = NULL;	/* their block went with it */
 	elm_invariant_forget();	/* the nodes that kept values are gone */
 	elm_cache = NULL;
 	elm_cached_generation = 0;
