@@ -194,3 +194,46 @@ SELECT p AS patient, g->'measureScore'->>'value' AS score,
   FROM unnest(ARRAY['eng-obs-p1', 'eng-obs-p2', 'eng-obs-p3']) p,
        LATERAL jsonb_array_elements(hedis.evaluate('EngObservationPatient', p, '2024-01-01', '2024-12-31')->'group') g
  ORDER BY 1;
+
+-- episodic strata: a stratifier of an episode-based group whose value is a
+-- list of episodes (eCQMs of encounters stratify so: "Stratification 1"
+-- returns the encounters of an age band) holds the episodes of that list;
+-- each population is counted and observed over them.  'Long' lists the
+-- encounters over 20 minutes: p1's e1 (30) and e3 (99, an emergency: out of
+-- the measure population), p2's e5 (80); p4's e6 has no length (none).
+-- 'by-emergency' stays a patient's stratum (a Boolean).
+SELECT elmt.load(jsonb_build_array(obs_measure('EngEpisodeStrata', jsonb_build_array(
+  jsonb_build_object('id', 'g1', 'extension', scoring('continuous-variable'), 'population', jsonb_build_array(
+     pop('initial-population', 'Encounters'), pop('measure-population', 'Finished', NULL, 'g1-mpop'),
+     pop('measure-population-exclusion', 'Emergency'), obs('Minutes', 'sum', 'g1-mpop', 'g1-obs')),
+     'stratifier', (SELECT jsonb_agg(jsonb_build_object('id', id, 'criteria',
+                            jsonb_build_object('language', 'text/cql-identifier', 'expression', expr)) ORDER BY id)
+                      FROM (VALUES ('by-length', 'Long'), ('by-emergency', 'Has Emergency')) v(id, expr)))))));
+-- per patient (what runs store): the episodic stratum's own counts and observations
+SELECT p.fhir_id, st->>'id' AS stratifier, st->'value' AS value, st->'populations' AS populations,
+       st->'observations' AS observations
+  FROM hedis.patient p,
+       jsonb_array_elements(hedis.evaluate_patient_result('EngEpisodeStrata', p.patient_key, '2024-01-01',
+                                                          '2024-12-31')->'groups'->0->'stratifiers') st
+ WHERE p.fhir_id LIKE 'eng-obs-%' ORDER BY 1, 2;
+-- the individual report: each stratum with its populations and score
+SELECT st->>'id' AS stratifier, s->'value'->>'text' AS stratum,
+       (SELECT string_agg((x->'code'->'coding'->0->>'code') || '=' || (x->>'count'), ' '
+                          ORDER BY x->'code'->'coding'->0->>'code')
+          FROM jsonb_array_elements(s->'population') x) AS populations,
+       s->'measureScore'->>'value' AS score
+  FROM jsonb_array_elements(hedis.evaluate('EngEpisodeStrata', 'eng-obs-p1', '2024-01-01', '2024-12-31')
+                            ->'group'->0->'stratifier') st,
+       jsonb_array_elements(st->'stratum') s
+ ORDER BY 1;
+-- a run: the stratum counts the episodes (p1 two, p2 one) and scores their
+-- observations (30 + 80); the patient's stratum as before (true: p1's 30 + 10)
+SELECT hedis.run_now('EngEpisodeStrata', '2024-01-01', '2024-12-31') AS strata_run \gset
+SELECT stratifier, stratum, population, count, patients FROM hedis.run_summary
+ WHERE run_id = :strata_run AND stratifier = 'by-length' AND stratum = 'true' ORDER BY population;
+SELECT stratifier, stratum, round(rate, 4) AS rate FROM hedis.run_rates
+ WHERE run_id = :strata_run AND stratifier <> '' AND stratum <> 'null' ORDER BY 1, 2;
+-- the subject list of the stratum's initial population: the patients with episodes in it
+SELECT l->'entry' AS stratum_initial_population
+  FROM jsonb_array_elements(hedis.measure_report(:strata_run, 'subject-list')->'contained') l
+ WHERE l->>'id' = md5('0/by-length/true/initial-population');

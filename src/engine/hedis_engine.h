@@ -27,6 +27,11 @@
  *                 "observations": [ [<value>, ...], ... ],    (groups with measure observations)
  *                 "stratifiers": [ {"id": "<stratifier id>", "value": <jsonb>}, ... ] } ] }
  *
+ * An episodic stratifier (an episode-based group's stratifier whose value is
+ * a list of episodes) is {"id": ..., "value": true, "populations": {...},
+ * "observations": [...]}: the counts and observations of the episodes the
+ * list holds.
+ *
  * Population values are counts: 0/1 for patient-based measures, the number of
  * episodes for episode-based ones; "measure-observation" counts the
  * observations of all the group's measure-observation populations, whose

@@ -536,6 +536,16 @@ truthy_def(EvalCtx *cx, ElmDef *def)
 	return v.kind != CK_NULL;
 }
 
+/* is x (an episode) in the list?  Episodes are matched by equality */
+static bool
+list_holds(CqlValue list, CqlValue x)
+{
+	for (int k = 0; k < list.u.list->n; k++)
+		if (cql_equal(x, list.u.list->items[k]) == CQL_TRUE)
+			return true;
+	return false;
+}
+
 /* episodes of a population: its definition's list, kept to those also in `within` */
 static CqlValue
 episodes(EvalCtx *cx, ElmDef *def, CqlValue within)
@@ -559,12 +569,8 @@ episodes(EvalCtx *cx, ElmDef *def, CqlValue within)
 		return v;
 	out = cql_list_new(v.u.list->n);
 	for (int i = 0; i < v.u.list->n; i++)
-		for (int k = 0; k < within.u.list->n; k++)
-			if (cql_equal(v.u.list->items[i], within.u.list->items[k]) == CQL_TRUE)
-			{
-				cql_list_append(&out, v.u.list->items[i]);
-				break;
-			}
+		if (list_holds(within, v.u.list->items[i]))
+			cql_list_append(&out, v.u.list->items[i]);
 	return out;
 }
 
@@ -574,14 +580,8 @@ list_minus(CqlValue a, CqlValue b)
 	CqlValue	out = cql_list_new(a.u.list->n);
 
 	for (int i = 0; i < a.u.list->n; i++)
-	{
-		bool		found = false;
-
-		for (int k = 0; k < b.u.list->n && !found; k++)
-			found = cql_equal(a.u.list->items[i], b.u.list->items[k]) == CQL_TRUE;
-		if (!found)
+		if (!list_holds(b, a.u.list->items[i]))
 			cql_list_append(&out, a.u.list->items[i]);
-	}
 	return out;
 }
 
@@ -602,15 +602,23 @@ observed_exclusion(int p)
 	}
 }
 
+/* what one measure observation observed: members, and each one's result (CK_NULL: none) */
+typedef struct Observed
+{
+	CqlValue	members;
+	CqlValue   *results;
+} Observed;
+
 /*
  * Each measure observation's function applied to the members of the
  * population it observes, as counted (episodes, or for a patient-based
  * group the criteria's value), less those of its exclusion; the non-null
  * results are the observations.  members[] holds the counted episode lists
- * of an episode-based group (unused for a patient-based one).
+ * of an episode-based group (unused for a patient-based one); seen[] gets
+ * what each observation observed (episodic strata keep their episodes').
  */
 static void
-observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members)
+observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members, Observed *seen)
 {
 	for (int k = 0; k < g->nobs; k++)
 	{
@@ -631,6 +639,8 @@ observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members)
 				observed = list_minus(observed, members[excl]);
 		}
 		r->observations[k] = cql_list_new(observed.u.list->n);
+		seen[k].members = observed;
+		seen[k].results = palloc0(sizeof(CqlValue) * Max(observed.u.list->n, 1));
 		for (int i = 0; i < observed.u.list->n; i++)
 		{
 			CqlValue	arg = observed.u.list->items[i];
@@ -640,6 +650,7 @@ observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members)
 			if (o->function->noperands == 0 && i > 0)
 				break;
 			v = elm_call_function(cx, NULL, o->function, o->function->noperands ? &arg : NULL);
+			seen[k].results[i] = v;
 			if (v.kind != CK_NULL)
 				cql_list_append(&r->observations[k], v);
 		}
@@ -661,10 +672,14 @@ observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members)
  * for those not excluded); numerator exclusions within the numerator; the
  * measure population within the initial population.
  */
+static void episodic_stratum(MeasureGroup *g, CqlValue *members, Observed *seen, CqlValue list,
+							 StratumResult *st);
+
 void
 measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 {
 	CqlValue	members[HEDIS_NPOP];
+	Observed	seen[HEDIS_MAX_OBSERVATIONS];
 
 	memset(r, 0, sizeof(GroupResult));
 	if (g->patient_based)
@@ -720,12 +735,62 @@ measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 		members[HEDIS_POP_MPOPEX] = mpopex;
 	}
 	if (g->nobs > 0)
-		observe(cx, g, r, members);
+		observe(cx, g, r, members, seen);
 	r->strat_values = palloc0(sizeof(CqlValue) * Max(g->nstrat, 1));
+	r->strata = palloc0(sizeof(StratumResult) * Max(g->nstrat, 1));
 	/* a stratifier only means something for patients in the initial population */
 	for (int s = 0; s < g->nstrat; s++)
+	{
 		r->strat_values[s] = r->count[HEDIS_POP_IP] > 0
 			? elm_eval_def(cx, g->strat[s].def) : CQL_NULL_VALUE;
+		if (!g->patient_based && r->strat_values[s].kind == CK_LIST)
+			episodic_stratum(g, members, seen, r->strat_values[s], &r->strata[s]);
+	}
+}
+
+/*
+ * The stratum of an episode-based group's stratifier whose value is a list
+ * of episodes: each population's episodes that the list holds, and the
+ * observations of those episodes (fqm-execution counts them so, episode by
+ * episode).
+ */
+static void
+episodic_stratum(MeasureGroup *g, CqlValue *members, Observed *seen, CqlValue list,
+				 StratumResult *st)
+{
+	st->episodic = true;
+	for (int p = 0; p < HEDIS_NPOP; p++)
+	{
+		if (p == HEDIS_POP_MOBS || !measure_group_has(g, p))
+			continue;
+		for (int i = 0; i < members[p].u.list->n; i++)
+			st->count[p] += list_holds(list, members[p].u.list->items[i]);
+	}
+	for (int k = 0; k < g->nobs; k++)
+	{
+		CqlValue	observed = seen[k].members;
+
+		st->observations[k] = cql_list_new(observed.u.list->n);
+		for (int i = 0; i < observed.u.list->n; i++)
+			if (seen[k].results[i].kind != CK_NULL && list_holds(list, observed.u.list->items[i]))
+				cql_list_append(&st->observations[k], seen[k].results[i]);
+		st->count[HEDIS_POP_MOBS] += st->observations[k].u.list->n;
+	}
+}
+
+/* the counts and observations of stratifier s's stratum, as a group's */
+GroupResult
+measure_stratum_result(GroupResult *r, int s)
+{
+	GroupResult out = *r;
+	StratumResult *st = &r->strata[s];
+
+	if (st->episodic)
+	{
+		memcpy(out.count, st->count, sizeof(out.count));
+		memcpy(out.observations, st->observations, sizeof(out.observations));
+	}
+	return out;
 }
 
 /* an observation as a number: Integer, Decimal, or a Quantity's value */

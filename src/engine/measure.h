@@ -91,10 +91,27 @@ typedef struct MeasureDef
 
 typedef struct ResultTemplate ResultTemplate;
 
+/*
+ * One stratifier's stratum for one patient.  Usually the patient's: the
+ * stratifier's value names it and the group's counts are its counts.  In an
+ * episode-based group a stratifier whose value is a list of episodes
+ * ("Stratification 1" returning the encounters of an age band, as eCQMs of
+ * encounters are written) is episodic: its stratum holds the episodes of
+ * each population that the list holds, with their own counts and
+ * observations.
+ */
+typedef struct StratumResult
+{
+	bool		episodic;
+	int			count[HEDIS_NPOP];
+	CqlValue	observations[HEDIS_MAX_OBSERVATIONS];
+} StratumResult;
+
 typedef struct GroupResult
 {
 	int			count[HEDIS_NPOP];
 	CqlValue   *strat_values;
+	StratumResult *strata;		/* one per stratifier */
 	/* each measure observation's values (the non-null function results) */
 	CqlValue	observations[HEDIS_MAX_OBSERVATIONS];
 } GroupResult;
@@ -114,6 +131,7 @@ extern void measure_ctx_begin(EvalCtx *cx, MemoryContext mcxt, PatientData *pd,
 extern void measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r);
 extern bool measure_observation_number(CqlValue v, double *out);
 extern bool measure_score(MeasureGroup *g, GroupResult *r, double *score);
+extern GroupResult measure_stratum_result(GroupResult *r, int s);
 /* measure_report.c */
 extern Jsonb *measure_result_jsonb(MeasureDef *m, const char *patient_id, GroupResult *results);
 extern Jsonb *measure_outcome_jsonb(MeasureDef *m, GroupResult *results);

@@ -61,6 +61,34 @@ observation_tree(CqlValue v)
 	return value_tree(elm_system_value(v));
 }
 
+/* the compact result's "populations" (code: count) and "observations" (values per observation) */
+static void
+put_counts(JsonbValue *obj, MeasureGroup *mg, GroupResult *r)
+{
+	JsonbValue *pops = jt_object();
+
+	for (int p = 0; p < HEDIS_NPOP; p++)
+		if (measure_group_has(mg, p))
+			jt_put(pops, measure_population_code(p), jt_int(r->count[p]));
+	jt_put(obj, "populations", pops);
+	if (mg->nobs > 0)
+	{
+		/* each measure observation's values, in the measure's order */
+		JsonbValue *obs = jt_array();
+
+		for (int k = 0; k < mg->nobs; k++)
+		{
+			JsonbValue *values = jt_array();
+			CqlValue	list = r->observations[k];
+
+			for (int i = 0; i < list.u.list->n; i++)
+				jt_push(values, observation_tree(list.u.list->items[i]));
+			jt_push(obs, values);
+		}
+		jt_put(obj, "observations", obs);
+	}
+}
+
 /*
  * compact per-patient result (see hedis_engine.h), built member by member;
  * without the "patient" member when with_patient is false (an outcome)
@@ -77,36 +105,25 @@ build_result(MeasureDef *m, const char *patient_id, bool with_patient, GroupResu
 	{
 		MeasureGroup *mg = &m->groups[g];
 		JsonbValue *group = jt_object();
-		JsonbValue *pops = jt_object();
 		JsonbValue *strats = jt_array();
 
 		jt_put(group, "id", text_or_empty(mg->id));
-		for (int p = 0; p < HEDIS_NPOP; p++)
-			if (measure_group_has(mg, p))
-				jt_put(pops, measure_population_code(p), jt_int(results[g].count[p]));
-		jt_put(group, "populations", pops);
-		if (mg->nobs > 0)
-		{
-			/* each measure observation's values, in the measure's order */
-			JsonbValue *obs = jt_array();
-
-			for (int k = 0; k < mg->nobs; k++)
-			{
-				JsonbValue *values = jt_array();
-				CqlValue	list = results[g].observations[k];
-
-				for (int i = 0; i < list.u.list->n; i++)
-					jt_push(values, observation_tree(list.u.list->items[i]));
-				jt_push(obs, values);
-			}
-			jt_put(group, "observations", obs);
-		}
+		put_counts(group, mg, &results[g]);
 		for (int s = 0; s < mg->nstrat; s++)
 		{
 			JsonbValue *strat = jt_object();
 
 			jt_put(strat, "id", text_or_empty(mg->strat[s].id));
-			jt_put(strat, "value", value_tree(elm_system_value(results[g].strat_values[s])));
+			if (results[g].strata[s].episodic)
+			{
+				/* the episodes the stratifier's list holds: a stratum "true" of their own counts */
+				GroupResult sr = measure_stratum_result(&results[g], s);
+
+				jt_put(strat, "value", jt_bool(true));
+				put_counts(strat, mg, &sr);
+			}
+			else
+				jt_put(strat, "value", value_tree(elm_system_value(results[g].strat_values[s])));
 			jt_push(strats, strat);
 		}
 		jt_put(group, "stratifiers", strats);
@@ -422,41 +439,53 @@ observation_population_tree(MeasureObservation *o, CqlValue list)
 	return pop;
 }
 
-static JsonbValue *
-group_tree(MeasureGroup *mg, GroupResult *r)
+/* "population" (each population's count, the observations) and "measureScore" of a group or stratum */
+static void
+put_populations(JsonbValue *obj, MeasureGroup *mg, GroupResult *r)
 {
-	JsonbValue *group = jt_object();
 	JsonbValue *pops = jt_array();
 	double		score;
 
-	jt_put(group, "id", text_or_empty(mg->id));
 	for (int p = 0; p < HEDIS_NPOP; p++)
 		if (p != HEDIS_POP_MOBS && measure_group_has(mg, p))
 			jt_push(pops, population_tree(mg->pop_id[p], p, r->count[p]));
 	for (int k = 0; k < mg->nobs; k++)
 		jt_push(pops, observation_population_tree(&mg->obs[k], r->observations[k]));
-	jt_put(group, "population", pops);
+	jt_put(obj, "population", pops);
 	if (measure_score(mg, r, &score))
 	{
 		JsonbValue *q = jt_object();
 
 		jt_put(q, "value", value_tree(cql_dec(score)));
-		jt_put(group, "measureScore", q);
+		jt_put(obj, "measureScore", q);
 	}
+}
+
+static JsonbValue *
+group_tree(MeasureGroup *mg, GroupResult *r)
+{
+	JsonbValue *group = jt_object();
+
+	jt_put(group, "id", text_or_empty(mg->id));
+	put_populations(group, mg, r);
 	if (mg->nstrat > 0)
 	{
 		JsonbValue *strats = jt_array();
 
 		for (int s = 0; s < mg->nstrat; s++)
 		{
-			char	   *val = cql_to_text(elm_system_value(r->strat_values[s]));
+			char	   *val = r->strata[s].episodic ? "true"
+				: cql_to_text(elm_system_value(r->strat_values[s]));
 			JsonbValue *strat = jt_object();
 			JsonbValue *strata = jt_array();
 			JsonbValue *stratum = jt_object();
 			JsonbValue *value = jt_object();
+			GroupResult sr = measure_stratum_result(r, s);
 
 			jt_put(value, "text", jt_string(val ? val : "null"));
 			jt_put(stratum, "value", value);
+			/* the patient's (episodes') counts in the stratum, as a summary report has them */
+			put_populations(stratum, mg, &sr);
 			jt_push(strata, stratum);
 			jt_put(strat, "id", text_or_empty(mg->strat[s].id));
 			jt_put(strat, "stratum", strata);

@@ -13,8 +13,8 @@
  * hedis.run_summary_part): group_index is the group's position, group_id its
  * "id" (or its position as text), stratifier '' and stratum '' for the whole
  * group, else the stratifier's "id" (or position) and its value as jsonb
- * text; count sums the population counts, patients counts the results whose
- * count is above 0.
+ * text; count sums the population counts (an episodic stratum's own, else
+ * the group's), patients counts the results whose count is above 0.
  */
 #include "postgres.h"
 
@@ -289,12 +289,15 @@ run_summary_add(RunSummary *s, Jsonb *result, int64 times)
 		for (int si = 0; si < jb_array_length(strats); si++)
 		{
 			JsonbContainer *st = jb_array_item(strats, si);
+			JsonbContainer *stpops;
 			char	   *sid;
 
 			if (st == NULL || !JsonContainerIsObject(st))
 				continue;
 			sid = jb_member_string(st, "id");
-			count_populations(s, pops,
+			/* an episodic stratum has counts of its own, else the group's are the stratum's */
+			stpops = jb_member_container(st, "populations");
+			count_populations(s, stpops && JsonContainerIsObject(stpops) ? stpops : pops,
 							  stratum_entry(s, gi, gid, sid ? sid : psprintf("%d", si),
 											member_jsonb_text(st, "value")),
 							  times);

@@ -355,7 +355,8 @@ $$;
 -- aggregate over the denominator's.  NULL otherwise (a proportion group:
 -- its rate is the proportion).  With a stratifier (its id, or its position
 -- as text) and a stratum (the value as jsonb text, as in hedis.run_summary),
--- only the observations of the patients in that stratum.  It reads every
+-- only the observations of the patients in that stratum (of an episodic
+-- stratum: of its episodes).  It reads every
 -- result of the run: hedis.run keeps its values from when the run is done
 -- (observation_scores), which hedis.run_rates shows.
 CREATE FUNCTION hedis.run_observation_score(run bigint, group_index int,
@@ -414,15 +415,21 @@ BEGIN
                     WHEN obs.method IN ('maximum', 'max') THEN max(v) END
           INTO values_n, agg
           FROM (SELECT CASE WHEN jsonb_typeof(x) = 'number' THEN x::text::numeric END AS v
-                  FROM hedis.run_result rr,
-                       jsonb_array_elements(rr.result->'groups'->group_index->'observations'->obs.k) x
-                 WHERE rr.run_id = run
-                   AND (stratifier = ''
-                        OR EXISTS (SELECT 1
-                                     FROM jsonb_array_elements(rr.result->'groups'->group_index->'stratifiers')
-                                          WITH ORDINALITY st(s, si)
-                                    WHERE coalesce(st.s->>'id', (st.si - 1)::text) = stratifier
-                                      AND (st.s->'value')::text = stratum))) o;
+                  FROM hedis.run_result rr
+                 CROSS JOIN LATERAL (
+                       -- the group's observations; a stratum's: the patient's if
+                       -- the patient is in it, an episodic stratum's own
+                       SELECT rr.result->'groups'->group_index->'observations' AS obs
+                        WHERE stratifier = ''
+                       UNION ALL
+                       SELECT coalesce(st.s->'observations', rr.result->'groups'->group_index->'observations')
+                         FROM jsonb_array_elements(rr.result->'groups'->group_index->'stratifiers')
+                              WITH ORDINALITY st(s, si)
+                        WHERE stratifier <> ''
+                          AND coalesce(st.s->>'id', (st.si - 1)::text) = stratifier
+                          AND (st.s->'value')::text = stratum) src,
+                       jsonb_array_elements(src.obs->obs.k) x
+                 WHERE rr.run_id = run) o;
         IF obs.observed = 'numerator' THEN
             num := agg;
         ELSIF obs.observed = 'denominator' THEN
@@ -650,7 +657,9 @@ BEGIN
                         WITH ORDINALITY AS g(grp, idx)
              CROSS JOIN LATERAL jsonb_array_elements(coalesce(g.grp -> 'stratifiers', '[]'))
                         WITH ORDINALITY AS st(s, sidx)
-             CROSS JOIN LATERAL jsonb_each_text(g.grp -> 'populations') AS p(key, value)
+             -- an episodic stratum's own counts, else the group's
+             CROSS JOIN LATERAL jsonb_each_text(coalesce(st.s -> 'populations', g.grp -> 'populations'))
+                        AS p(key, value)
              WHERE p.value::numeric > 0
         ), members AS (
             SELECT pt.group_index, pt.stratifier, pt.stratum, pt.population, rp.patient_id
