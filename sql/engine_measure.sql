@@ -150,3 +150,41 @@ SELECT elmt.load(elmt.ratio_measure('EngTwoIP',
   jsonb_build_array(elmt.pop('initial-population', 'ip'), elmt.pop('initial-population', 'den'),
                     elmt.pop('denominator', 'den'), elmt.pop('numerator', 'num'))));
 SELECT hedis.evaluate('EngTwoIP', 'eng-m-p1', '2024-01-01', '2024-12-31');
+
+-- a population asks only whether its criterion is true: an And stops at its
+-- first operand that is not true (null and X is never true), and a
+-- definition found not true keeps no value, so a later use evaluates it
+-- exactly (null, not false).  Three groups, evaluated in order: g-and's
+-- initial population is null and true; g-or's numerator then asks whether
+-- that definition is null (it is), g-or2's whether null or false is.
+SELECT elmt.define('Unknown', elmt.nul('Boolean'));
+SELECT elmt.define('Null And True', elmt.op('And', elmt.ref('Unknown'), elmt.b(true)));
+SELECT elmt.define('Null And False', elmt.op('And', elmt.ref('Unknown'), elmt.b(false)));
+SELECT elmt.define('Null Or True', elmt.op('Or', elmt.ref('Unknown'), elmt.b(true)));
+SELECT elmt.define('Null Or False', elmt.op('Or', elmt.ref('Unknown'), elmt.b(false)));
+SELECT elmt.define('Null And True Is Null', elmt.op1('IsNull', elmt.ref('Null And True')));
+SELECT elmt.define('Null Or False Is Null', elmt.op1('IsNull', elmt.ref('Null Or False')));
+SELECT elmt.load_library('EngMeasureLib',
+  '{"codeSystems": {"def": [{"name": "Flags", "id": "urn:example:eng-measure-flag", "accessLevel": "Public"}]}}');
+SELECT elmt.load(jsonb_build_array((elmt.ratio_measure('EngTruth', '[]') -> 0)
+  || jsonb_build_object('scoring', '{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-scoring", "code": "proportion"}]}'::jsonb,
+       'group', jsonb_build_array(
+         jsonb_build_object('id', 'g-and', 'population', jsonb_build_array(
+           elmt.pop('initial-population', 'Null And True'), elmt.pop('numerator', 'Null And True'))),
+         jsonb_build_object('id', 'g-or', 'population', jsonb_build_array(
+           elmt.pop('initial-population', 'Null Or True'), elmt.pop('denominator-exclusion', 'Null Or False'),
+           elmt.pop('numerator', 'Null And True Is Null'))),
+         jsonb_build_object('id', 'g-or2', 'population', jsonb_build_array(
+           elmt.pop('initial-population', 'Null Or True'), elmt.pop('denominator-exclusion', 'Null And False'),
+           elmt.pop('numerator', 'Null Or False Is Null')))))));
+-- the compact result (by truth alone) and the report (every value exact, for its evidence) agree
+SELECT g->>'id' AS grp, g->'populations' AS compact,
+       (SELECT jsonb_object_agg(p->'code'->'coding'->0->>'code', (p->>'count')::int)
+          FROM jsonb_array_elements(rg->'population') p) AS report
+  FROM hedis.patient pt,
+       LATERAL jsonb_array_elements(hedis.evaluate_patient_result('EngTruth', pt.patient_key, '2024-01-01', '2024-12-31')->'groups')
+               WITH ORDINALITY c(g, i),
+       LATERAL (SELECT x FROM jsonb_array_elements(hedis.evaluate('EngTruth', 'eng-m-p1', '2024-01-01', '2024-12-31')->'group')
+                       WITH ORDINALITY r(x, j) WHERE r.j = c.i) rr(rg)
+ WHERE pt.fhir_id = 'eng-m-p1'
+ ORDER BY c.i;

@@ -282,7 +282,10 @@ struct EvalCtx
 	PatientData *patient;		/* NULL: no patient context */
 	CqlValue	measurement_period; /* CK_NULL: use the parameter default */
 	CqlDateTime now;
-	/* evidence: FHIR ids behind the definitions evaluated */
+	/*
+	 * The definitions' values are reported (a MeasureReport's evidence):
+	 * population criteria are evaluated exactly, not by truth alone.
+	 */
 	bool		collect_evidence;
 	/* the inputs (measurement period) were given to elm_invariant_inputs */
 	bool		inputs_fixed;
@@ -319,6 +322,8 @@ extern ElmDef *elm_library_find_def(ElmLibrary *lib, const char *name);
 
 extern void elm_ctx_init(EvalCtx *cx, MemoryContext mcxt);
 extern CqlValue elm_eval_def(EvalCtx *cx, ElmDef *def);
+extern bool elm_def_is_logical(const ElmDef *def);
+extern bool elm_def_is_true(EvalCtx *cx, ElmDef *def);
 
 static inline CqlValue
 elm_eval(EvalCtx *cx, const ElmNode *n)

@@ -779,6 +779,100 @@ eval_coalesce(EvalCtx *cx, const ElmNode *n)
 	return CQL_NULL_VALUE;
 }
 
+/* ---- population criteria, by truth alone ----------------------------- */
+
+static bool def_is_true(EvalCtx *cx, ElmDef *def);
+
+/* a Boolean value is true (a FHIR boolean by its value) */
+static bool
+value_is_true(CqlValue v)
+{
+	if (v.kind == CK_FHIR)
+		v = fhir_primitive_value(v.u.fhir);
+	return elm_truthy(v);
+}
+
+/*
+ * Is n's value true?  An And is decided by the truth of its operands and
+ * stops at the first that is not true, null as well as false: `null and X`
+ * can never be true, so X is not evaluated.  An Or stops at the first true.
+ */
+static bool
+node_is_true(EvalCtx *cx, const ElmNode *n)
+{
+	if (n->eval == eval_and)
+	{
+		for (int i = 0; i < n->nargs; i++)
+			if (!node_is_true(cx, n->args[i]))
+				return false;
+		return true;
+	}
+	if (n->eval == eval_or)
+	{
+		for (int i = 0; i < n->nargs; i++)
+			if (node_is_true(cx, n->args[i]))
+				return true;
+		return false;
+	}
+	if (n->eval == eval_expression_ref)
+		return def_is_true(cx, (ElmDef *) n->ref);
+	return value_is_true(elm_eval(cx, n));
+}
+
+/* is the definition's expression an And or an Or (decided by truth alone)? */
+bool
+elm_def_is_logical(const ElmDef *def)
+{
+	return def->expr->eval == eval_and || def->expr->eval == eval_or;
+}
+
+static bool
+def_is_true(EvalCtx *cx, ElmDef *def)
+{
+	int			saved;
+	bool		r;
+
+	if (def->cache_epoch == cx->epoch || !elm_def_is_logical(def))
+		return value_is_true(elm_eval_def(cx, def));
+	if (def->evaluating)
+		elm_error_at(def->expr, "expression \"%s\" refers to itself", def->name);
+	def->evaluating = true;
+	PG_TRY();
+	{
+		frame_push(cx, def->expr, def->nslots, &saved);
+		r = node_is_true(cx, def->expr);
+		frame_pop(cx, def->nslots, saved);
+	}
+	PG_FINALLY();
+	{
+		def->evaluating = false;
+	}
+	PG_END_TRY();
+
+	/*
+	 * Only a true value is kept as the definition's: it is exact (every
+	 * operand of an And was true; true or anything is true).  Not true may
+	 * be false or null, so a later use evaluates the definition exactly.
+	 */
+	if (r)
+	{
+		def->cached = cql_bool(true);
+		def->cache_epoch = cx->epoch;
+	}
+	return r;
+}
+
+/*
+ * Is a patient-based population's criterion, a definition that is an And
+ * or an Or, true?  Its exact value is not worked out when it is not: an
+ * evaluation that reports the definitions' values (evidence) must not ask.
+ */
+bool
+elm_def_is_true(EvalCtx *cx, ElmDef *def)
+{
+	return def_is_true(cx, def);
+}
+
 /* ---- selectors -------------------------------------------------------- */
 
 static CqlValue

@@ -172,6 +172,7 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 					(errcode(ERRCODE_NO_DATA_FOUND),
 					 errmsg("patient with key " INT64_FORMAT " has no Patient resource", key)));
 		measure_ctx_begin(&cx, eval_cxt, pd, start, end);
+		cx.collect_evidence = output == EVAL_REPORT;
 		keep_invariants(&cx, start, end, eval_cxt == evaluation_context);
 		results = palloc0(sizeof(GroupResult) * m->ngroups);
 		for (int g = 0; g < m->ngroups; g++)

@@ -528,6 +528,9 @@ truthy_def(EvalCtx *cx, ElmDef *def)
 
 	if (def == NULL)
 		return false;
+	/* only whether it is true counts: an And stops at its first operand that is not */
+	if (!cx->collect_evidence && elm_def_is_logical(def))
+		return elm_def_is_true(cx, def);
 	v = elm_system_value(elm_eval_def(cx, def));
 	if (v.kind == CK_BOOL)
 		return v.u.b;
