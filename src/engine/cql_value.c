@@ -475,6 +475,12 @@ cql_relation(CqlValue a, CqlValue b, int prec, bool lt, bool eq, bool gt)
 {
 	int			c;
 
+	/* two Integers (ages, counts): compared as they are */
+	if (a.kind == CK_INT && b.kind == CK_INT)
+	{
+		c = (a.u.i > b.u.i) - (a.u.i < b.u.i);
+		return ((c < 0 && lt) || (c == 0 && eq) || (c > 0 && gt)) ? CQL_TRUE : CQL_FALSE;
+	}
 	a = unwrap(a);
 	b = unwrap(b);
 	if (a.kind == CK_UNCERTAIN || b.kind == CK_UNCERTAIN)

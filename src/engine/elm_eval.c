@@ -781,8 +781,6 @@ eval_coalesce(EvalCtx *cx, const ElmNode *n)
 
 /* ---- population criteria, by truth alone ----------------------------- */
 
-static bool def_is_true(EvalCtx *cx, ElmDef *def);
-
 /* a Boolean value is true (a FHIR boolean by its value) */
 static bool
 value_is_true(CqlValue v)
@@ -815,7 +813,7 @@ node_is_true(EvalCtx *cx, const ElmNode *n)
 		return false;
 	}
 	if (n->eval == eval_expression_ref)
-		return def_is_true(cx, (ElmDef *) n->ref);
+		return elm_def_is_true(cx, (ElmDef *) n->ref);
 	return value_is_true(elm_eval(cx, n));
 }
 
@@ -826,8 +824,14 @@ elm_def_is_logical(const ElmDef *def)
 	return def->expr->eval == eval_and || def->expr->eval == eval_or;
 }
 
-static bool
-def_is_true(EvalCtx *cx, ElmDef *def)
+/*
+ * Is the definition's value true?  What a patient-based population asks of
+ * its criterion; for an And or an Or, decided by truth alone and its exact
+ * value not worked out when it is not true: an evaluation that reports the
+ * definitions' values (evidence) must not ask.
+ */
+bool
+elm_def_is_true(EvalCtx *cx, ElmDef *def)
 {
 	int			saved;
 	bool		r;
@@ -860,17 +864,6 @@ def_is_true(EvalCtx *cx, ElmDef *def)
 		def->cache_epoch = cx->epoch;
 	}
 	return r;
-}
-
-/*
- * Is a patient-based population's criterion, a definition that is an And
- * or an Or, true?  Its exact value is not worked out when it is not: an
- * evaluation that reports the definitions' values (evidence) must not ask.
- */
-bool
-elm_def_is_true(EvalCtx *cx, ElmDef *def)
-{
-	return def_is_true(cx, def);
 }
 
 /* ---- selectors -------------------------------------------------------- */

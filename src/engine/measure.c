@@ -664,6 +664,9 @@ observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members, Observe
 		r->count[HEDIS_POP_MOBS] += r->observations[k].u.list->n;
 }
 
+static void episodic_stratum(MeasureGroup *g, CqlValue *members, Observed *seen, CqlValue list,
+							 StratumResult *st);
+
 /*
  * Populations of one group for the patient in cx, with the dependencies
  * FHIR Measure scoring defines (CQF Measures, population criteria): the
@@ -675,9 +678,6 @@ observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members, Observe
  * for those not excluded); numerator exclusions within the numerator; the
  * measure population within the initial population.
  */
-static void episodic_stratum(MeasureGroup *g, CqlValue *members, Observed *seen, CqlValue list,
-							 StratumResult *st);
-
 void
 measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 {
