@@ -87,21 +87,25 @@ frame_pop(EvalCtx *cx, int nslots, int saved_base)
 
 /* ---- definitions, parameters, functions ------------------------------ */
 
-CqlValue
-elm_eval_def(EvalCtx *cx, ElmDef *def)
+static bool node_is_true(EvalCtx *cx, const ElmNode *n);
+
+/*
+ * The definition's expression in a frame of its own: its value, or by
+ * truth alone (elm_def_is_true) whether it is true, as a Boolean.
+ */
+static CqlValue
+eval_def_expr(EvalCtx *cx, ElmDef *def, bool by_truth)
 {
 	int			saved;
 	CqlValue	v;
 
-	if (def->cache_epoch == cx->epoch)
-		return def->cached;
 	if (def->evaluating)
 		elm_error_at(def->expr, "expression \"%s\" refers to itself", def->name);
 	def->evaluating = true;
 	PG_TRY();
 	{
 		frame_push(cx, def->expr, def->nslots, &saved);
-		v = elm_eval(cx, def->expr);
+		v = by_truth ? cql_bool(node_is_true(cx, def->expr)) : elm_eval(cx, def->expr);
 		frame_pop(cx, def->nslots, saved);
 	}
 	PG_FINALLY();
@@ -109,6 +113,17 @@ elm_eval_def(EvalCtx *cx, ElmDef *def)
 		def->evaluating = false;
 	}
 	PG_END_TRY();
+	return v;
+}
+
+CqlValue
+elm_eval_def(EvalCtx *cx, ElmDef *def)
+{
+	CqlValue	v;
+
+	if (def->cache_epoch == cx->epoch)
+		return def->cached;
+	v = eval_def_expr(cx, def, false);
 	def->cached = v;
 	def->cache_epoch = cx->epoch;
 	return v;
@@ -833,25 +848,11 @@ elm_def_is_logical(const ElmDef *def)
 bool
 elm_def_is_true(EvalCtx *cx, ElmDef *def)
 {
-	int			saved;
 	bool		r;
 
 	if (def->cache_epoch == cx->epoch || !elm_def_is_logical(def))
 		return value_is_true(elm_eval_def(cx, def));
-	if (def->evaluating)
-		elm_error_at(def->expr, "expression \"%s\" refers to itself", def->name);
-	def->evaluating = true;
-	PG_TRY();
-	{
-		frame_push(cx, def->expr, def->nslots, &saved);
-		r = node_is_true(cx, def->expr);
-		frame_pop(cx, def->nslots, saved);
-	}
-	PG_FINALLY();
-	{
-		def->evaluating = false;
-	}
-	PG_END_TRY();
+	r = eval_def_expr(cx, def, true).u.b;
 
 	/*
 	 * Only a true value is kept as the definition's: it is exact (every
