@@ -154,7 +154,7 @@ sampler() {
         "SELECT pid, coalesce(nullif(application_name, ''), backend_type) FROM pg_stat_activity
           WHERE backend_type = 'pg_hedis run worker' OR application_name = 'million_gen' \\watch 1" &
     watcher=$!
-    while [ ! -e "$stop" ]; do sleep 0.2; done
+    while [ ! -e "$stop" ]; do sleep 1; done
     kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
 }
 # "pid|label" lines in, one /proc sample per line out
@@ -169,15 +169,18 @@ sample_proc() {
              END { if (rss != "") print t, pid, rss, hwm, anon, cpu, label }' "$f"
     done
 }
-# every 0.2 s: the wait event of every run worker ("running" when none)
+# every second: the wait event of every run worker ("running" when none).
+# Sampling costs CPU the two workers of a two-worker run need (both CPUs are
+# theirs; a one-worker run leaves one free): at 5 Hz the samplers took 9 %
+# of a CPU and lowered the measured scaling by 2-3 % (bench/README.md).
 wait_sampler() {
     local out=$1 stop=$2 watcher
     set +e +o pipefail
     psql -X -A -t -d "$DB" >> "$out" 2>/dev/null <<< \
         "SELECT coalesce(wait_event_type || ':' || wait_event, 'running') FROM pg_stat_activity
-          WHERE backend_type = 'pg_hedis run worker' \\watch 0.2" &
+          WHERE backend_type = 'pg_hedis run worker' \\watch 1" &
     watcher=$!
-    while [ ! -e "$stop" ]; do sleep 0.2; done
+    while [ ! -e "$stop" ]; do sleep 1; done
     kill "$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
 }
 start_sampler() {
@@ -245,7 +248,7 @@ for w in "${worker_list[@]}"; do plan+=("$w:m"); done
 run_ids=()
 walls=()   # "workers wall" of the measured runs, in order
 say ""
-say "| run | hedis.max_workers | workers | wall s | patients/s | patients/s, slowest-fastest 10 s window | worker CPU s | patients/CPU-s | peak VmHWM per worker MB | peak RssAnon per worker MB | memory contexts at 50 % (MB) | worker states (5 Hz samples) |"
+say "| run | hedis.max_workers | workers | wall s | patients/s | patients/s, slowest-fastest 10 s window | worker CPU s | patients/CPU-s | peak VmHWM per worker MB | peak RssAnon per worker MB | memory contexts at 50 % (MB) | worker states (1 Hz samples) |"
 say "|---|---:|---:|---:|---:|---:|---:|---:|---|---|---|---|"
 for entry in "${plan[@]}"; do
     w=${entry%:*}; kind=${entry#*:}

@@ -406,7 +406,6 @@ node_alloc(Size size, Size align)
 	return p;
 }
 
-
 static ElmNode *
 node_new(CompileCtx *cc, JsonbContainer *obj, const char *type)
 {
