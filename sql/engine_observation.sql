@@ -237,3 +237,20 @@ SELECT stratifier, stratum, round(rate, 4) AS rate FROM hedis.run_rates
 SELECT l->'entry' AS stratum_initial_population
   FROM jsonb_array_elements(hedis.measure_report(:strata_run, 'subject-list')->'contained') l
  WHERE l->>'id' = md5('0/by-length/true/initial-population');
+-- a stratifier whose value is a list of other values (codes, strings) names
+-- the patient's stratum, as any other value: the ids of p1's long encounters
+SELECT elmt.define('Long Ids', jsonb_build_object('type', 'Query',
+  'source', jsonb_build_array(jsonb_build_object('alias', 'E', 'expression', ref('Long'))),
+  'return', jsonb_build_object('expression', sprop('id.value', 'E'))));
+SELECT elmt.load_library('EngObservationLib');
+SELECT elmt.load(jsonb_build_array(obs_measure('EngValueStrata', jsonb_build_array(
+  jsonb_build_object('id', 'g1', 'extension', scoring('continuous-variable'), 'population', jsonb_build_array(
+     pop('initial-population', 'Encounters'), pop('measure-population', 'Finished', NULL, 'g1-mpop'),
+     obs('Minutes', 'sum', 'g1-mpop', 'g1-obs')),
+     'stratifier', jsonb_build_array(jsonb_build_object('id', 'by-long-ids', 'criteria',
+        jsonb_build_object('language', 'text/cql-identifier', 'expression', 'Long Ids'))))))));
+SELECT st->'value' AS value, st ? 'populations' AS own_counts
+  FROM hedis.patient p,
+       jsonb_array_elements(hedis.evaluate_patient_result('EngValueStrata', p.patient_key, '2024-01-01',
+                                                          '2024-12-31')->'groups'->0->'stratifiers') st
+ WHERE p.fhir_id = 'eng-obs-p1';

@@ -59,6 +59,8 @@ typedef struct ElmDef
 	uint64		cache_epoch;
 	bool		evaluating;		/* recursion guard */
 	CqlValue	cached;
+	/* found not true by truth alone (elm_def_is_true) in this evaluation */
+	uint64		not_true_epoch;
 	int8		invariant;		/* the same for every patient (elm_invariant.c) */
 	/* its name in evidence, "Library.Definition", for the last prefix asked */
 	const char *evidence_prefix;

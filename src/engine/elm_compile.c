@@ -544,7 +544,7 @@ compile_function_ref(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 static void
 compile_query(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 {
-	ElmQuery   *q = node_alloc(sizeof(ElmQuery), sizeof(void *));
+	ElmQuery   *q = node_alloc(sizeof(ElmQuery), MAXIMUM_ALIGNOF);
 	JsonbContainer *src = j_container(obj, "source");
 	JsonbContainer *lets = j_container(obj, "let");
 	JsonbContainer *rels = j_container(obj, "relationship");
@@ -697,7 +697,7 @@ same_for_patient(const ElmNode *n)
 static void
 compile_retrieve(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 {
-	ElmRetrieve *r = node_alloc(sizeof(ElmRetrieve), sizeof(void *));
+	ElmRetrieve *r = node_alloc(sizeof(ElmRetrieve), MAXIMUM_ALIGNOF);
 
 	n->retrieve = r;
 	r->data_type = qname_local(j_str(obj, "dataType"), NULL);

@@ -852,18 +852,24 @@ elm_def_is_true(EvalCtx *cx, ElmDef *def)
 
 	if (def->cache_epoch == cx->epoch || !elm_def_is_logical(def))
 		return value_is_true(elm_eval_def(cx, def));
+	if (def->not_true_epoch == cx->epoch)
+		return false;
 	r = eval_def_expr(cx, def, true).u.b;
 
 	/*
 	 * Only a true value is kept as the definition's: it is exact (every
 	 * operand of an And was true; true or anything is true).  Not true may
-	 * be false or null, so a later use evaluates the definition exactly.
+	 * be false or null, so a later use of its value evaluates it exactly;
+	 * later questions of its truth are answered from the mark (a criterion
+	 * several exclusions share is walked once).
 	 */
 	if (r)
 	{
 		def->cached = cql_bool(true);
 		def->cache_epoch = cx->epoch;
 	}
+	else
+		def->not_true_epoch = cx->epoch;
 	return r;
 }
 

@@ -664,6 +664,7 @@ observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members, Observe
 		r->count[HEDIS_POP_MOBS] += r->observations[k].u.list->n;
 }
 
+static bool episode_list(CqlValue v);
 static void episodic_stratum(MeasureGroup *g, CqlValue *members, Observed *seen, CqlValue list,
 							 StratumResult *st);
 
@@ -746,9 +747,21 @@ measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 	{
 		r->strat_values[s] = r->count[HEDIS_POP_IP] > 0
 			? elm_eval_def(cx, g->strat[s].def) : CQL_NULL_VALUE;
-		if (!g->patient_based && r->strat_values[s].kind == CK_LIST)
+		if (!g->patient_based && episode_list(r->strat_values[s]))
 			episodic_stratum(g, members, seen, r->strat_values[s], &r->strata[s]);
 	}
+}
+
+/*
+ * A list of episodes (resources), or an empty list: what makes a
+ * stratifier of an episode-based group episodic.  A list of other values
+ * (codes, strings) names the patient's stratum, as any other value does.
+ */
+static bool
+episode_list(CqlValue v)
+{
+	return v.kind == CK_LIST &&
+		(v.u.list->n == 0 || v.u.list->items[0].kind == CK_FHIR);
 }
 
 /*
