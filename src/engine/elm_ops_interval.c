@@ -246,10 +246,10 @@ point_in(CqlValue x, const CqlInterval *iv, int prec)
 
 	if (x.kind == CK_NULL)
 		return CQL_UNKNOWN;
-	/* an Integer in an Interval of Integers with both ends (an age band) */
-	if (x.kind == CK_INT && iv->low.kind == CK_INT && iv->high.kind == CK_INT)
-		return ((iv->low_closed ? x.u.i >= iv->low.u.i : x.u.i > iv->low.u.i) &&
-				(iv->high_closed ? x.u.i <= iv->high.u.i : x.u.i < iv->high.u.i)) ? CQL_TRUE : CQL_FALSE;
+	/* both ends given and closed (an age band): no boundary arithmetic, two comparisons */
+	if (iv->low_closed && iv->high_closed && iv->low.kind != CK_NULL && iv->high.kind != CK_NULL)
+		return cql_tri_and(cql_relation(iv->low, x, prec, true, true, false),
+						   cql_relation(x, iv->high, prec, true, true, false));
 	return cql_tri_and(pt_le(iv_low(iv), p, prec), pt_le(p, iv_high(iv), prec));
 }
 

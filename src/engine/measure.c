@@ -617,8 +617,9 @@ typedef struct Observed
  * population it observes, as counted (episodes, or for a patient-based
  * group the criteria's value), less those of its exclusion; the non-null
  * results are the observations.  members[] holds the counted episode lists
- * of an episode-based group (unused for a patient-based one); seen[] gets
- * what each observation observed (episodic strata keep their episodes').
+ * of an episode-based group (unused for a patient-based one); seen[], when
+ * given, gets what each observation observed (episodic strata keep their
+ * episodes').
  */
 static void
 observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members, Observed *seen)
@@ -642,8 +643,11 @@ observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members, Observe
 				observed = list_minus(observed, members[excl]);
 		}
 		r->observations[k] = cql_list_new(observed.u.list->n);
-		seen[k].members = observed;
-		seen[k].results = palloc0(sizeof(CqlValue) * Max(observed.u.list->n, 1));
+		if (seen)
+		{
+			seen[k].members = observed;
+			seen[k].results = palloc0(sizeof(CqlValue) * Max(observed.u.list->n, 1));
+		}
 		for (int i = 0; i < observed.u.list->n; i++)
 		{
 			CqlValue	arg = observed.u.list->items[i];
@@ -653,7 +657,8 @@ observe(EvalCtx *cx, MeasureGroup *g, GroupResult *r, CqlValue *members, Observe
 			if (o->function->noperands == 0 && i > 0)
 				break;
 			v = elm_call_function(cx, NULL, o->function, o->function->noperands ? &arg : NULL);
-			seen[k].results[i] = v;
+			if (seen)
+				seen[k].results[i] = v;
 			if (v.kind != CK_NULL)
 				cql_list_append(&r->observations[k], v);
 		}
@@ -738,8 +743,9 @@ measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 		members[HEDIS_POP_MPOP] = mpop;
 		members[HEDIS_POP_MPOPEX] = mpopex;
 	}
+	/* only an episode-based group's strata can be episodic and ask what was observed */
 	if (g->nobs > 0)
-		observe(cx, g, r, members, seen);
+		observe(cx, g, r, members, !g->patient_based && g->nstrat > 0 ? seen : NULL);
 	r->strat_values = palloc0(sizeof(CqlValue) * Max(g->nstrat, 1));
 	r->strata = palloc0(sizeof(StratumResult) * Max(g->nstrat, 1));
 	/* a stratifier only means something for patients in the initial population */
