@@ -44,6 +44,8 @@ SELECT elmt.define('Warning message', jsonb_build_object('type', 'Message', 'sou
   'code', s('ENG-2'), 'severity', s('Warning'), 'message', s('carry on')));
 SELECT elmt.define('Message not raised', jsonb_build_object('type', 'Message', 'source', i(8), 'condition', b(false),
   'code', s('ENG-3'), 'severity', s('Error'), 'message', s('never')));
+SELECT elmt.define('Refers to itself', op('Add', i(1), ref('Refers to itself')));
+SELECT elmt.define('Uses a failing one', op('Add', i(1), ref('Two singletons')));
 SELECT elmt.load_library('EngErrors');
 SELECT hedis.compile_library('EngErrors') AS definitions;
 
@@ -55,6 +57,12 @@ SELECT elmt.try_sql($$SELECT hedis.evaluate('http://example.org/Measure/EngNoSuc
 -- run-time errors of CQL (SingletonFrom of many, Message with severity Error)
 SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Two singletons', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS singleton_from_two;
 SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Error message', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS message_error;
+-- a definition that refers to itself fails; one whose evaluation failed half-way
+-- is not taken for one under way the next time: the same error again
+SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Refers to itself', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS refers_to_itself;
+SELECT elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Uses a failing one', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS fails_inside,
+       elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Uses a failing one', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS fails_inside_again,
+       elmt.try_sql($$SELECT hedis.evaluate_expression('EngErrors', 'Two singletons', 'eng-errors-p', '2024-01-01', '2024-12-31')$$) AS failed_one_alone;
 SELECT hedis.evaluate_expression('EngErrors', 'Warning message', 'eng-errors-p', '2024-01-01', '2024-12-31') AS message_warning_returns_source,
        hedis.evaluate_expression('EngErrors', 'Message not raised', 'eng-errors-p', '2024-01-01', '2024-12-31') AS message_false_condition;
 -- malformed ELM (a node without an operand, a name or a path its

@@ -274,3 +274,41 @@ SELECT elmt.load_library('EngQuery', $$ {"parameters": {"def": [
   {"name": "Threshold", "accessLevel": "Public", "default": {"type": "Literal", "valueType": "{urn:hl7-org:elm-types:r1}Integer", "value": "5"}}]}} $$);
 SELECT * FROM elmt.run('EngQuery', 'eng-query-p');
 SELECT count(*) FILTER (WHERE ok) AS passed, count(*) FILTER (WHERE NOT ok) AS failed FROM elmt.run('EngQuery', 'eng-query-p');
+
+-- ---- extensions picked by url ---------------------------------------------------
+-- "Patient.extension E where E.url = '...'" (QI-Core's Patient.sex) reads only
+-- the extensions of that url (elm_query_filter_extensions); the same query with
+-- a where clause the engine does not recognise takes every extension through
+-- the where clause.  Both must agree on every layout of the array.
+SELECT elmt.load($$[
+ {"resourceType": "Patient", "id": "eng-ext-two-of-three", "extension": [
+   {"url": "http://example.org/a", "valueString": "first"},
+   {"url": "http://example.org/b", "valueString": "other"},
+   {"url": "http://example.org/a", "valueString": "second"}]},
+ {"resourceType": "Patient", "id": "eng-ext-none"},
+ {"resourceType": "Patient", "id": "eng-ext-empty", "extension": []},
+ {"resourceType": "Patient", "id": "eng-ext-no-url", "extension": [
+   {"valueString": "without url"}, {"url": "http://example.org/a", "valueCode": "c"}]},
+ {"resourceType": "Patient", "id": "eng-ext-other-only", "extension": [
+   {"url": "http://example.org/ab", "valueString": "longer url"},
+   {"url": "http://example.org/", "valueString": "shorter url"}]}
+]$$);
+TRUNCATE elmt.chk, elmt.def;
+SELECT elmt.define('By url', jsonb_build_object('type', 'Query',
+  'source', jsonb_build_array(qsrc('E', prop('extension', ref('Patient')))),
+  'where', op('Equal', sprop('url', 'E'), s('http://example.org/a')),
+  'return', jsonb_build_object('expression', sprop('value', 'E'))));
+SELECT elmt.define('By url, literal first', jsonb_build_object('type', 'Query',
+  'source', jsonb_build_array(qsrc('E', prop('extension', ref('Patient')))),
+  'where', op('Equal', s('http://example.org/a'), sprop('url', 'E')),
+  'return', jsonb_build_object('expression', sprop('value', 'E'))));
+SELECT elmt.define('By url, every extension through the where clause', jsonb_build_object('type', 'Query',
+  'source', jsonb_build_array(qsrc('E', prop('extension', ref('Patient')))),
+  'where', op('And', op('Equal', sprop('url', 'E'), s('http://example.org/a')), b(true)),
+  'return', jsonb_build_object('expression', sprop('value', 'E'))));
+SELECT elmt.load_library('EngExtUrl');
+SELECT p AS patient, elmt.eval('EngExtUrl', 'By url', p) AS by_url,
+       elmt.eval('EngExtUrl', 'By url', p) = elmt.eval('EngExtUrl', 'By url, literal first', p)
+   AND elmt.eval('EngExtUrl', 'By url', p) = elmt.eval('EngExtUrl', 'By url, every extension through the where clause', p)
+       AS same_as_generic
+  FROM unnest(ARRAY['eng-ext-two-of-three', 'eng-ext-none', 'eng-ext-empty', 'eng-ext-no-url', 'eng-ext-other-only']) p;

@@ -57,7 +57,7 @@ typedef struct ElmDef
 	bool		patient_context;
 	/* per-evaluation cache */
 	uint64		cache_epoch;
-	bool		evaluating;		/* recursion guard */
+	uint64		evaluating_epoch;	/* recursion guard: being evaluated in this epoch */
 	CqlValue	cached;
 	/* found not true by truth alone (elm_def_is_true) in this evaluation */
 	uint64		not_true_epoch;
@@ -350,6 +350,8 @@ extern CqlValue elm_eval_bool_arg(EvalCtx *cx, const ElmNode *n, int i);
 extern bool elm_type_matches(CqlValue v, const ElmTypeSpec *ts);
 extern CqlValue elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *args);
 extern void elm_share_repeated_calls(ElmFunction *f);
+/* a query over extensions picked by url reads only theirs (elm_eval.c) */
+extern void elm_query_filter_extensions(ElmQuery *q);
 /* n becomes a node of eval over (a copy of) what n was (elm_compile.c) */
 extern void elm_wrap_node(ElmNode *n, ElmEvalFn eval);
 

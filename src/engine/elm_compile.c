@@ -636,6 +636,7 @@ compile_query(CompileCtx *cc, ElmNode *n, JsonbContainer *obj)
 	for (int i = 0; i < q->nlets; i++)
 		q->let_lazy[i] = !cc->vars[let_vars[i]].raw_use;
 	cc->nvars = saved_nvars;
+	elm_query_filter_extensions(q);
 }
 
 /*

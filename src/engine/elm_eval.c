@@ -15,6 +15,7 @@
 #include "miscadmin.h"
 #include "utils/memutils.h"
 
+#include "common/jsonb_access.h"
 #include "engine/elm.h"
 #include "engine/elm_ops.h"
 #include "engine/fhir_data.h"
@@ -91,7 +92,11 @@ static bool node_is_true(EvalCtx *cx, const ElmNode *n);
 
 /*
  * The definition's expression in a frame of its own: its value, or by
- * truth alone (elm_def_is_true) whether it is true, as a Boolean.
+ * truth alone (elm_def_is_true) whether it is true, as a Boolean.  The
+ * recursion guard is the epoch of the evaluation under way, not a flag
+ * reset on the way out of an error: every evaluation has an epoch of its
+ * own, so a guard an error left set is stale for the next one, and no
+ * PG_TRY block is set up for every definition evaluated.
  */
 static CqlValue
 eval_def_expr(EvalCtx *cx, ElmDef *def, bool by_truth)
@@ -99,20 +104,13 @@ eval_def_expr(EvalCtx *cx, ElmDef *def, bool by_truth)
 	int			saved;
 	CqlValue	v;
 
-	if (def->evaluating)
+	if (def->evaluating_epoch == cx->epoch)
 		elm_error_at(def->expr, "expression \"%s\" refers to itself", def->name);
-	def->evaluating = true;
-	PG_TRY();
-	{
-		frame_push(cx, def->expr, def->nslots, &saved);
-		v = by_truth ? cql_bool(node_is_true(cx, def->expr)) : elm_eval(cx, def->expr);
-		frame_pop(cx, def->nslots, saved);
-	}
-	PG_FINALLY();
-	{
-		def->evaluating = false;
-	}
-	PG_END_TRY();
+	def->evaluating_epoch = cx->epoch;
+	frame_push(cx, def->expr, def->nslots, &saved);
+	v = by_truth ? cql_bool(node_is_true(cx, def->expr)) : elm_eval(cx, def->expr);
+	frame_pop(cx, def->nslots, saved);
+	def->evaluating_epoch = 0;
 	return v;
 }
 
@@ -465,6 +463,137 @@ eval_property(EvalCtx *cx, const ElmNode *n)
 		path = dot + 1;
 	}
 	return property_step(v, path);
+}
+
+/*
+ * A query over extensions keeps those whose url is a given string
+ * (QI-Core's Patient.sex, US Core's race: "Patient.extension E where
+ * E.url = '...' return E.value").  Its source then passes on only the
+ * elements whose url is that string, read in place: the others, most of a
+ * patient's extensions, would each take the alias, a property, a call and
+ * a comparison to be turned away by the where clause, which still decides
+ * for those passed on.  The source node keeps the query (ref) and the
+ * string (lit).
+ */
+
+static CqlValue eval_literal(EvalCtx *cx, const ElmNode *n);
+
+/* is where "alias.url = 'string'", or ToString(alias.url) with every overload "operand.value"? */
+static bool
+where_is_url_equal(const ElmNode *where, int slot)
+{
+	const ElmNode *x;
+
+	if (where == NULL || strcmp(where->type, "Equal") != 0 || where->nargs != 2)
+		return false;
+	x = where->args[0]->eval == eval_literal ? where->args[1] : where->args[0];
+	if (x->eval == eval_function_ref && x->nargs == 1)
+	{
+		for (int i = 0; i < x->noverloads; i++)
+			if (x->overloads[i]->body == NULL || !x->overloads[i]->value_of_operand)
+				return false;
+		x = x->args[0];
+	}
+	return x->eval == eval_property && x->source == NULL && x->slot == slot &&
+		!x->flag && !x->flag2 && x->str != NULL && strcmp(x->str, "url") == 0;
+}
+
+/* is e an extension whose url is not url (one that cannot be read here is not said to be) */
+static bool
+url_differs(CqlValue e, const char *url, int len)
+{
+	JsonbValue	u;
+
+	return e.kind == CK_FHIR && e.u.fhir->jv.type == jbvBinary &&
+		JsonContainerIsObject(e.u.fhir->jv.val.binary.data) &&
+		(!jb_object_get(e.u.fhir->jv.val.binary.data, "url", 3, &u) ||
+		 u.type != jbvString || u.val.string.len != len ||
+		 memcmp(u.val.string.val, url, len) != 0);
+}
+
+static CqlValue
+eval_extensions_by_url(EvalCtx *cx, const ElmNode *n)
+{
+	ElmNode    *mn = (ElmNode *) n;
+	CqlValue	x = property_source(cx, n);
+	const char *url = n->lit.u.s;
+	int			len = strlen(url);
+	CqlValue	all;
+	CqlValue	out;
+
+	/*
+	 * Most elements have no extension of that url: found so in the
+	 * document's array itself, the answer is the empty list, no element
+	 * wrapped.
+	 */
+	if (x.kind == CK_FHIR && x.u.fhir->jv.type == jbvBinary &&
+		JsonContainerIsObject(x.u.fhir->jv.val.binary.data))
+	{
+		JsonbValue	arr;
+		JbArrayWalk w;
+		JsonbValue	item;
+		bool		maybe = false;
+
+		if (!jb_object_get(x.u.fhir->jv.val.binary.data, "extension", 9, &arr) ||
+			arr.type != jbvBinary || !JsonContainerIsArray(arr.val.binary.data))
+			maybe = true;		/* absent or odd: as the property reads it */
+		else
+		{
+			jb_array_walk_begin(&w, arr.val.binary.data);
+			while (!maybe && jb_array_walk_next(&w, &item))
+			{
+				JsonbValue	u;
+
+				maybe = item.type != jbvBinary || !JsonContainerIsObject(item.val.binary.data) ||
+					!jb_object_get(item.val.binary.data, "url", 3, &u) || u.type != jbvString ||
+					(u.val.string.len == len && memcmp(u.val.string.val, url, len) == 0);
+			}
+		}
+		if (!maybe)
+			return cql_list_new(0);
+		all = fhir_property_memo(x, n->str, &mn->memo_type, &mn->memo_elem);
+	}
+	else
+		all = property_step(x, n->str);
+	if (all.kind != CK_LIST)
+		return all;
+	out = cql_list_new(1);
+	for (int i = 0; i < all.u.list->n; i++)
+		if (!url_differs(all.u.list->items[i], url, len))
+			cql_list_append(&out, all.u.list->items[i]);
+	return out;
+}
+
+/* the first evaluation, every function compiled by then, decides for good */
+static CqlValue
+eval_extensions_by_url_first(EvalCtx *cx, const ElmNode *n)
+{
+	ElmNode    *mn = (ElmNode *) n;
+	const ElmQuery *q = (const ElmQuery *) n->ref;
+
+	mn->eval = where_is_url_equal(q->where, q->source_slots[0]) ? eval_extensions_by_url : eval_property;
+	return n->eval(cx, n);
+}
+
+/* a query is compiled: mark its source if it may be such a query */
+void
+elm_query_filter_extensions(ElmQuery *q)
+{
+	ElmNode    *src;
+	const ElmNode *where = q->where;
+	const ElmNode *lit;
+
+	if (q->nsources != 1 || q->nrels > 0 || q->agg_expr != NULL || where == NULL ||
+		strcmp(where->type, "Equal") != 0 || where->nargs != 2)
+		return;
+	src = q->sources[0];
+	lit = where->args[0]->eval == eval_literal ? where->args[0] : where->args[1];
+	if (src->eval != eval_property || src->flag || src->flag2 || src->str == NULL ||
+		strcmp(src->str, "extension") != 0 || lit->eval != eval_literal || lit->lit.kind != CK_STR)
+		return;
+	src->ref = q;
+	src->lit = lit->lit;
+	src->eval = eval_extensions_by_url_first;
 }
 
 static CqlValue

@@ -23,9 +23,15 @@
 
 #include "access/genam.h"
 #include "access/itup.h"
+#include "access/nbtree.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "catalog/pg_am_d.h"
+#include "catalog/pg_type_d.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
+#include "storage/predicate.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
@@ -49,24 +55,43 @@ typedef struct EntryBuf
 
 /*
  * The distinct resource types met, as stable strings (interned, or copied
- * into mcxt for a type the model does not know); the last one matched is
- * tried first, as a patient's entries come grouped by type.
+ * into TopMemoryContext for a type the model does not know), kept for the
+ * backend.  A type is found by a small hash of its length and end letters
+ * (slot_of: its index + 1): a patient has one or two resources of most
+ * types, so consecutive entries seldom share one, and comparing names in
+ * turn cost a fifth of reading an entry (Condition, Encounter and
+ * Procedure are as long).
  */
+#define ENTRY_TYPE_SLOTS 128
+
 typedef struct EntryTypes
 {
-	MemoryContext mcxt;
 	int			ntypes;
-	int			last;
 	const char *types[32];
 	int			lens[32];
+	uint8		slot_of[ENTRY_TYPE_SLOTS];
 } EntryTypes;
+
+/* length and the first two and last two letters: no two of the common types collide */
+static inline int
+entry_type_slot(const char *text, int len)
+{
+	uint32		h = len;
+
+	if (len < 2)
+		return 0;
+	h = (h * 33) ^ (unsigned char) text[0];
+	h = (h * 33) ^ (unsigned char) text[1];
+	h = (h * 33) ^ (unsigned char) text[len - 2];
+	h = (h * 33) ^ (unsigned char) text[len - 1];
+	return (h ^ (h >> 7)) & (ENTRY_TYPE_SLOTS - 1);
+}
 
 static struct
 {
 	MemoryContext mcxt;
 	LocalTransactionId lxid;	/* InvalidLocalTransactionId: nothing prefetched */
 	EntryBuf	entries;
-	EntryTypes	types;
 	/*
 	 * Entries read ahead (fhir_patient_entries) serve only MVCC snapshots
 	 * that see exactly what the one they were read with saw: the same
@@ -76,6 +101,7 @@ static struct
 	 */
 	bool		read_ahead;
 	SnapshotData seen;
+	int			next;			/* where the last patient's entries ended */
 } prefetch = {NULL, InvalidLocalTransactionId};
 
 /*
@@ -88,35 +114,169 @@ static struct
 #define READ_AHEAD_STEP 1
 #define READ_AHEAD_RUN 8
 
-/* the types of single patients' entries: kept for the backend */
-static EntryTypes patient_types;
+static EntryTypes entry_types;
 
-/* the type name of an index entry, as a stable string */
-static const char *
-entry_type(EntryTypes *t, const char *text, int len)
+/* a type not found by its slot: looked for in turn, or added */
+static pg_noinline const char *
+entry_type_slow(EntryTypes *t, const char *text, int len, int slot)
 {
 	char		buf[NAMEDATALEN];
 	const char *itype;
 
-	/* a patient's entries come sorted by type: the last one first */
-	if (t->last < t->ntypes && t->lens[t->last] == len &&
-		memcmp(t->types[t->last], text, len) == 0)
-		return t->types[t->last];
 	for (int i = 0; i < t->ntypes; i++)
 		if (t->lens[i] == len && memcmp(t->types[i], text, len) == 0)
-			return t->types[t->last = i];
+		{
+			t->slot_of[slot] = i + 1;	/* the slot's last type wins */
+			return t->types[i];
+		}
 	len = Min(len, NAMEDATALEN - 1);
 	memcpy(buf, text, len);
 	buf[len] = '\0';
 	itype = fhir_type_intern(buf);
 	if (itype == NULL)
-		itype = MemoryContextStrdup(t->ntypes < lengthof(t->types) ? t->mcxt : CurrentMemoryContext, buf);
+		itype = MemoryContextStrdup(t->ntypes < lengthof(t->types) ? TopMemoryContext : CurrentMemoryContext, buf);
 	if (t->ntypes < lengthof(t->types))
 	{
 		t->lens[t->ntypes] = len;
 		t->types[t->ntypes++] = itype;
+		t->slot_of[slot] = t->ntypes;
 	}
 	return itype;
+}
+
+/* the type name of an index entry, as a stable string */
+static inline const char *
+entry_type(const char *text, int len)
+{
+	EntryTypes *t = &entry_types;
+	int			slot = entry_type_slot(text, len);
+	int			i = t->slot_of[slot] - 1;
+
+	if (i >= 0 && t->lens[i] == len && memcmp(t->types[i], text, len) == 0)
+		return t->types[i];
+	return entry_type_slow(t, text, len, slot);
+}
+
+static void
+entry_add(EntryBuf *buf, int64 key, const char *type, ItemPointer tid)
+{
+	if (buf->n == buf->cap)
+	{
+		buf->cap = Max(buf->cap * 2, 16);
+		buf->keys = buf->keys ? repalloc(buf->keys, sizeof(int64) * buf->cap)
+			: palloc(sizeof(int64) * buf->cap);
+		buf->rows = buf->rows ? repalloc(buf->rows, sizeof(PrefetchedRow) * buf->cap)
+			: palloc(sizeof(PrefetchedRow) * buf->cap);
+	}
+	buf->keys[buf->n] = key;
+	buf->rows[buf->n].type = type;
+	buf->rows[buf->n].tid = *tid;
+	buf->n++;
+}
+
+/*
+ * Is the index the store's btree on (patient_key bigint, resource_type
+ * text, ...), whose leaf pages read_leaf_entries reads?
+ */
+static bool
+leaf_readable(Relation index)
+{
+	TupleDesc	desc = RelationGetDescr(index);
+
+	return index->rd_rel->relam == BTREE_AM_OID &&
+		IndexRelationGetNumberOfKeyAttributes(index) >= 2 &&
+		TupleDescAttr(desc, 0)->atttypid == INT8OID &&
+		TupleDescAttr(desc, 1)->atttypid == TEXTOID &&
+		index->rd_indoption[0] == 0;	/* ascending, nulls last */
+}
+
+/*
+ * The entries of keys lo..hi read from the btree's leaf pages themselves:
+ * one descent to the first key, then each page's items in order, under
+ * the page's share lock, moving right by the sibling links as a forward
+ * index scan does (an item moved right by a concurrent split is met again
+ * on the page it moved to, never skipped).  An index scan checked its
+ * scan key through the operator's function call for every item, copied
+ * every item out and returned them one call at a time: three quarters of
+ * what reading an entry cost.  Which entries are visible is decided by
+ * the heap fetch, as for any index scan's; items already marked dead are
+ * skipped as an index scan skips them.
+ */
+static void
+read_leaf_entries(Relation index, Snapshot snapshot, int64 lo, int64 hi,
+				  EntryBuf *buf)
+{
+	TupleDesc	desc = RelationGetDescr(index);
+	BTScanInsert key = _bt_mkscankey(index, NULL);
+	BTStack		stack;
+	Buffer		page_buf;
+	bool		done = false;
+
+	_bt_metaversion(index, &key->heapkeyspace, &key->allequalimage);
+	key->keysz = 1;
+	key->scankeys[0].sk_flags &= ~SK_ISNULL;
+	key->scankeys[0].sk_argument = Int64GetDatum(lo);
+	stack = _bt_search(index, key, &page_buf, BT_READ, snapshot);
+	_bt_freestack(stack);
+	pfree(key);
+	if (!BufferIsValid(page_buf))
+		return;					/* an empty index */
+	pgstat_count_index_scan(index);
+	for (;;)
+	{
+		Page		page = BufferGetPage(page_buf);
+		BTPageOpaque opaque = BTPageGetOpaque(page);
+
+		TestForOldSnapshot(snapshot, index, page);
+		if (!P_IGNORE(opaque))
+		{
+			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
+
+			PredicateLockPage(index, BufferGetBlockNumber(page_buf), snapshot);
+			for (OffsetNumber off = P_FIRSTDATAKEY(opaque); off <= maxoff && !done; off++)
+			{
+				ItemId		iid = PageGetItemId(page, off);
+				IndexTuple	itup;
+				bool		isnull;
+				int64		k;
+				text	   *type;
+				const char *itype;
+
+				if (ItemIdIsDead(iid) && !snapshot->takenDuringRecovery)
+					continue;
+				itup = (IndexTuple) PageGetItem(page, iid);
+				k = DatumGetInt64(index_getattr(itup, 1, desc, &isnull));
+				if (isnull || k > hi)
+				{
+					done = true;	/* past the range (nulls sort last) */
+					break;
+				}
+				if (k < lo)
+					continue;
+				type = (text *) DatumGetPointer(index_getattr(itup, 2, desc, &isnull));
+				if (isnull)
+					continue;
+				itype = entry_type(VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type));
+				if (BTreeTupleIsPosting(itup))
+				{
+					for (int j = 0; j < BTreeTupleGetNPosting(itup); j++)
+						entry_add(buf, k, itype, BTreeTupleGetPostingN(itup, j));
+				}
+				else
+					entry_add(buf, k, itype, &itup->t_tid);
+			}
+		}
+		if (done || P_RIGHTMOST(opaque))
+			break;
+		{
+			BlockNumber next = opaque->btpo_next;
+
+			_bt_relbuf(index, page_buf);
+			CHECK_FOR_INTERRUPTS();
+			page_buf = _bt_getbuf(index, next, BT_READ);
+		}
+	}
+	_bt_relbuf(index, page_buf);
 }
 
 /*
@@ -126,17 +286,24 @@ entry_type(EntryTypes *t, const char *text, int len)
  */
 static void
 scan_entries(Relation heap, Relation index, Snapshot snapshot, int64 lo, int64 hi,
-			 EntryBuf *buf, EntryTypes *types)
+			 EntryBuf *buf)
 {
 	ScanKeyData keys[1];
 	IndexScanDesc scan;
 	ItemPointer tid;
 	int			nkeys = 1;
 
+	if (leaf_readable(index))
+	{
+		read_leaf_entries(index, snapshot, lo, hi, buf);
+		return;
+	}
+
 	/*
-	 * One patient: one equality key, checked once per entry.  A range: the
-	 * lower bound positions the scan and the loop stops past the upper one
-	 * (a second scan key would be checked on every entry as well).
+	 * Any other index: an index scan.  One patient: one equality key,
+	 * checked once per entry.  A range: the lower bound positions the scan
+	 * and the loop stops past the upper one (a second scan key would be
+	 * checked on every entry as well).
 	 */
 	if (lo == hi)
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(lo));
@@ -154,19 +321,8 @@ scan_entries(Relation heap, Relation index, Snapshot snapshot, int64 lo, int64 h
 		if (isnull || DatumGetInt64(key) > hi)
 			break;
 		type = DatumGetTextPP(index_getattr(scan->xs_itup, 2, scan->xs_itupdesc, &isnull));
-
-		if (buf->n == buf->cap)
-		{
-			buf->cap = Max(buf->cap * 2, 16);
-			buf->keys = buf->keys ? repalloc(buf->keys, sizeof(int64) * buf->cap)
-				: palloc(sizeof(int64) * buf->cap);
-			buf->rows = buf->rows ? repalloc(buf->rows, sizeof(PrefetchedRow) * buf->cap)
-				: palloc(sizeof(PrefetchedRow) * buf->cap);
-		}
-		buf->keys[buf->n] = DatumGetInt64(key);
-		buf->rows[buf->n].type = entry_type(types, VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type));
-		buf->rows[buf->n].tid = *tid;
-		buf->n++;
+		entry_add(buf, DatumGetInt64(key),
+				  entry_type(VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type)), tid);
 	}
 	index_endscan(scan);
 }
@@ -181,7 +337,6 @@ prefetch_begin(int n)
 	if (prefetch.mcxt == NULL)
 		prefetch.mcxt = AllocSetContextCreate(TopMemoryContext, "hedis prefetched patients",
 											  ALLOCSET_DEFAULT_SIZES);
-	prefetch.types.mcxt = prefetch.mcxt;
 	prefetch.entries.cap = Max(n * 16, 64);
 	prefetch.entries.keys = MemoryContextAlloc(prefetch.mcxt, sizeof(int64) * prefetch.entries.cap);
 	prefetch.entries.rows = MemoryContextAlloc(prefetch.mcxt, sizeof(PrefetchedRow) * prefetch.entries.cap);
@@ -233,7 +388,7 @@ read_ahead(Relation heap, Relation index, Snapshot snapshot, int64 key)
 	prefetch_begin(READ_AHEAD_KEYS);
 	old = MemoryContextSwitchTo(prefetch.mcxt);
 	scan_entries(heap, index, snapshot, key, key + READ_AHEAD_KEYS - 1,
-				 &prefetch.entries, &prefetch.types);
+				 &prefetch.entries);
 	MemoryContextSwitchTo(old);
 	prefetch.lxid = MyProc->lxid;
 	prefetch.read_ahead = true;
@@ -269,9 +424,7 @@ fhir_patient_entries(Relation heap, Relation index, Snapshot snapshot, int64 pat
 	if (may_read_ahead && run >= READ_AHEAD_RUN && read_ahead(heap, index, snapshot, patient_key) &&
 		fhir_prefetched_rows(patient_key, snapshot, rows, &n))
 		return n;
-	if (patient_types.mcxt == NULL)
-		patient_types.mcxt = TopMemoryContext;
-	scan_entries(heap, index, snapshot, patient_key, patient_key, &buf, &patient_types);
+	scan_entries(heap, index, snapshot, patient_key, patient_key, &buf);
 	*rows = buf.rows;
 	return buf.n;
 }
@@ -298,7 +451,7 @@ hedis_engine_prefetch_patients(const int64 *keys, int n)
 		if (i == n - 1 || keys[i + 1] < keys[i] || keys[i + 1] - keys[i] > PREFETCH_KEY_GAP)
 		{
 			scan_entries(heap, index, snapshot, keys[start], keys[i],
-						 &prefetch.entries, &prefetch.types);
+						 &prefetch.entries);
 			start = i + 1;
 		}
 	index_close(index, NoLock);
@@ -312,9 +465,8 @@ hedis_engine_prefetch_forget(void)
 {
 	prefetch.lxid = InvalidLocalTransactionId;
 	prefetch.read_ahead = false;
+	prefetch.next = 0;
 	prefetch.entries = (EntryBuf) {0};
-	prefetch.types.ntypes = 0;
-	prefetch.types.last = 0;
 	if (prefetch.mcxt)
 		MemoryContextReset(prefetch.mcxt);
 }
@@ -332,8 +484,11 @@ fhir_prefetched_rows(int64 patient_key, Snapshot snapshot, const PrefetchedRow *
 		patient_key < keys[0] || patient_key > keys[prefetch.entries.n - 1] ||
 		(prefetch.read_ahead && !same_visibility(&prefetch.seen, snapshot)))
 		return false;
-	/* the first entry of the key */
+	/* the first entry of the key: patients come in key order, the next first */
 	hi = prefetch.entries.n;
+	if (prefetch.next < hi && keys[prefetch.next] == patient_key &&
+		(prefetch.next == 0 || keys[prefetch.next - 1] < patient_key))
+		lo = hi = prefetch.next;
 	while (lo < hi)
 	{
 		int			mid = lo + (hi - lo) / 2;
@@ -350,5 +505,6 @@ fhir_prefetched_rows(int64 patient_key, Snapshot snapshot, const PrefetchedRow *
 		return false;
 	*rows = &prefetch.entries.rows[lo];
 	*nrows = n;
+	prefetch.next = lo + n;
 	return true;
 }
