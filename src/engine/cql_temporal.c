@@ -506,6 +506,109 @@ scan_init(Scan *sc, const char *s, int len)
 		sc->pos = 1;
 }
 
+static inline bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* two decimal digits at p, or -1 */
+static inline int
+two_digits(const char *p)
+{
+	unsigned	a = (unsigned char) p[0] - '0';
+	unsigned	b = (unsigned char) p[1] - '0';
+
+	return (a > 9 || b > 9) ? -1 : (int) (a * 10 + b);
+}
+
+/*
+ * The forms stored FHIR data nearly always has — YYYY-MM-DD, and
+ * YYYY-MM-DDThh:mm:ss[.fff][Z|+hh:mm|-hh:mm] — read at fixed positions:
+ * a patient's dates are parsed over and over (birth date, periods, onsets),
+ * and the general scanner cost three to four times as much.  false for any
+ * other form (the scanner reads it, and decides about malformed ones), so
+ * both give the same value for every string.
+ */
+static bool
+parse_common_datetime(const char *s, int len, CqlDateTime *out)
+{
+	CqlDateTime v;
+	int			y1,
+				y2,
+				mo,
+				d,
+				pos;
+
+	if (len < 10 || s[4] != '-' || s[7] != '-')
+		return false;
+	y1 = two_digits(s);
+	y2 = two_digits(s + 2);
+	mo = two_digits(s + 5);
+	d = two_digits(s + 8);
+	if (y1 < 0 || y2 < 0 || mo < 0 || d < 0)
+		return false;
+	memset(&v, 0, sizeof(v));
+	v.year = (int16_t) (y1 * 100 + y2);
+	v.month = (int8_t) mo;
+	v.day = (int8_t) d;
+	v.prec = CQL_PREC_DAY;
+	if (!valid_date_parts(v.year, v.month, v.day, v.prec))
+		return false;
+	if (len > 10)
+	{
+		int			h,
+					mi,
+					sec;
+
+		if (len < 19 || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+			return false;
+		h = two_digits(s + 11);
+		mi = two_digits(s + 14);
+		sec = two_digits(s + 17);
+		if (h < 0 || mi < 0 || sec < 0)
+			return false;
+		v.hour = (int8_t) h;
+		v.minute = (int8_t) mi;
+		v.second = (int8_t) sec;
+		v.prec = CQL_PREC_SECOND;
+		pos = 19;
+		if (pos < len && s[pos] == '.')
+		{
+			int			ms_hi;
+
+			/* exactly three digits; other fractions are the scanner's */
+			if (len < 23 || (ms_hi = two_digits(s + 20)) < 0 || !is_digit(s[22]) ||
+				(len > 23 && is_digit(s[23])))
+				return false;
+			v.millisecond = (int16_t) (ms_hi * 10 + (s[22] - '0'));
+			v.prec = CQL_PREC_MILLISECOND;
+			pos = 23;
+		}
+		if (pos < len)
+		{
+			if (s[pos] == 'Z' && pos + 1 == len)
+				v.tz_minutes = 0;
+			else if ((s[pos] == '+' || s[pos] == '-') && pos + 6 == len && s[pos + 3] == ':')
+			{
+				int			th = two_digits(s + pos + 1);
+				int			tm = two_digits(s + pos + 4);
+
+				if (th < 0 || tm < 0 || th > 14 || tm > 59 || th * 60 + tm > 14 * 60)
+					return false;
+				v.tz_minutes = (int16_t) ((s[pos] == '-' ? -1 : 1) * (th * 60 + tm));
+			}
+			else
+				return false;
+			v.has_tz = true;
+		}
+		if (!valid_time_parts(v.hour, v.minute, v.second, v.millisecond, v.prec))
+			return false;
+	}
+	*out = v;
+	return true;
+}
+
 bool
 cql_dt_parse_datetime(const char *s, int len, CqlDateTime *out)
 {
@@ -514,6 +617,8 @@ cql_dt_parse_datetime(const char *s, int len, CqlDateTime *out)
 
 	if (s == NULL)
 		return false;
+	if (len >= 0 && parse_common_datetime(s, len, out))
+		return true;
 	memset(&v, 0, sizeof(v));
 	scan_init(&sc, s, len);
 	if (!scan_date(&sc, &v))
@@ -575,6 +680,8 @@ cql_dt_parse_date(const char *s, int len, CqlDateTime *out)
 
 	if (s == NULL)
 		return false;
+	if (len == 10 && parse_common_datetime(s, len, out))
+		return true;
 	memset(&v, 0, sizeof(v));
 	scan_init(&sc, s, len);
 	if (!scan_date(&sc, &v) || !scan_at_end(&sc))

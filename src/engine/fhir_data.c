@@ -485,7 +485,9 @@ fhir_property_one(CqlValue src, const char *name, const FhirElementInfo *e_given
 	}
 	if (jv.type == jbvNull)
 		return CQL_NULL_VALUE;
-	have_ext = obj_get_underscore(f, key, klen, &ext);
+	/* only primitives (or arrays of them) have "_name" siblings; an object's are its own */
+	have_ext = !(jv.type == jbvBinary && JsonContainerIsObject(jv.val.binary.data)) &&
+		obj_get_underscore(f, key, klen, &ext);
 	return wrap_element(type, &jv, &ext, have_ext);
 }
 

@@ -821,10 +821,66 @@ test_calendar_walk(void)
 	CHECK_INT(v.year, 2300);
 }
 
+/*
+ * Strings with a length take the fixed-position reading of the common
+ * forms; without one (-1), only the general scanner reads them.  Both must
+ * accept the same strings and give the same value.
+ */
+static void
+test_parse_common_forms(void)
+{
+	static const char *const samples[] = {
+		"2026-01-01", "2000-02-29", "1900-02-29", "2026-02-30", "2026-13-01",
+		"2026-00-10", "0000-01-01", "2026-1-01", "2026-01-1", "20260101",
+		"2026-01-01T", "2026-01-01T10", "2026-01-01T10:30", "2026-01-01T10:30:15",
+		"2026-01-01T10:30:15Z", "2026-01-01T10:30:15.123", "2026-01-01T10:30:15.123Z",
+		"2026-01-01T10:30:15.123+05:30", "2026-01-01T10:30:15.123-05:30",
+		"2026-01-01T10:30:15+14:00", "2026-01-01T10:30:15-14:00", "2026-01-01T10:30:15+14:01",
+		"2026-01-01T10:30:15+15:00", "2026-01-01T10:30:15+05:60", "2026-01-01T10:30:15-00:00",
+		"2026-01-01T10:30:15.1", "2026-01-01T10:30:15.12", "2026-01-01T10:30:15.1234",
+		"2026-01-01T10:30:15.1234Z", "2026-01-01T10:30:15.", "2026-01-01T10:30:15.12a",
+		"2026-01-01T24:00:00", "2026-01-01T23:60:00", "2026-01-01T23:59:60",
+		"2026-01-01T10:30:15+05", "2026-01-01T10:30:15+0530", "2026-01-01T10:30:15+05:",
+		"2026-01-01T10:30:15Zx", "2026-01-01 10:30:15", "2026-01-01t10:30:15",
+		"2026-01-01T10:30:15.000+00:00", "2026-12-31T23:59:59.999-14:00", "9999-12-31",
+		"2026-0a-01", "2a26-01-01", "2026-01-01T1a:30:15", "2026-01-01T10:30:15.1a3",
+	};
+
+	for (int i = 0; i < (int) (sizeof(samples) / sizeof(samples[0])); i++)
+	{
+		CqlDateTime fast,
+					general;
+		bool		fast_ok,
+					general_ok;
+
+		memset(&fast, 0, sizeof(fast));
+		memset(&general, 0, sizeof(general));
+		fast_ok = cql_dt_parse_datetime(samples[i], (int) strlen(samples[i]), &fast);
+		general_ok = cql_dt_parse_datetime(samples[i], -1, &general);
+		CHECK(fast_ok == general_ok);
+		if (fast_ok && general_ok && memcmp(&fast, &general, sizeof(fast)) != 0)
+		{
+			tests_failed++;
+			printf("FAIL: %s read differently by the two paths\n", samples[i]);
+		}
+		memset(&fast, 0, sizeof(fast));
+		memset(&general, 0, sizeof(general));
+		fast_ok = cql_dt_parse_date(samples[i], (int) strlen(samples[i]), &fast);
+		general_ok = cql_dt_parse_date(samples[i], -1, &general);
+		CHECK(fast_ok == general_ok);
+		if (fast_ok && general_ok && memcmp(&fast, &general, sizeof(fast)) != 0)
+		{
+			tests_failed++;
+			printf("FAIL: %s read differently as a Date by the two paths\n", samples[i]);
+		}
+	}
+}
+
 void
 test_cql_temporal(void)
 {
 	test_parse();
+	test_parse_common_forms();
 	test_format();
 	test_offsets();
 	test_compare();
