@@ -465,6 +465,8 @@ eval_property(EvalCtx *cx, const ElmNode *n)
 	return property_step(v, path);
 }
 
+static CqlValue eval_literal(EvalCtx *cx, const ElmNode *n);
+
 /*
  * A query over extensions keeps those whose url is a given string
  * (QI-Core's Patient.sex, US Core's race: "Patient.extension E where
@@ -473,10 +475,9 @@ eval_property(EvalCtx *cx, const ElmNode *n)
  * patient's extensions, would each take the alias, a property, a call and
  * a comparison to be turned away by the where clause, which still decides
  * for those passed on.  The source node keeps the query (ref) and the
- * string (lit).
+ * string (lit).  An element without that url (none, another, not a
+ * string) is one the where clause turns away: its url is null or another.
  */
-
-static CqlValue eval_literal(EvalCtx *cx, const ElmNode *n);
 
 /* is where "alias.url = 'string'", or ToString(alias.url) with every overload "operand.value"? */
 static bool
@@ -498,17 +499,22 @@ where_is_url_equal(const ElmNode *where, int slot)
 		!x->flag && !x->flag2 && x->str != NULL && strcmp(x->str, "url") == 0;
 }
 
-/* is e an extension whose url is not url (one that cannot be read here is not said to be) */
+/* does the extension object have that url? */
 static bool
-url_differs(CqlValue e, const char *url, int len)
+has_url(JsonbContainer *ext, const char *url, int len)
 {
 	JsonbValue	u;
 
-	return e.kind == CK_FHIR && e.u.fhir->jv.type == jbvBinary &&
-		JsonContainerIsObject(e.u.fhir->jv.val.binary.data) &&
-		(!jb_object_get(e.u.fhir->jv.val.binary.data, "url", 3, &u) ||
-		 u.type != jbvString || u.val.string.len != len ||
-		 memcmp(u.val.string.val, url, len) != 0);
+	return jb_object_get(ext, "url", 3, &u) && u.type == jbvString &&
+		u.val.string.len == len && memcmp(u.val.string.val, url, len) == 0;
+}
+
+/* an element that is not an object is left to the where clause */
+static bool
+may_have_url(const JsonbValue *e, const char *url, int len)
+{
+	return e->type != jbvBinary || !JsonContainerIsObject(e->val.binary.data) ||
+		has_url(e->val.binary.data, url, len);
 }
 
 static CqlValue
@@ -541,13 +547,7 @@ eval_extensions_by_url(EvalCtx *cx, const ElmNode *n)
 		{
 			jb_array_walk_begin(&w, arr.val.binary.data);
 			while (!maybe && jb_array_walk_next(&w, &item))
-			{
-				JsonbValue	u;
-
-				maybe = item.type != jbvBinary || !JsonContainerIsObject(item.val.binary.data) ||
-					!jb_object_get(item.val.binary.data, "url", 3, &u) || u.type != jbvString ||
-					(u.val.string.len == len && memcmp(u.val.string.val, url, len) == 0);
-			}
+				maybe = may_have_url(&item, url, len);
 		}
 		if (!maybe)
 			return cql_list_new(0);
@@ -559,8 +559,12 @@ eval_extensions_by_url(EvalCtx *cx, const ElmNode *n)
 		return all;
 	out = cql_list_new(1);
 	for (int i = 0; i < all.u.list->n; i++)
-		if (!url_differs(all.u.list->items[i], url, len))
-			cql_list_append(&out, all.u.list->items[i]);
+	{
+		CqlValue	e = all.u.list->items[i];
+
+		if (e.kind != CK_FHIR || may_have_url(&e.u.fhir->jv, url, len))
+			cql_list_append(&out, e);
+	}
 	return out;
 }
 

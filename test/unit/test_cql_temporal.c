@@ -827,6 +827,26 @@ test_calendar_walk(void)
  * accept the same strings and give the same value.
  */
 static void
+read_both_ways(bool (*parse) (const char *, int, CqlDateTime *), const char *s, const char *what)
+{
+	CqlDateTime fast,
+				general;
+	bool		fast_ok,
+				general_ok;
+
+	memset(&fast, 0, sizeof(fast));
+	memset(&general, 0, sizeof(general));
+	fast_ok = parse(s, (int) strlen(s), &fast);
+	general_ok = parse(s, -1, &general);
+	CHECK(fast_ok == general_ok);
+	if (fast_ok && general_ok && memcmp(&fast, &general, sizeof(fast)) != 0)
+	{
+		tests_failed++;
+		printf("FAIL: %s read differently as a %s by the two paths\n", s, what);
+	}
+}
+
+static void
 test_parse_common_forms(void)
 {
 	static const char *const samples[] = {
@@ -848,31 +868,8 @@ test_parse_common_forms(void)
 
 	for (int i = 0; i < (int) (sizeof(samples) / sizeof(samples[0])); i++)
 	{
-		CqlDateTime fast,
-					general;
-		bool		fast_ok,
-					general_ok;
-
-		memset(&fast, 0, sizeof(fast));
-		memset(&general, 0, sizeof(general));
-		fast_ok = cql_dt_parse_datetime(samples[i], (int) strlen(samples[i]), &fast);
-		general_ok = cql_dt_parse_datetime(samples[i], -1, &general);
-		CHECK(fast_ok == general_ok);
-		if (fast_ok && general_ok && memcmp(&fast, &general, sizeof(fast)) != 0)
-		{
-			tests_failed++;
-			printf("FAIL: %s read differently by the two paths\n", samples[i]);
-		}
-		memset(&fast, 0, sizeof(fast));
-		memset(&general, 0, sizeof(general));
-		fast_ok = cql_dt_parse_date(samples[i], (int) strlen(samples[i]), &fast);
-		general_ok = cql_dt_parse_date(samples[i], -1, &general);
-		CHECK(fast_ok == general_ok);
-		if (fast_ok && general_ok && memcmp(&fast, &general, sizeof(fast)) != 0)
-		{
-			tests_failed++;
-			printf("FAIL: %s read differently as a Date by the two paths\n", samples[i]);
-		}
+		read_both_ways(cql_dt_parse_datetime, samples[i], "DateTime");
+		read_both_ways(cql_dt_parse_date, samples[i], "Date");
 	}
 }
 
