@@ -12,7 +12,7 @@
 #   --callgrind-k K callgrind evaluates CMS125 copies 1..K (default 4: 264 patients)
 #   --pairs K       the floor and hand-written comparisons time the engine and
 #                   the baseline alternately K times and take each one's median
-#                   (default 3)
+#                   (default 5)
 #   --pop-n P       patients of the hedis.generate_population + hedis.run_now run
 #                   (default 20000)
 #   --port P        port of the throwaway cluster (default 5477; never 5499)
@@ -36,7 +36,7 @@ N=20
 FQM_N=3
 PGBENCH_S=20
 CG_K=4
-PAIRS=3
+PAIRS=5
 POP_N=20000
 PORT=5477
 SKIP=,
