@@ -312,3 +312,17 @@ SELECT p AS patient, elmt.eval('EngExtUrl', 'By url', p) AS by_url,
    AND elmt.eval('EngExtUrl', 'By url', p) = elmt.eval('EngExtUrl', 'By url, every extension through the where clause', p)
        AS same_as_generic
   FROM unnest(ARRAY['eng-ext-two-of-three', 'eng-ext-none', 'eng-ext-empty', 'eng-ext-no-url', 'eng-ext-other-only']) p;
+-- inside a function, a source filtered by url is not the same expression as an
+-- unfiltered copy of it: "all" lists every extension's url
+TRUNCATE elmt.chk, elmt.def;
+SELECT elmt.define_function('Urls and a', ARRAY['p', 'FHIR.Patient'], jsonb_build_object('type', 'Tuple', 'element', jsonb_build_array(
+  jsonb_build_object('name', 'a', 'value', jsonb_build_object('type', 'Query',
+     'source', jsonb_build_array(qsrc('E', prop('extension', operand('p')))),
+     'where', op('Equal', sprop('url', 'E'), s('http://example.org/a')),
+     'return', jsonb_build_object('expression', sprop('value', 'E')))),
+  jsonb_build_object('name', 'all', 'value', jsonb_build_object('type', 'Query',
+     'source', jsonb_build_array(qsrc('X', prop('extension', operand('p')))),
+     'return', jsonb_build_object('expression', sprop('url', 'X')))))));
+SELECT elmt.define('Both', elmt.call('Urls and a', ARRAY[ref('Patient')]));
+SELECT elmt.load_library('EngExtUrlShared');
+SELECT elmt.eval('EngExtUrlShared', 'Both', 'eng-ext-two-of-three') AS filtered_and_all;

@@ -105,14 +105,27 @@ collect_query(ShareCtx *sc, ElmQuery *q)
 		collect(sc, q->sort[i].expr);
 }
 
-/* every FunctionRef/Property over operands only, outermost first */
+/*
+ * Is n evaluated as its node type is?  A node another compile step gave an
+ * evaluation of its own (a query's source that passes on only the
+ * extensions of one url) computes something else than its plain copies.
+ */
+static bool
+plain_node(const ElmNode *n)
+{
+	const ElmOpInfo *op = elm_op_lookup(n->type);
+
+	return op != NULL && op->eval == n->eval;
+}
+
+/* every plain FunctionRef/Property over operands only, outermost first */
 static void
 collect(ShareCtx *sc, ElmNode *n)
 {
 	if (n == NULL)
 		return;
 	if ((strcmp(n->type, "FunctionRef") == 0 || strcmp(n->type, "Property") == 0) &&
-		over_operands_only(n))
+		plain_node(n) && over_operands_only(n))
 	{
 		if (sc->ncand == sc->capcand)
 		{
