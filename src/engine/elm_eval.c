@@ -474,29 +474,38 @@ static CqlValue eval_literal(EvalCtx *cx, const ElmNode *n);
  * elements whose url is that string, read in place: the others, most of a
  * patient's extensions, would each take the alias, a property, a call and
  * a comparison to be turned away by the where clause, which still decides
- * for those passed on.  The source node keeps the query (ref) and the
- * string (lit).  An element without that url (none, another, not a
+ * for those passed on.  The source node keeps the string (lit) and the
+ * call on the url, if any (ref).  An element without that url (none, another, not a
  * string) is one the where clause turns away: its url is null or another.
  */
 
-/* is where "alias.url = 'string'", or ToString(alias.url) with every overload "operand.value"? */
-static bool
-where_is_url_equal(const ElmNode *where, int slot)
+/*
+ * The string of where "alias.url = 'string'" or "F(alias.url) = 'string'"
+ * (either side first), as a literal node, and in *call the F, if any;
+ * NULL if where is not such a test.
+ */
+static const ElmNode *
+url_test_literal(const ElmNode *where, int slot, const ElmNode **call)
 {
+	const ElmNode *lit;
 	const ElmNode *x;
 
 	if (where == NULL || strcmp(where->type, "Equal") != 0 || where->nargs != 2)
-		return false;
-	x = where->args[0]->eval == eval_literal ? where->args[1] : where->args[0];
+		return NULL;
+	lit = where->args[0]->eval == eval_literal ? where->args[0] : where->args[1];
+	x = lit == where->args[0] ? where->args[1] : where->args[0];
+	if (lit->eval != eval_literal || lit->lit.kind != CK_STR)
+		return NULL;
+	*call = NULL;
 	if (x->eval == eval_function_ref && x->nargs == 1)
 	{
-		for (int i = 0; i < x->noverloads; i++)
-			if (x->overloads[i]->body == NULL || !x->overloads[i]->value_of_operand)
-				return false;
+		*call = x;
 		x = x->args[0];
 	}
-	return x->eval == eval_property && x->source == NULL && x->slot == slot &&
-		!x->flag && !x->flag2 && x->str != NULL && strcmp(x->str, "url") == 0;
+	if (x->eval != eval_property || x->source != NULL || x->slot != slot ||
+		x->flag || x->flag2 || x->str == NULL || strcmp(x->str, "url") != 0)
+		return NULL;
+	return lit;
 }
 
 /* does the extension object have that url? */
@@ -568,36 +577,42 @@ eval_extensions_by_url(EvalCtx *cx, const ElmNode *n)
 	return out;
 }
 
-/* the first evaluation, every function compiled by then, decides for good */
+/*
+ * F(alias.url): only if every overload of F is "operand.value" (FHIRHelpers'
+ * ToString) is the test the url's string; decided at the first evaluation,
+ * when every function is compiled.  ref: the call.
+ */
 static CqlValue
 eval_extensions_by_url_first(EvalCtx *cx, const ElmNode *n)
 {
 	ElmNode    *mn = (ElmNode *) n;
-	const ElmQuery *q = (const ElmQuery *) n->ref;
+	const ElmNode *call = (const ElmNode *) n->ref;
 
-	mn->eval = where_is_url_equal(q->where, q->source_slots[0]) ? eval_extensions_by_url : eval_property;
+	mn->eval = eval_extensions_by_url;
+	for (int i = 0; i < call->noverloads; i++)
+		if (call->overloads[i]->body == NULL || !call->overloads[i]->value_of_operand)
+			mn->eval = eval_property;
 	return n->eval(cx, n);
 }
 
-/* a query is compiled: mark its source if it may be such a query */
+/* a query is compiled: its source reads only the extensions of one url if it can */
 void
 elm_query_filter_extensions(ElmQuery *q)
 {
 	ElmNode    *src;
-	const ElmNode *where = q->where;
+	const ElmNode *call;
 	const ElmNode *lit;
 
-	if (q->nsources != 1 || q->nrels > 0 || q->agg_expr != NULL || where == NULL ||
-		strcmp(where->type, "Equal") != 0 || where->nargs != 2)
+	if (q->nsources != 1 || q->nrels > 0 || q->agg_expr != NULL)
 		return;
 	src = q->sources[0];
-	lit = where->args[0]->eval == eval_literal ? where->args[0] : where->args[1];
 	if (src->eval != eval_property || src->flag || src->flag2 || src->str == NULL ||
-		strcmp(src->str, "extension") != 0 || lit->eval != eval_literal || lit->lit.kind != CK_STR)
+		strcmp(src->str, "extension") != 0 ||
+		(lit = url_test_literal(q->where, q->source_slots[0], &call)) == NULL)
 		return;
-	src->ref = q;
 	src->lit = lit->lit;
-	src->eval = eval_extensions_by_url_first;
+	src->ref = (void *) call;
+	src->eval = call ? eval_extensions_by_url_first : eval_extensions_by_url;
 }
 
 static CqlValue
