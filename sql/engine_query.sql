@@ -269,11 +269,42 @@ INSERT INTO elmt.chk (cql, expr, expected) VALUES
      'where', op('Greater', sprop('a', 'U'), i(3)),
      'return', jsonb_build_object('expression', sprop('a', 'U'))), '[5]');
 
+-- ---- a function's results kept by element for the evaluation (elm_call_function):
+-- the same element gives its value again, every other element its own, and
+-- nothing is kept from one evaluation to the next (below, after the run)
+SELECT elmt.define('Obs quantities twice', jsonb_build_object('type', 'Query',
+  'source', jsonb_build_array(qsrc('O', ref('Observations'))),
+  'return', jsonb_build_object('distinct', false, 'expression',
+     op('Add', call('QtyOrZero', ARRAY[alias('O')]), call('QtyOrZero', ARRAY[alias('O')])))));
+SELECT elmt.define('First quantity', call('QtyOrZero', ARRAY[ref('FirstObs')]));
+INSERT INTO elmt.chk (cql, expr, expected) VALUES
+('from Observations O return QtyOrZero(O) + QtyOrZero(O) (each element its own value, twice)',
+  ref('Obs quantities twice'), '[284, 257.0, 0]'),
+('QtyOrZero(FirstObs) + QtyOrZero(SecondObs) + QtyOrZero(FirstObs) + QtyOrZero(ThirdObs)',
+  op('Add', op('Add', op('Add', call('QtyOrZero', ARRAY[ref('FirstObs')]), call('QtyOrZero', ARRAY[ref('SecondObs')])),
+     call('QtyOrZero', ARRAY[ref('FirstObs')])), call('QtyOrZero', ARRAY[ref('ThirdObs')])), '412.5');
+
 SELECT elmt.load_library('EngQuery', $$ {"parameters": {"def": [
   {"name": "Measurement Period", "accessLevel": "Public"},
   {"name": "Threshold", "accessLevel": "Public", "default": {"type": "Literal", "valueType": "{urn:hl7-org:elm-types:r1}Integer", "value": "5"}}]}} $$);
 SELECT * FROM elmt.run('EngQuery', 'eng-query-p');
 SELECT count(*) FILTER (WHERE ok) AS passed, count(*) FILTER (WHERE NOT ok) AS failed FROM elmt.run('EngQuery', 'eng-query-p');
+-- one statement, two patients of the same shape taking turns: each evaluation
+-- computes its own (their documents are read into the same memory, so a
+-- result kept by the element's address alone would be the other patient's)
+SELECT elmt.load($$[
+ {"resourceType": "Patient", "id": "eng-memo-a"},
+ {"resourceType": "Observation", "id": "eng-memo-a1", "status": "final",
+  "subject": {"reference": "Patient/eng-memo-a"},
+  "valueQuantity": {"value": 117, "unit": "mm[Hg]"}},
+ {"resourceType": "Patient", "id": "eng-memo-b"},
+ {"resourceType": "Observation", "id": "eng-memo-b1", "status": "final",
+  "subject": {"reference": "Patient/eng-memo-b"},
+  "valueQuantity": {"value": 118, "unit": "mm[Hg]"}}
+]$$);
+SELECT k, p, hedis.evaluate_expression('EngQuery', 'First quantity', p, '2024-01-01', '2024-12-31') AS quantity
+  FROM (VALUES (1, 'eng-memo-a'), (2, 'eng-memo-b'), (3, 'eng-memo-a'), (4, 'eng-memo-b')) v(k, p)
+ ORDER BY k;
 
 -- ---- extensions picked by url ---------------------------------------------------
 -- "Patient.extension E where E.url = '...'" (QI-Core's Patient.sex) reads only

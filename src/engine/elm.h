@@ -83,7 +83,12 @@ typedef struct ElmFunction
 	bool		value_of_operand;
 	/* its body is a query over its one operand, without aggregate (Status' isEncounterPerformed...) */
 	bool		query_over_operand;
+	/* its results in this evaluation, by the FHIR element given (NULL: none kept; elm_eval.c) */
+	struct FunctionMemo *memo;
 } ElmFunction;
+
+/* slots of a function's result memo: a patient's few calls on distinct elements */
+#define ELM_FUNCTION_MEMO_SLOTS 8
 
 typedef struct ElmValueSet
 {
@@ -349,6 +354,7 @@ extern bool elm_truthy(CqlValue v);
 extern CqlValue elm_eval_bool_arg(EvalCtx *cx, const ElmNode *n, int i);
 extern bool elm_type_matches(CqlValue v, const ElmTypeSpec *ts);
 extern CqlValue elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *args);
+extern struct FunctionMemo *elm_function_memo_new(void);
 extern void elm_share_repeated_calls(ElmFunction *f);
 /* a query over extensions picked by url reads only theirs (elm_eval.c) */
 extern void elm_query_filter_extensions(ElmQuery *q);

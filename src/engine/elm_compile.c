@@ -796,7 +796,8 @@ mark_child_value(ElmNode *n)
 /*
  * Bodies the evaluator takes short cuts for (elm_eval.c): "operand.value"
  * (FHIRHelpers' ToString, ToDateTime...), and a query over the one operand
- * without aggregate (Status' isEncounterPerformed...).
+ * without aggregate (Status' isEncounterPerformed...).  Any other function
+ * of one operand keeps its results by element (elm_function_memo_new).
  */
 static void
 mark_body_shape(ElmFunction *f)
@@ -812,6 +813,8 @@ mark_body_shape(ElmFunction *f)
 		b->query->agg_expr == NULL &&
 		strcmp(b->query->sources[0]->type, "OperandRef") == 0 &&
 		b->query->sources[0]->slot == 0;
+	if (!f->value_of_operand && !f->query_over_operand)
+		f->memo = elm_function_memo_new();
 }
 
 /*

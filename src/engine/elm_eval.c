@@ -217,17 +217,98 @@ choose_overload(const ElmNode *n, CqlValue *args)
 	return best;
 }
 
+/*
+ * A function's results in one evaluation, by the FHIR element it was given.
+ *
+ * The translator copies an expression wherever the CQL names it, across
+ * function bodies and queries alike: an Interval<Date> function result
+ * converted to Interval<DateTime> becomes an Interval whose low, high,
+ * lowClosed and highClosed each call the function again
+ * (AdvancedIllnessandFrailty's medicationRequestPeriod() overlaps ...), and
+ * FHIRHelpers' ToInterval, ToValue or ToConcept meet the same element from
+ * several definitions.  CQL functions have no side effects and everything
+ * else they may read (parameters, the patient, Now()) is fixed for the
+ * evaluation, so a call on the element at the same address, of the same
+ * type, in the same evaluation gives the same value.  An element has one
+ * address for the whole evaluation: the patient's documents are read into
+ * memory that lives as long as it does.  Booleans and nulls have no address
+ * and are not kept; nor is a call that fails.
+ */
+typedef struct FunctionMemo
+{
+	uint64		epoch;
+	const void *element;
+	const char *type;
+	JsonbContainer *ext;
+	CqlValue	result;
+} FunctionMemo;
+
+FunctionMemo *
+elm_function_memo_new(void)
+{
+	return palloc0(sizeof(FunctionMemo) * ELM_FUNCTION_MEMO_SLOTS);
+}
+
+/* the address of a FHIR element's data, or NULL for a boolean or null */
+static const void *
+element_address(const CqlFhir *e)
+{
+	switch (e->jv.type)
+	{
+		case jbvBinary:
+			return e->jv.val.binary.data;
+		case jbvString:
+			return e->jv.val.string.val;
+		case jbvNumeric:
+			return e->jv.val.numeric;
+		default:
+			return NULL;
+	}
+}
+
+static FunctionMemo *
+memo_slot(EvalCtx *cx, ElmFunction *f, const CqlValue *args, bool *hit)
+{
+	CqlValue	arg;
+	const void *element;
+	FunctionMemo *m;
+
+	*hit = false;
+	/* only functions of one operand have a memo; others may get no arguments */
+	if (f->memo == NULL)
+		return NULL;
+	arg = args[0];
+	if (arg.kind != CK_FHIR || (element = element_address(arg.u.fhir)) == NULL)
+		return NULL;
+	m = &f->memo[((uintptr_t) element >> 3) % ELM_FUNCTION_MEMO_SLOTS];
+	*hit = m->epoch == cx->epoch && m->element == element &&
+		m->type == arg.u.fhir->type && m->ext == arg.u.fhir->ext;
+	if (!*hit)
+	{
+		/* claimed only once the call returns: an error leaves it unclaimed */
+		m->element = element;
+		m->type = arg.u.fhir->type;
+		m->ext = arg.u.fhir->ext;
+	}
+	return m;
+}
+
 CqlValue
 elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *args)
 {
 	int			saved;
 	CqlValue	v;
+	FunctionMemo *memo;
+	bool		hit;
 
 	if (f->body == NULL)
 		elm_error_at(call, "external function \"%s\" is not available", f->name);
 	/* a query over an empty list has no rows (eval_query): no frame needed */
 	if (f->query_over_operand && args[0].kind == CK_LIST && args[0].u.list->n == 0)
 		return cql_list_new(0);
+	memo = memo_slot(cx, f, args, &hit);
+	if (hit)
+		return memo->result;
 	frame_push(cx, call, f->nslots, &saved);
 	for (int i = 0; i < f->noperands; i++)
 	{
@@ -243,6 +324,11 @@ elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *ar
 		cx->slots[cx->frame_base + f->shared_first + 2 * i + 1] = CQL_NULL_VALUE;
 	v = elm_eval(cx, f->body);
 	frame_pop(cx, f->nslots, saved);
+	if (memo != NULL)
+	{
+		memo->result = v;
+		memo->epoch = cx->epoch;
+	}
 	return v;
 }
 
