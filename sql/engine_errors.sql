@@ -90,3 +90,25 @@ SELECT pg_temp.malformed('EngMalformed1', '{"type": "Add", "operand": [{"type": 
 SELECT hedis.evaluate_expression('EngErrors', 'One', 'eng-errors-p', '2024-01-01', '2024-12-31') AS still_works;
 
 -- (hedis.elm_supported_nodes(): see engine_known_bugs)
+
+-- ---- the patient index recreated in another shape: refused, with the fix -------------
+-- (the engine reads a patient's entries from the btree's leaf pages; a hash
+-- index has none, a descending or partial one would give wrong entries)
+CREATE FUNCTION pg_temp.with_index(definition text) RETURNS text LANGUAGE plpgsql AS
+$$ DECLARE r text;
+BEGIN
+  DROP INDEX hedis.resource_patient_idx;
+  EXECUTE 'CREATE INDEX resource_patient_idx ON hedis.resource ' || definition;
+  r := elmt.try_sql($q$SELECT hedis.evaluate_expression('EngErrors', 'One', 'eng-errors-p', '2024-01-01', '2024-12-31')$q$);
+  RAISE EXCEPTION 'undo';
+EXCEPTION WHEN raise_exception THEN
+  RETURN r;   -- the index as it was: the block's changes are undone
+END $$;
+SELECT d AS index_definition, pg_temp.with_index(d) AS evaluation
+  FROM unnest(ARRAY['USING hash (patient_key)',
+                    '(patient_key DESC, resource_type, fhir_id)',
+                    '(patient_key, resource_type, fhir_id) WHERE resource_type <> ''Patient''',
+                    '(resource_type, patient_key, fhir_id)',
+                    '(patient_key, resource_type, fhir_id)']) d;
+-- and with the index the extension made
+SELECT hedis.evaluate_expression('EngErrors', 'One', 'eng-errors-p', '2024-01-01', '2024-12-31') AS still_works_again;

@@ -22,6 +22,7 @@
 #include "catalog/pg_type.h"
 #include "executor/tuptable.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/snapmgr.h"
@@ -1191,23 +1192,50 @@ fhir_type_in_patient_compartment(const char *type)
 
 /*
  * A table of the extension's schema and one of its indexes, looked up by name
- * (syscache hits) once per transaction: the extension cannot be dropped
- * under a transaction that uses it.
+ * (syscache hits) once per transaction, and again after any relcache
+ * invalidation: the extension cannot be dropped under a transaction that
+ * uses it, but a DBA may recreate an index in it.
  */
 typedef struct StoreRelation
 {
 	LocalTransactionId lxid;	/* looked up in this transaction */
+	uint64		generation;		/* ... and since this relcache invalidation */
 	Oid			heap;
 	Oid			index;
 } StoreRelation;
+
+/*
+ * Counts relcache invalidations: an index dropped and created again in the
+ * transaction that evaluates (the same name, another OID) must be looked up
+ * again.  Any relation's invalidation counts; a look-up is cheap.
+ */
+static uint64 relcache_generation = 1;
+
+static void
+count_relcache_invalidation(Datum arg, Oid relid)
+{
+	relcache_generation++;
+}
+
+uint64
+fhir_relcache_generation(void)
+{
+	return relcache_generation;
+}
 
 /* bring r up to date for this transaction; true if it was looked up again */
 static bool
 store_relation(StoreRelation *r, const char *table, const char *index)
 {
+	static bool callback_registered = false;
 	Oid			nsp;
 
-	if (r->lxid == MyProc->lxid && OidIsValid(r->heap))
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(count_relcache_invalidation, (Datum) 0);
+		callback_registered = true;
+	}
+	if (r->lxid == MyProc->lxid && r->generation == relcache_generation && OidIsValid(r->heap))
 		return false;
 	nsp = get_namespace_oid("hedis", false);
 	r->heap = get_relname_relid(table, nsp);
@@ -1217,6 +1245,7 @@ store_relation(StoreRelation *r, const char *table, const char *index)
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("hedis.%s or its index %s is missing", table, index)));
 	r->lxid = MyProc->lxid;
+	r->generation = relcache_generation;
 	return true;
 }
 

@@ -71,6 +71,8 @@ extern bool fhir_type_in_patient_compartment(const char *type);
 
 /* hedis.resource and its patient index */
 extern void fhir_resource_relation_ids(Oid *heap, Oid *index);
+/* relcache invalidations seen by this backend: what is kept about a relation is valid while it stays */
+extern uint64 fhir_relcache_generation(void);
 
 /* the index entries of one patient: prefetched, read ahead or read now */
 extern int	fhir_patient_entries(Relation heap, Relation index, Snapshot snapshot,

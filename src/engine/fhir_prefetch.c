@@ -24,17 +24,16 @@
 #include "access/genam.h"
 #include "access/itup.h"
 #include "access/nbtree.h"
-#include "access/relscan.h"
-#include "access/stratnum.h"
 #include "access/table.h"
 #include "catalog/pg_am_d.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type_d.h"
 #include "pgstat.h"
 #include "storage/bufmgr.h"
 #include "storage/predicate.h"
 #include "storage/proc.h"
 #include "utils/builtins.h"
-#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -175,19 +174,41 @@ entry_add(EntryBuf *buf, int64 key, const char *type, ItemPointer tid)
 }
 
 /*
- * Is the index the store's btree on (patient_key bigint, resource_type
- * text, ...), whose leaf pages read_leaf_entries reads?
+ * Is the index the store's btree on (patient_key, resource_type, ...),
+ * ascending, complete (valid, not partial), whose leaf pages
+ * read_leaf_entries reads?  The extension creates it so; a DBA may have
+ * recreated it otherwise (a hash index has no tuples to read; a descending
+ * or partial one would give a patient wrong entries).  A good verdict is
+ * kept for the index's OID until the next relcache invalidation (dropping
+ * an index is one).
  */
 static bool
-leaf_readable(Relation index)
+leaf_readable(Relation heap, Relation index)
 {
+	static Oid	checked = InvalidOid;
+	static uint64 checked_generation = 0;
+	Form_pg_index ix = index->rd_index;
 	TupleDesc	desc = RelationGetDescr(index);
+	bool		ok;
 
-	return index->rd_rel->relam == BTREE_AM_OID &&
+	if (RelationGetRelid(index) == checked && checked_generation == fhir_relcache_generation())
+		return true;
+	ok = index->rd_rel->relam == BTREE_AM_OID &&
+		ix->indrelid == RelationGetRelid(heap) &&
+		ix->indisvalid &&
+		heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) &&
 		IndexRelationGetNumberOfKeyAttributes(index) >= 2 &&
+		ix->indkey.values[0] == get_attnum(RelationGetRelid(heap), "patient_key") &&
+		ix->indkey.values[1] == get_attnum(RelationGetRelid(heap), "resource_type") &&
 		TupleDescAttr(desc, 0)->atttypid == INT8OID &&
 		TupleDescAttr(desc, 1)->atttypid == TEXTOID &&
-		index->rd_indoption[0] == 0;	/* ascending, nulls last */
+		index->rd_indoption[0] == 0 && index->rd_indoption[1] == 0;	/* ascending */
+	if (ok)
+	{
+		checked = RelationGetRelid(index);
+		checked_generation = fhir_relcache_generation();
+	}
+	return ok;
 }
 
 /*
@@ -288,43 +309,15 @@ static void
 scan_entries(Relation heap, Relation index, Snapshot snapshot, int64 lo, int64 hi,
 			 EntryBuf *buf)
 {
-	ScanKeyData keys[1];
-	IndexScanDesc scan;
-	ItemPointer tid;
-	int			nkeys = 1;
-
-	if (leaf_readable(index))
-	{
-		read_leaf_entries(index, snapshot, lo, hi, buf);
-		return;
-	}
-
-	/*
-	 * Any other index: an index scan.  One patient: one equality key,
-	 * checked once per entry.  A range: the lower bound positions the scan
-	 * and the loop stops past the upper one (a second scan key would be
-	 * checked on every entry as well).
-	 */
-	if (lo == hi)
-		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(lo));
-	else
-		ScanKeyInit(&keys[0], 1, BTGreaterEqualStrategyNumber, F_INT8GE, Int64GetDatum(lo));
-	scan = index_beginscan(heap, index, snapshot, nkeys, 0);
-	scan->xs_want_itup = true;	/* the type from the index tuple, not the heap */
-	index_rescan(scan, keys, nkeys, NULL, 0);
-	while ((tid = index_getnext_tid(scan, ForwardScanDirection)) != NULL)
-	{
-		bool		isnull;
-		Datum		key = index_getattr(scan->xs_itup, 1, scan->xs_itupdesc, &isnull);
-		text	   *type;
-
-		if (isnull || DatumGetInt64(key) > hi)
-			break;
-		type = DatumGetTextPP(index_getattr(scan->xs_itup, 2, scan->xs_itupdesc, &isnull));
-		entry_add(buf, DatumGetInt64(key),
-				  entry_type(VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type)), tid);
-	}
-	index_endscan(scan);
+	if (!leaf_readable(heap, index))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index hedis.resource_patient_idx is not the index pg_hedis created"),
+				 errdetail("The engine reads a patient's resources through a valid, complete btree index "
+						   "on hedis.resource (patient_key, resource_type, fhir_id), ascending."),
+				 errhint("Recreate it: DROP INDEX hedis.resource_patient_idx; "
+						 "CREATE INDEX resource_patient_idx ON hedis.resource (patient_key, resource_type, fhir_id);")));
+	read_leaf_entries(index, snapshot, lo, hi, buf);
 }
 
 static bool fhir_prefetched_rows(int64 patient_key, Snapshot snapshot,
