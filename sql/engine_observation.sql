@@ -133,6 +133,17 @@ SELECT st->>'id' AS stratifier, s->'value'->>'text' AS stratum, round((s->'measu
   FROM jsonb_array_elements(hedis.measure_report(:run)->'group'->0->'stratifier') st,
        jsonb_array_elements(st->'stratum') s ORDER BY 2;
 SELECT round(rate, 4) AS first_group_rate FROM hedis.runs WHERE run_id = :run;
+-- the scores read again from the results: all of them at once (what the run
+-- kept when it was done), one group's or stratum's, none for a stratum the
+-- run does not have or a group without observations
+SELECT hedis.run_observation_scores(:run) = observation_scores AS all_scores_as_kept
+  FROM hedis.run WHERE run_id = :run;
+SELECT round(hedis.run_observation_score(:run, 0), 4) AS g1,
+       round(hedis.run_observation_score(:run, 2), 4) AS g3,
+       round(hedis.run_observation_score(:run, 0, stratifier, stratum), 4) AS g1_stratum,
+       hedis.run_observation_score(:run, 0, stratifier, '"no such stratum"') AS unknown_stratum,
+       hedis.run_observation_score(:run, 9) AS no_such_group
+  FROM hedis.run_rates WHERE run_id = :run AND group_index = 0 AND stratifier <> '' ORDER BY stratum LIMIT 1;
 -- the background workers' run gives the same scores (worked out in the last
 -- worker's transaction, when the run is done)
 SELECT hedis.run('http://example.org/Measure/EngObservation', '2024-01-01', '2024-12-31') AS bg \gset

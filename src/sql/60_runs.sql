@@ -187,6 +187,13 @@ GRANT INSERT, UPDATE, DELETE ON hedis.run, hedis.run_patient, hedis.run_outcome,
 CREATE FUNCTION hedis._runs_wake_on_commit() RETURNS void
 LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'hedis_runs_wake_on_commit';
 
+-- The reference of a loaded Measure row as the engine receives it and
+-- hedis.run.measure_ref keeps it: 'url|version', or the url alone for a
+-- Measure without version.  A plain SQL function, inlined where it is used.
+CREATE FUNCTION hedis._measure_ref(url text, version text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT url || CASE WHEN version = '' THEN '' ELSE '|' || version END $$;
+
 -- Measure reference as the engine receives it: 'url|version' of a loaded
 -- Measure given by url, 'url|version' or name; the newest version when none
 -- is given.
@@ -197,7 +204,7 @@ AS $$
 DECLARE
     ref text;
 BEGIN
-    SELECT m.url || CASE WHEN m.version = '' THEN '' ELSE '|' || m.version END
+    SELECT hedis._measure_ref(m.url, m.version)
       INTO ref
       FROM hedis.measure m
      WHERE (m.url = split_part(measure, '|', 1)
@@ -343,108 +350,136 @@ AS $$
            END
 $$;
 
--- The measure score of a run's group from its measure observations: every
--- observation of every patient of the run (result->groups[g]->observations,
--- one list per measure-observation population of the group, in the
--- Measure's order) combined by that population's aggregate method
+-- The key of a group's (or a stratum's) observation score in
+-- hedis.run.observation_scores: "<group index>", or "<group index>/<stratifier>/<stratum>".
+CREATE FUNCTION hedis._observation_score_key(group_index int, stratifier text, stratum text)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT CASE WHEN stratifier = '' THEN group_index::text
+                  ELSE group_index || '/' || stratifier || '/' || stratum END $$;
+
+-- The measure scores of a run's groups from their measure observations, and
+-- of each stratum the run's summary has, in one read of the run's results:
+-- every observation of every patient (result->groups[g]->observations, one
+-- list per measure-observation population of the group, in the Measure's
+-- order) combined by that population's aggregate method
 -- (cqfm-aggregateMethod), by the rules the engine applies to one patient
 -- (measure_score in src/engine/measure.c): count counts every observation,
 -- the other methods need numbers, an empty sum is 0; a continuous-variable
 -- group's score needs observations; a ratio group observing its numerator
 -- and its denominator (cqfm-criteriaReference) scores the numerator's
--- aggregate over the denominator's.  NULL otherwise (a proportion group:
--- its rate is the proportion).  With a stratifier (its id, or its position
--- as text) and a stratum (the value as jsonb text, as in hedis.run_summary),
--- only the observations of the patients in that stratum (of an episodic
--- stratum: of its episodes).  It reads every
--- result of the run: hedis.run keeps its values from when the run is done
--- (observation_scores), which hedis.run_rates shows.
+-- aggregate over the denominator's.  A stratum's score: the observations of
+-- the patients in it (of an episodic stratum: of its episodes).  Keys as
+-- hedis._observation_score_key makes them; a group without observations
+-- (a proportion group: its rate is the proportion) has none.  hedis.run
+-- keeps the result from when the run is done (observation_scores), which
+-- hedis.run_rates shows.
+CREATE FUNCTION hedis.run_observation_scores(run bigint)
+RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+WITH measure AS (
+    SELECT ms.resource AS m
+      FROM hedis.run r
+      JOIN hedis.measure ms ON hedis._measure_ref(ms.url, ms.version) = r.measure_ref
+     WHERE r.run_id = run
+), observed AS (
+    -- each observation population of each group: k-th of its group, its
+    -- aggregate method, the population it observes
+    SELECT (g.i - 1)::int AS gi,
+           (row_number() OVER (PARTITION BY g.i ORDER BY p.i) - 1)::int AS k,
+           count(*) OVER (PARTITION BY g.i) AS nobs,
+           coalesce((SELECT e->'valueCodeableConcept'->'coding'->0->>'code'
+                       FROM jsonb_array_elements(g.grp->'extension') e
+                      WHERE e->>'url' LIKE '%cqfm-scoring' LIMIT 1),
+                    measure.m->'scoring'->'coding'->0->>'code') = 'ratio' AS ratio,
+           lower((SELECT coalesce(e->>'valueCode', e->>'valueString')
+                    FROM jsonb_array_elements(p.pop->'extension') e
+                   WHERE e->>'url' LIKE '%aggregateMethod' LIMIT 1)) AS method,
+           (SELECT q->'code'->'coding'->0->>'code'
+              FROM jsonb_array_elements(g.grp->'population') q
+             WHERE q->>'id' = (SELECT coalesce(e->>'valueString', e->>'valueCode')
+                                 FROM jsonb_array_elements(p.pop->'extension') e
+                                WHERE e->>'url' LIKE '%criteriaReference' LIMIT 1)) AS population
+      FROM measure,
+           jsonb_array_elements(measure.m->'group') WITH ORDINALITY g(grp, i),
+           jsonb_array_elements(g.grp->'population') WITH ORDINALITY p(pop, i)
+     WHERE p.pop->'code'->'coding'->0->>'code' IN ('measure-observation', 'measure-population-observation')
+), scored AS (
+    -- what gets a score: each group with observations, each of its strata in the summary
+    SELECT DISTINCT gi, '' AS stratifier, '' AS stratum FROM observed
+    UNION
+    SELECT s.group_index, s.stratifier, s.stratum
+      FROM hedis.run_summary_part s
+     WHERE s.run_id = run AND s.stratifier <> ''
+       AND s.group_index IN (SELECT gi FROM observed)
+), observations AS (
+    -- one row per observation list of a patient: the group's, and each
+    -- stratum's (the patient's if the patient is in it, an episodic stratum's own)
+    SELECT g.gi, src.stratifier, src.stratum, src.lists
+      FROM hedis.run_result rr
+      CROSS JOIN (SELECT DISTINCT gi FROM observed) g
+      CROSS JOIN LATERAL (
+            SELECT '' AS stratifier, '' AS stratum, rr.result->'groups'->g.gi->'observations' AS lists
+            UNION ALL
+            SELECT coalesce(st.s->>'id', (st.si - 1)::text), (st.s->'value')::text,
+                   coalesce(st.s->'observations', rr.result->'groups'->g.gi->'observations')
+              FROM jsonb_array_elements(rr.result->'groups'->g.gi->'stratifiers') WITH ORDINALITY st(s, si)) src
+     WHERE rr.run_id = run
+), observation AS (
+    -- one row per observation: its list's group, stratum and population (k)
+    SELECT ob.gi, ob.stratifier, ob.stratum, (l.k - 1)::int AS k, v,
+           CASE WHEN jsonb_typeof(v) = 'number' THEN v::text::numeric END AS n
+      FROM observations ob,
+           jsonb_array_elements(CASE WHEN jsonb_typeof(ob.lists) = 'array' THEN ob.lists END)
+               WITH ORDINALITY l(list, k),
+           jsonb_array_elements(CASE WHEN jsonb_typeof(l.list) = 'array' THEN l.list END) v
+), aggregated AS (
+    -- each scored key's observations of each observation population, combined
+    SELECT sc.gi, sc.stratifier, sc.stratum, o.nobs, o.ratio, o.population,
+           count(x.v) AS values_n,
+           CASE WHEN o.method = 'count' THEN count(x.v)
+                WHEN o.method = 'sum' AND count(x.v) = 0 THEN 0
+                WHEN count(x.v) = 0 OR count(x.n) < count(x.v) THEN NULL
+                WHEN o.method = 'sum' THEN sum(x.n)
+                WHEN o.method = 'average' THEN avg(x.n)
+                WHEN o.method = 'median' THEN percentile_cont(0.5) WITHIN GROUP (ORDER BY x.n)::numeric
+                WHEN o.method IN ('minimum', 'min') THEN min(x.n)
+                WHEN o.method IN ('maximum', 'max') THEN max(x.n) END AS agg
+      FROM scored sc
+      JOIN observed o ON o.gi = sc.gi
+      LEFT JOIN observation x
+        ON x.gi = sc.gi AND x.stratifier = sc.stratifier AND x.stratum = sc.stratum AND x.k = o.k
+     GROUP BY sc.gi, sc.stratifier, sc.stratum, o.k, o.nobs, o.ratio, o.population, o.method
+), combined AS (
+    -- a group's (stratum's) numerator and denominator aggregates, as the engine pairs them
+    SELECT gi, stratifier, stratum, max(nobs) AS nobs, bool_or(ratio) AS ratio,
+           max(CASE WHEN population = 'numerator' THEN agg
+                    WHEN population IS DISTINCT FROM 'denominator' AND values_n > 0 THEN agg END) AS num,
+           max(CASE WHEN population = 'denominator' AND values_n > 0 THEN agg END) AS den
+      FROM aggregated
+     GROUP BY gi, stratifier, stratum
+)
+SELECT jsonb_object_agg(hedis._observation_score_key(gi, stratifier, stratum),
+                        CASE WHEN nobs = 1 AND NOT ratio THEN num
+                             WHEN nobs = 2 AND den <> 0 THEN num / den END)
+  FROM combined
+$$;
+COMMENT ON FUNCTION hedis.run_observation_scores(bigint) IS
+    'measure scores of a run''s groups and strata from their measure observations (continuous variable, ratio), computed from its results in one read';
+
+-- One of those scores: a group's (stratifier ''), or a stratum's (the
+-- stratifier's id, or its position as text, and the value as jsonb text, as
+-- in hedis.run_summary); NULL for a group or stratum without one.
 CREATE FUNCTION hedis.run_observation_score(run bigint, group_index int,
                                             stratifier text DEFAULT '', stratum text DEFAULT '')
 RETURNS numeric
-LANGUAGE plpgsql STABLE
+LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-#variable_conflict use_variable
-DECLARE
-    m jsonb;
-    grp jsonb;
-    ratio boolean;
-    obs record;
-    agg numeric;
-    num numeric;
-    den numeric;
-    n int := 0;
-    values_n bigint;
-BEGIN
-    SELECT ms.resource, ms.resource->'group'->group_index INTO m, grp
-      FROM hedis.run r
-      JOIN hedis.measure ms
-        ON ms.url || CASE WHEN ms.version = '' THEN '' ELSE '|' || ms.version END = r.measure_ref
-     WHERE r.run_id = run;
-    IF grp IS NULL THEN
-        RETURN NULL;
-    END IF;
-    ratio := coalesce((SELECT e->'valueCodeableConcept'->'coding'->0->>'code'
-                         FROM jsonb_array_elements(grp->'extension') e
-                        WHERE e->>'url' LIKE '%cqfm-scoring' LIMIT 1),
-                      m->'scoring'->'coding'->0->>'code') = 'ratio';
-    FOR obs IN
-        SELECT (row_number() OVER (ORDER BY p.i) - 1)::int AS k,
-               lower((SELECT coalesce(e->>'valueCode', e->>'valueString')
-                        FROM jsonb_array_elements(p.pop->'extension') e
-                       WHERE e->>'url' LIKE '%aggregateMethod' LIMIT 1)) AS method,
-               (SELECT q->'code'->'coding'->0->>'code'
-                  FROM jsonb_array_elements(grp->'population') q
-                 WHERE q->>'id' = (SELECT coalesce(e->>'valueString', e->>'valueCode')
-                                     FROM jsonb_array_elements(p.pop->'extension') e
-                                    WHERE e->>'url' LIKE '%criteriaReference' LIMIT 1)) AS observed
-          FROM jsonb_array_elements(grp->'population') WITH ORDINALITY p(pop, i)
-         WHERE p.pop->'code'->'coding'->0->>'code' IN ('measure-observation', 'measure-population-observation')
-         ORDER BY p.i
-    LOOP
-        n := n + 1;
-        SELECT count(*),
-               CASE WHEN obs.method = 'count' THEN count(*)
-                    WHEN obs.method = 'sum' AND count(*) = 0 THEN 0
-                    WHEN count(*) = 0 OR count(v) < count(*) THEN NULL
-                    WHEN obs.method = 'sum' THEN sum(v)
-                    WHEN obs.method = 'average' THEN avg(v)
-                    WHEN obs.method = 'median' THEN percentile_cont(0.5) WITHIN GROUP (ORDER BY v)::numeric
-                    WHEN obs.method IN ('minimum', 'min') THEN min(v)
-                    WHEN obs.method IN ('maximum', 'max') THEN max(v) END
-          INTO values_n, agg
-          FROM (SELECT CASE WHEN jsonb_typeof(x) = 'number' THEN x::text::numeric END AS v
-                  FROM hedis.run_result rr
-                 CROSS JOIN LATERAL (
-                       -- the group's observations; a stratum's: the patient's if
-                       -- the patient is in it, an episodic stratum's own
-                       SELECT rr.result->'groups'->group_index->'observations' AS obs
-                        WHERE stratifier = ''
-                       UNION ALL
-                       SELECT coalesce(st.s->'observations', rr.result->'groups'->group_index->'observations')
-                         FROM jsonb_array_elements(rr.result->'groups'->group_index->'stratifiers')
-                              WITH ORDINALITY st(s, si)
-                        WHERE stratifier <> ''
-                          AND coalesce(st.s->>'id', (st.si - 1)::text) = stratifier
-                          AND (st.s->'value')::text = stratum) src,
-                       jsonb_array_elements(src.obs->obs.k) x
-                 WHERE rr.run_id = run) o;
-        IF obs.observed = 'numerator' THEN
-            num := agg;
-        ELSIF obs.observed = 'denominator' THEN
-            den := CASE WHEN values_n > 0 THEN agg END;
-        ELSE
-            num := CASE WHEN values_n > 0 THEN agg END;
-        END IF;
-    END LOOP;
-    IF n = 1 AND NOT ratio THEN
-        RETURN num;
-    ELSIF n = 2 AND den <> 0 THEN
-        RETURN num / den;
-    END IF;
-    RETURN NULL;
-END
+    SELECT (hedis.run_observation_scores(run)
+              ->> hedis._observation_score_key(group_index, stratifier, stratum))::numeric
 $$;
 COMMENT ON FUNCTION hedis.run_observation_score(bigint, int, text, text) IS
     'measure score of a run''s group (or stratum) from its measure observations (continuous variable, ratio), computed from its results';
@@ -461,27 +496,7 @@ BEGIN
     IF NEW.status <> 'done' THEN
         NEW.observation_scores := NULL;
     ELSIF OLD.status <> 'done' THEN
-        -- each group with observations, and each of its strata the summary has
-        WITH scored AS (
-            SELECT (g.i - 1)::int AS gi
-              FROM hedis.measure ms,
-                   jsonb_array_elements(ms.resource->'group') WITH ORDINALITY g(grp, i)
-             WHERE ms.url || CASE WHEN ms.version = '' THEN '' ELSE '|' || ms.version END = NEW.measure_ref
-               AND EXISTS (SELECT 1 FROM jsonb_array_elements(g.grp->'population') p
-                            WHERE p->'code'->'coding'->0->>'code' IN ('measure-observation',
-                                                                       'measure-population-observation'))
-        ), keys AS (
-            SELECT gi, '' AS stratifier, '' AS stratum FROM scored
-            UNION
-            SELECT s.group_index, s.stratifier, s.stratum
-              FROM hedis.run_summary_part s JOIN scored ON scored.gi = s.group_index
-             WHERE s.run_id = NEW.run_id AND s.stratifier <> ''
-        )
-        SELECT jsonb_object_agg(CASE WHEN stratifier = '' THEN gi::text
-                                     ELSE gi || '/' || stratifier || '/' || stratum END,
-                                hedis.run_observation_score(NEW.run_id, gi, stratifier, stratum))
-          INTO NEW.observation_scores
-          FROM keys;
+        NEW.observation_scores := hedis.run_observation_scores(NEW.run_id);
     END IF;
     RETURN NEW;
 END
@@ -495,8 +510,8 @@ CREATE TRIGGER run_done_scores BEFORE UPDATE OF status ON hedis.run
 CREATE VIEW hedis.run_rates AS
 SELECT s.run_id, s.group_index, s.group_id, s.stratifier, s.stratum,
        CASE WHEN bool_or(s.population = 'measure-observation')
-            THEN (SELECT (r.observation_scores ->> CASE WHEN s.stratifier = '' THEN s.group_index::text
-                                                        ELSE s.group_index || '/' || s.stratifier || '/' || s.stratum END)::numeric
+            THEN (SELECT (r.observation_scores
+                            ->> hedis._observation_score_key(s.group_index, s.stratifier, s.stratum))::numeric
                     FROM hedis.run r WHERE r.run_id = s.run_id)
             ELSE hedis.proportion_rate(
                      sum(s.count) FILTER (WHERE s.population = 'numerator'),
@@ -694,6 +709,7 @@ $$;
 GRANT EXECUTE ON FUNCTION hedis.run(text, date, date, int), hedis.run_now(text, date, date),
     hedis.cancel_run(bigint), hedis.resume_run(bigint, boolean),
     hedis.measure_report(bigint, text), hedis.proportion_rate(numeric, numeric, numeric, numeric, numeric),
-    hedis.run_observation_score(bigint, int, text, text),
-    hedis._runs_wake_on_commit(), hedis._runs_resolve_measure(text)
+    hedis.run_observation_score(bigint, int, text, text), hedis.run_observation_scores(bigint),
+    hedis._observation_score_key(int, text, text),
+    hedis._runs_wake_on_commit(), hedis._runs_resolve_measure(text), hedis._measure_ref(text, text)
     TO hedis_reader;
