@@ -357,3 +357,19 @@ SELECT elmt.define_function('Urls and a', ARRAY['p', 'FHIR.Patient'], jsonb_buil
 SELECT elmt.define('Both', elmt.call('Urls and a', ARRAY[ref('Patient')]));
 SELECT elmt.load_library('EngExtUrlShared');
 SELECT elmt.eval('EngExtUrlShared', 'Both', 'eng-ext-two-of-three') AS filtered_and_all;
+
+-- ---- members of wide objects: jsonb keeps every 32nd member's offset, the
+-- others' lengths (jb_object_get sums the lengths up to 32 entries, steps
+-- over the offsets past that); 'birthDate' is member n + 3 of n + 4
+SELECT elmt.load((SELECT jsonb_agg(
+         (SELECT jsonb_object_agg('x' || lpad(i::text, 3, '0'), i) FROM generate_series(1, n) i)
+         || jsonb_build_object('resourceType', 'Patient', 'id', 'eng-wide-' || n, 'gender', 'female',
+                               'birthDate', to_char(date '1980-01-01' + n, 'YYYY-MM-DD')))
+  FROM unnest(ARRAY[1, 12, 13, 14, 15, 16, 28, 29, 30, 31, 32, 33, 61, 62, 100]) n));
+TRUNCATE elmt.chk, elmt.def;
+SELECT elmt.define('BirthDate', prop('birthDate.value', ref('Patient')));
+SELECT elmt.define('Gender', prop('gender.value', ref('Patient')));
+SELECT elmt.load_library('EngWide');
+SELECT n, elmt.eval('EngWide', 'BirthDate', 'eng-wide-' || n) = to_jsonb(to_char(date '1980-01-01' + n, 'YYYY-MM-DD')) AS birth_date,
+       elmt.eval('EngWide', 'Gender', 'eng-wide-' || n) AS gender
+  FROM unnest(ARRAY[1, 12, 13, 14, 15, 16, 28, 29, 30, 31, 32, 33, 61, 62, 100]) n;

@@ -57,8 +57,22 @@ jb_object_get(JsonbContainer *obj, const char *key, int keylen, JsonbValue *out)
 	if (found < 0)
 		return false;
 	/* on to the start of value number "found": the other keys, the values before it */
-	for (int i = found + 1; i < n + found; i++)
-		JBE_ADVANCE_OFFSET(off, obj->children[i]);
+	if (n + found <= JB_OFFSET_STRIDE)
+	{
+		/*
+		 * No entry of the range holds an offset (only entry 0 and every
+		 * JB_OFFSET_STRIDE-th after it do): a plain sum of lengths, which the
+		 * compiler unrolls.  FHIR objects have a handful of members.
+		 */
+		uint32		sum = 0;
+
+		for (int i = found + 1; i < n + found; i++)
+			sum += JBE_OFFLENFLD(obj->children[i]);
+		off += sum;
+	}
+	else
+		for (int i = found + 1; i < n + found; i++)
+			JBE_ADVANCE_OFFSET(off, obj->children[i]);
 	je = obj->children[n + found];
 	end = JBE_HAS_OFF(je) ? JBE_OFFLENFLD(je) : off + JBE_OFFLENFLD(je);
 	jb_fill_value(base, je, off, end, out);
