@@ -257,7 +257,10 @@ struct ElmNode
 	CqlValue	lit;			/* Literal */
 	ElmQuery   *query;
 	ElmRetrieve *retrieve;
-	/* FunctionRef overload chosen for the last argument type seen */
+	/*
+	 * FunctionRef overload chosen for the last argument type seen; an
+	 * extensions-by-url source: the type the extensions are wrapped as
+	 */
 	const char *cache_type;
 	ElmFunction *cache_fn;
 	ElmFunction **overloads;	/* FunctionRef candidates */

@@ -623,9 +623,11 @@ eval_extensions_by_url(EvalCtx *cx, const ElmNode *n)
 	CqlValue	out;
 
 	/*
-	 * Most elements have no extension of that url: found so in the
-	 * document's array itself, the answer is the empty list, no element
-	 * wrapped.
+	 * The extensions of that url, found in the document's array itself: most
+	 * elements have none (the empty list, no element wrapped), and of those
+	 * that do, only they are wrapped — as the property wraps every
+	 * extension, with the type it gave them the first time (cache_type:
+	 * until then the property is read whole).
 	 */
 	if (x.kind == CK_FHIR && x.u.fhir->jv.type == jbvBinary &&
 		JsonContainerIsObject(x.u.fhir->jv.val.binary.data))
@@ -633,20 +635,30 @@ eval_extensions_by_url(EvalCtx *cx, const ElmNode *n)
 		JsonbValue	arr;
 		JbArrayWalk w;
 		JsonbValue	item;
-		bool		maybe = false;
 
-		if (!jb_object_get(x.u.fhir->jv.val.binary.data, "extension", 9, &arr) ||
-			arr.type != jbvBinary || !JsonContainerIsArray(arr.val.binary.data))
-			maybe = true;		/* absent or odd: as the property reads it */
-		else
+		if (jb_object_get(x.u.fhir->jv.val.binary.data, "extension", 9, &arr) &&
+			arr.type == jbvBinary && JsonContainerIsArray(arr.val.binary.data))
 		{
+			bool		maybe = false;
+
+			out = cql_list_new(0);
 			jb_array_walk_begin(&w, arr.val.binary.data);
-			while (!maybe && jb_array_walk_next(&w, &item))
-				maybe = may_have_url(&item, url, len);
+			while (jb_array_walk_next(&w, &item))
+			{
+				if (item.type == jbvNull || !may_have_url(&item, url, len))
+					continue;
+				maybe = true;
+				if (mn->cache_type == NULL)
+					break;
+				cql_list_append(&out, cql_fhir_value(mn->cache_type, &item, NULL));
+			}
+			if (!maybe || mn->cache_type != NULL)
+				return out;
 		}
-		if (!maybe)
-			return cql_list_new(0);
+		/* absent, odd, or the first time: as the property reads it */
 		all = fhir_property_memo(x, n->str, &mn->memo_type, &mn->memo_elem);
+		if (all.kind == CK_LIST && all.u.list->n > 0 && all.u.list->items[0].kind == CK_FHIR)
+			mn->cache_type = all.u.list->items[0].u.fhir->type;
 	}
 	else
 		all = property_step(x, n->str);
