@@ -81,6 +81,15 @@ SELECT e.patient, e.why,
 SELECT r->>'resourceType' AS resource_type, r->>'type' AS type, r->>'status' AS status,
        r->'subject'->>'reference' AS subject, r->'period' AS period, r->>'measure' AS measure
   FROM reports WHERE patient = 'eng-m-p1';
+-- parts that are the same in every report (a population's code, a
+-- definition's name and the usual results in the evidence) are made once
+-- and nested as stored jsonb: the document reads back as itself, twice in a
+-- row, and its parts are found by path
+SELECT patient, r = r::text::jsonb AS reads_back,
+       r = hedis.evaluate('http://example.org/Measure/EngMeasure', patient, '2024-01-01', '2024-12-31') AS same_again,
+       jsonb_path_query_array(r, '$.group[0].population[*].code.coding[0].code') AS population_codes,
+       jsonb_path_query_array(r, '$.contained[0].extension[*].extension[*] ? (@.url == "result").valueString') AS results
+  FROM reports WHERE patient IN ('eng-m-p1', 'eng-m-p6') ORDER BY patient;
 -- the stratifier: one stratum, the value of the patient's gender
 SELECT patient, s->>'id' AS stratifier, jsonb_array_length(s->'stratum') AS strata, s->'stratum'->0->'value'->>'text' AS stratum
   FROM reports, jsonb_array_elements(r->'group'->0->'stratifier') s

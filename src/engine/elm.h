@@ -65,6 +65,9 @@ typedef struct ElmDef
 	/* its name in evidence, "Library.Definition", for the last prefix asked */
 	const char *evidence_prefix;
 	const char *evidence_name;
+	/* the evidence's {"url": "definition", "valueString": name} of that name, as jsonb */
+	const char *evidence_part_name;
+	struct varlena *evidence_part;
 } ElmDef;
 
 typedef struct ElmFunction

@@ -206,6 +206,19 @@ jt_from_jsonb(Jsonb *jb)
 	return tree_of(&it, tok);
 }
 
+JsonbValue *
+jt_binary(Jsonb *jb)
+{
+	JsonbValue *v;
+
+	if (JB_ROOT_IS_SCALAR(jb))
+		return jt_from_jsonb(jb);
+	v = jt_new(jbvBinary);
+	v->val.binary.data = &jb->root;
+	v->val.binary.len = VARSIZE(jb) - VARHDRSZ;
+	return v;
+}
+
 static int
 pair_cmp(const void *a, const void *b)
 {
@@ -272,8 +285,10 @@ sort_objects(JsonbValue *v)
  * JB_OFFSET_STRIDE-th child, the end offset of its data within the
  * container's — then the children's data in order.  Numbers and containers
  * start at a 4-byte boundary of the whole datum, the padding counting as
- * part of their data.  Anything else than strings, numbers, booleans, nulls,
- * arrays and objects is left to JsonbValueToJsonb.
+ * part of their data.  A nested stored container (jt_binary) is copied as
+ * it is.  Anything else than strings, numbers, booleans, nulls, arrays,
+ * objects and stored containers is left to JsonbValueToJsonb (which takes
+ * no stored container: trees here never hold both).
  */
 
 /* an upper bound of the bytes v takes (padding included), or -1 if not written here */
@@ -291,6 +306,8 @@ written_size(const JsonbValue *v)
 			return v->val.string.len;
 		case jbvNumeric:
 			return VARSIZE_ANY(v->val.numeric) + 3;
+		case jbvBinary:
+			return v->val.binary.len + 3;
 		case jbvArray:
 			if (v->val.array.rawScalar)
 				return -1;
@@ -388,6 +405,18 @@ write_value(char *buf, Size *pos, const JsonbValue *v, JEntry *type)
 			memcpy(buf + *pos, v->val.numeric, VARSIZE_ANY(v->val.numeric));
 			*pos += VARSIZE_ANY(v->val.numeric);
 			*type = JENTRY_ISNUMERIC;
+			break;
+		case jbvBinary:
+
+			/*
+			 * A stored container's bytes, as they are: its offsets are its
+			 * own, and its padding holds at any int-aligned start, as it
+			 * was written at one.
+			 */
+			pad_to_int(buf, pos);
+			memcpy(buf + *pos, v->val.binary.data, v->val.binary.len);
+			*pos += v->val.binary.len;
+			*type = JENTRY_ISCONTAINER;
 			break;
 		default:				/* arrays and objects: written_size let nothing else through */
 			write_container(buf, pos, v);

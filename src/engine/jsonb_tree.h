@@ -25,6 +25,12 @@ extern JsonbValue *jt_bool(bool b);
 extern JsonbValue *jt_null(void);
 /* a copy, as a tree, of a stored jsonb document (to nest it) */
 extern JsonbValue *jt_from_jsonb(Jsonb *jb);
+/*
+ * A stored jsonb document nested as it is: jt_finish copies its bytes (the
+ * document must outlive the tree).  Parts that are the same in every
+ * document written are built once so.
+ */
+extern JsonbValue *jt_binary(Jsonb *jb);
 
 /* the jsonb of a tree (its objects sorted as jsonb requires) */
 extern Jsonb *jt_finish(JsonbValue *root);

@@ -27,6 +27,8 @@ typedef struct MeasureStratifier
 {
 	const char *id;
 	ElmDef	   *def;
+	/* a supplemental data element's "id" and "definition" in a report, as jsonb (measure_report.c) */
+	struct varlena *report_parts[2];
 } MeasureStratifier;
 
 /*

@@ -336,6 +336,45 @@ extension(const char *url, const char *value_key, JsonbValue *value)
 }
 
 /*
+ * Parts of a report the same for every patient — a population's code, a
+ * definition's name in the evidence, the usual results ("true", "list of
+ * 0"), a supplemental data element's id — are made once as jsonb, in a
+ * context that lives as long as what they describe, and nested as they are
+ * (jt_binary): a report has hundreds of nodes, and writing them one by one
+ * was most of what hedis.evaluate adds to the evaluation.
+ */
+static struct varlena *
+kept_extension(MemoryContext cxt, const char *url, const char *value)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	Jsonb	   *jb = jt_finish(extension(url, "valueString", jt_string(value)));
+
+	MemoryContextSwitchTo(old);
+	return (struct varlena *) jb;
+}
+
+/* {"url": "result", "valueString": summary}: the first few summaries met are kept */
+static JsonbValue *
+result_part(const char *summary)
+{
+	static struct
+	{
+		const char *summary;
+		struct varlena *part;
+	}			kept[16];
+	static int	nkept = 0;
+
+	for (int i = 0; i < nkept; i++)
+		if (strcmp(kept[i].summary, summary) == 0)
+			return jt_binary((Jsonb *) kept[i].part);
+	if (nkept == lengthof(kept))
+		return extension("result", "valueString", jt_string(summary));
+	kept[nkept].summary = MemoryContextStrdup(TopMemoryContext, summary);
+	kept[nkept].part = kept_extension(TopMemoryContext, "result", summary);
+	return jt_binary((Jsonb *) kept[nkept++].part);
+}
+
+/*
  * The evidence of one library: its definitions evaluated for this patient
  * (one complex extension each: name, result, the resources in it), and the
  * references of those resources added, each once, to evaluated.
@@ -359,6 +398,20 @@ evidence_name(ElmDef *def, const char *prefix)
 	return def->evidence_name;
 }
 
+/* {"url": "definition", "valueString": "Library.Definition"}: kept with the definition */
+static JsonbValue *
+definition_part(ElmDef *def, const char *prefix)
+{
+	const char *name = evidence_name(def, prefix);
+
+	if (def->evidence_part == NULL || def->evidence_part_name != name)
+	{
+		def->evidence_part = kept_extension(elm_cache_context(), "definition", name);
+		def->evidence_part_name = name;
+	}
+	return jt_binary((Jsonb *) def->evidence_part);
+}
+
 static void
 library_evidence(EvalCtx *cx, ElmLibrary *lib, const char *prefix,
 				 JsonbValue *definitions, List **evaluated)
@@ -380,8 +433,8 @@ library_evidence(EvalCtx *cx, ElmLibrary *lib, const char *prefix,
 		if (strcmp(def->name, "Patient") == 0)
 			continue;
 		parts = jt_array();
-		jt_push(parts, extension("definition", "valueString", jt_string(evidence_name(def, prefix))));
-		jt_push(parts, extension("result", "valueString", jt_string(value_summary(def->cached))));
+		jt_push(parts, definition_part(def, prefix));
+		jt_push(parts, result_part(value_summary(def->cached)));
 		/* one reference per extension, as FHIR requires */
 		foreach(lc, refs)
 			jt_push(parts, extension("resource", "valueReference", reference(lfirst(lc))));
@@ -394,21 +447,37 @@ library_evidence(EvalCtx *cx, ElmLibrary *lib, const char *prefix,
 
 /* ---- the MeasureReport ------------------------------------------------ */
 
+/* a population's code, {"coding": [{"system": ..., "code": ...}]}: made once per backend */
+static JsonbValue *
+population_code(int p)
+{
+	static Jsonb *codes[HEDIS_NPOP];
+
+	if (codes[p] == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+		JsonbValue *code = jt_object();
+		JsonbValue *codings = jt_array();
+		JsonbValue *coding = jt_object();
+
+		jt_put(coding, "system", jt_string(MEASURE_POPULATION_SYSTEM));
+		jt_put(coding, "code", jt_string(measure_population_code(p)));
+		jt_push(codings, coding);
+		jt_put(code, "coding", codings);
+		codes[p] = jt_finish(code);
+		MemoryContextSwitchTo(old);
+	}
+	return jt_binary(codes[p]);
+}
+
 static JsonbValue *
 population_tree(const char *id, int p, int count)
 {
 	JsonbValue *pop = jt_object();
-	JsonbValue *code = jt_object();
-	JsonbValue *codings = jt_array();
-	JsonbValue *coding = jt_object();
 
 	if (id)
 		jt_put(pop, "id", jt_string(id));
-	jt_put(coding, "system", jt_string(MEASURE_POPULATION_SYSTEM));
-	jt_put(coding, "code", jt_string(measure_population_code(p)));
-	jt_push(codings, coding);
-	jt_put(code, "coding", codings);
-	jt_put(pop, "code", code);
+	jt_put(pop, "code", population_code(p));
 	jt_put(pop, "count", jt_int(count));
 	return pop;
 }
@@ -508,9 +577,18 @@ supplemental_data_tree(EvalCtx *cx, MeasureDef *m)
 		JsonbValue *parts = jt_array();
 		JsonbValue *ext = jt_object();
 
-		jt_push(parts, extension("id", "valueString",
-								 jt_string(m->sde[s].id ? m->sde[s].id : m->sde[s].def->name)));
-		jt_push(parts, extension("definition", "valueString", jt_string(m->sde[s].def->name)));
+		MeasureStratifier *sde = &m->sde[s];
+
+		/* kept as long as the compiled measure */
+		if (sde->report_parts[0] == NULL)
+		{
+			sde->report_parts[0] = kept_extension(GetMemoryChunkContext(m), "id",
+												  sde->id ? sde->id : sde->def->name);
+			sde->report_parts[1] = kept_extension(GetMemoryChunkContext(m), "definition",
+												  sde->def->name);
+		}
+		jt_push(parts, jt_binary((Jsonb *) sde->report_parts[0]));
+		jt_push(parts, jt_binary((Jsonb *) sde->report_parts[1]));
 		jt_push(parts, extension("value", "valueString", jt_string(cql_to_json_text_refs(v))));
 		jt_put(ext, "url", jt_string(HEDIS_SDE_URL));
 		jt_put(ext, "extension", parts);
