@@ -358,6 +358,34 @@ SELECT elmt.define('Both', elmt.call('Urls and a', ARRAY[ref('Patient')]));
 SELECT elmt.load_library('EngExtUrlShared');
 SELECT elmt.eval('EngExtUrlShared', 'Both', 'eng-ext-two-of-three') AS filtered_and_all;
 
+-- ---- a function's kept results when it calls itself: each call on an
+-- element keeps its own value, also when a call made during it (on a child
+-- element) takes the same slot of the function's memo (20 nested elements,
+-- 8 slots: some do)
+SELECT elmt.load(jsonb_build_array(jsonb_build_object('resourceType', 'Patient', 'id', 'eng-nested',
+  'extension', jsonb_build_array((
+    WITH RECURSIVE chain(depth, ext) AS (
+      SELECT 20, jsonb_build_object('url', 'd20', 'valueString', 'leaf')
+      UNION ALL
+      SELECT depth - 1, jsonb_build_object('url', 'd' || (depth - 1), 'extension', jsonb_build_array(ext))
+        FROM chain WHERE depth > 1)
+    SELECT ext FROM chain WHERE depth = 1)))));
+TRUNCATE elmt.chk, elmt.def;
+SELECT elmt.define_function('Depth', ARRAY['e', 'FHIR.Extension'],
+  jsonb_build_object('type', 'If',
+    'condition', op1('Exists', prop('extension', operand('e'))),
+    'then', op('Add', i(1), call('Depth', ARRAY[src('First', prop('extension', operand('e')))])),
+    'else', i(0)));
+SELECT elmt.define('E1', src('First', prop('extension', ref('Patient'))));
+SELECT elmt.define('E' || k, src('First', prop('extension', ref('E' || (k - 1))))) FROM generate_series(2, 20) k;
+-- Depth(E1) first (every call nested in it), then each again, E1 last
+SELECT elmt.define('Depths', (SELECT jsonb_build_object('type', 'List', 'element',
+    jsonb_agg(call('Depth', ARRAY[ref('E' || k)]) ORDER BY o))
+  FROM unnest(ARRAY[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 1])
+       WITH ORDINALITY u(k, o)));
+SELECT elmt.load_library('EngNested');
+SELECT elmt.eval('EngNested', 'Depths', 'eng-nested') AS depths;
+
 -- ---- members of wide objects: jsonb keeps every 32nd member's offset, the
 -- others' lengths (jb_object_get sums the lengths up to 32 entries, steps
 -- over the offsets past that); 'birthDate' is member n + 3 of n + 4

@@ -283,14 +283,22 @@ memo_slot(EvalCtx *cx, ElmFunction *f, const CqlValue *args, bool *hit)
 	m = &f->memo[((uintptr_t) element >> 3) % ELM_FUNCTION_MEMO_SLOTS];
 	*hit = m->epoch == cx->epoch && m->element == element &&
 		m->type == arg.u.fhir->type && m->ext == arg.u.fhir->ext;
-	if (!*hit)
-	{
-		/* claimed only once the call returns: an error leaves it unclaimed */
-		m->element = element;
-		m->type = arg.u.fhir->type;
-		m->ext = arg.u.fhir->ext;
-	}
 	return m;
+}
+
+/*
+ * The slot is written only once the call has returned: a call that fails
+ * leaves it as it was, and a call of the same function on another element
+ * made during this one (the same slot) is overwritten whole, key and value.
+ */
+static void
+memo_keep(EvalCtx *cx, FunctionMemo *m, CqlValue arg, CqlValue result)
+{
+	m->epoch = cx->epoch;
+	m->element = element_address(arg.u.fhir);
+	m->type = arg.u.fhir->type;
+	m->ext = arg.u.fhir->ext;
+	m->result = result;
 }
 
 CqlValue
@@ -325,10 +333,7 @@ elm_call_function(EvalCtx *cx, const ElmNode *call, ElmFunction *f, CqlValue *ar
 	v = elm_eval(cx, f->body);
 	frame_pop(cx, f->nslots, saved);
 	if (memo != NULL)
-	{
-		memo->result = v;
-		memo->epoch = cx->epoch;
-	}
+		memo_keep(cx, memo, args[0], v);
 	return v;
 }
 
