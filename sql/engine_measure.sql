@@ -197,3 +197,29 @@ SELECT g->>'id' AS grp, g->'populations' AS compact,
                        WITH ORDINALITY r(x, j) WHERE r.j = c.i) rr(rg)
  WHERE pt.fhir_id = 'eng-m-p1'
  ORDER BY c.i;
+
+-- ---- one library included under two aliases by two measures: each report
+-- names the included definitions under its own measure's alias, also when
+-- the two measures are evaluated in turn (the names of the first alias are
+-- kept with the library, the others made per report)
+TRUNCATE elmt.chk, elmt.def;
+SELECT elmt.define('ip', jsonb_build_object('type', 'ExpressionRef', 'name', 'ip', 'libraryName', 'A1'));
+SELECT elmt.load_library('EngAliasLib1',
+  '{"includes": {"def": [{"localIdentifier": "A1", "path": "EngMeasureLib", "version": "1.0.0"}]}}');
+TRUNCATE elmt.def;
+SELECT elmt.define('ip', jsonb_build_object('type', 'ExpressionRef', 'name', 'ip', 'libraryName', 'A2'));
+SELECT elmt.load_library('EngAliasLib2',
+  '{"includes": {"def": [{"localIdentifier": "A2", "path": "EngMeasureLib", "version": "1.0.0"}]}}');
+SELECT elmt.load(jsonb_agg(jsonb_build_object(
+  'resourceType', 'Measure', 'id', 'eng-alias-' || k, 'url', 'http://example.org/Measure/EngAlias' || k,
+  'version', '1.0.0', 'name', 'EngAlias' || k, 'status', 'active',
+  'library', jsonb_build_array('http://example.org/Library/EngAliasLib' || k),
+  'scoring', '{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/measure-scoring", "code": "proportion"}]}'::jsonb,
+  'group', jsonb_build_array(jsonb_build_object('id', 'g1',
+     'population', jsonb_build_array(elmt.pop('initial-population', 'ip'), elmt.pop('denominator', 'ip'),
+                                     elmt.pop('numerator', 'ip')))))))
+  FROM generate_series(1, 2) k;
+SELECT k, m, jsonb_path_query_array(hedis.evaluate(m, 'eng-m-p1', '2024-01-01', '2024-12-31'),
+               '$.contained[0].extension[*].extension[*] ? (@.url == "definition").valueString') AS definitions
+  FROM (VALUES (1, 'EngAlias1'), (2, 'EngAlias2'), (3, 'EngAlias1'), (4, 'EngAlias2')) v(k, m)
+ ORDER BY k;

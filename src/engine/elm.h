@@ -62,10 +62,10 @@ typedef struct ElmDef
 	/* found not true by truth alone (elm_def_is_true) in this evaluation */
 	uint64		not_true_epoch;
 	int8		invariant;		/* the same for every patient (elm_invariant.c) */
-	/* its name in evidence, "Library.Definition", for the last prefix asked */
+	/* its name in evidence, "Library.Definition", under the first prefix asked (measure_report.c) */
 	const char *evidence_prefix;
 	const char *evidence_name;
-	/* the evidence's {"url": "definition", "valueString": name} of that name, as jsonb */
+	/* the evidence's {"url": "definition", "valueString": name} of the first name used, as jsonb */
 	const char *evidence_part_name;
 	struct varlena *evidence_part;
 } ElmDef;

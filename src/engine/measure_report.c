@@ -375,43 +375,53 @@ result_part(const char *summary)
 }
 
 /*
- * The evidence of one library: its definitions evaluated for this patient
- * (one complex extension each: name, result, the resources in it), and the
- * references of those resources added, each once, to evaluated.
- */
-/*
  * "Library.Definition" as the evidence names a definition of an included
- * library: made once per definition and prefix, in the compiled library's
- * context (a MeasureReport names dozens of definitions).
+ * library.  The name under the first alias a report uses is kept in the
+ * compiled library's context (a MeasureReport names dozens of
+ * definitions); a library included under another alias by another measure
+ * gets its names made per report, so that alternating measures do not
+ * make new copies to keep each time.
  */
 static const char *
 evidence_name(ElmDef *def, const char *prefix)
 {
 	if (prefix == NULL)
 		return def->name;
-	if (def->evidence_prefix != prefix)
+	if (def->evidence_prefix == NULL)
 	{
+		def->evidence_prefix = MemoryContextStrdup(elm_cache_context(), prefix);
 		def->evidence_name = MemoryContextStrdup(elm_cache_context(),
 												 psprintf("%s.%s", prefix, def->name));
-		def->evidence_prefix = prefix;
 	}
-	return def->evidence_name;
+	if (def->evidence_prefix == prefix || strcmp(def->evidence_prefix, prefix) == 0)
+		return def->evidence_name;
+	return psprintf("%s.%s", prefix, def->name);
 }
 
-/* {"url": "definition", "valueString": "Library.Definition"}: kept with the definition */
+/*
+ * {"url": "definition", "valueString": name}: kept with the definition for
+ * the first of its names (kept) a report uses, made per report for another.
+ */
 static JsonbValue *
 definition_part(ElmDef *def, const char *prefix)
 {
 	const char *name = evidence_name(def, prefix);
 
-	if (def->evidence_part == NULL || def->evidence_part_name != name)
+	if (def->evidence_part == NULL && (name == def->name || name == def->evidence_name))
 	{
 		def->evidence_part = kept_extension(elm_cache_context(), "definition", name);
 		def->evidence_part_name = name;
 	}
-	return jt_binary((Jsonb *) def->evidence_part);
+	if (def->evidence_part != NULL && def->evidence_part_name == name)
+		return jt_binary((Jsonb *) def->evidence_part);
+	return extension("definition", "valueString", jt_string(name));
 }
 
+/*
+ * The evidence of one library: its definitions evaluated for this patient
+ * (one complex extension each: name, result, the resources in it), and the
+ * references of those resources added, each once, to evaluated.
+ */
 static void
 library_evidence(EvalCtx *cx, ElmLibrary *lib, const char *prefix,
 				 JsonbValue *definitions, List **evaluated)
