@@ -228,8 +228,9 @@ choose_overload(const ElmNode *n, CqlValue *args)
  * FHIRHelpers' ToInterval, ToValue or ToConcept meet the same element from
  * several definitions.  CQL functions have no side effects and everything
  * else they may read (parameters, the patient, Now()) is fixed for the
- * evaluation, so a call on the element at the same address, of the same
- * type, in the same evaluation gives the same value.  An element has one
+ * evaluation, so a call on the element at the same address (and length,
+ * for a string), of the same type, in the same evaluation gives the same
+ * value.  An element has one
  * address for the whole evaluation: the patient's documents are read into
  * memory that lives as long as it does.  Booleans and nulls have no address
  * and are not kept; nor is a call that fails.
@@ -238,6 +239,7 @@ typedef struct FunctionMemo
 {
 	uint64		epoch;
 	const void *element;
+	int			length;			/* a string's: two may start at one address */
 	const char *type;
 	JsonbContainer *ext;
 	CqlValue	result;
@@ -266,6 +268,12 @@ element_address(const CqlFhir *e)
 	}
 }
 
+static int
+element_length(const CqlFhir *e)
+{
+	return e->jv.type == jbvString ? e->jv.val.string.len : 0;
+}
+
 static FunctionMemo *
 memo_slot(EvalCtx *cx, ElmFunction *f, const CqlValue *args, bool *hit)
 {
@@ -282,6 +290,7 @@ memo_slot(EvalCtx *cx, ElmFunction *f, const CqlValue *args, bool *hit)
 		return NULL;
 	m = &f->memo[((uintptr_t) element >> 3) % ELM_FUNCTION_MEMO_SLOTS];
 	*hit = m->epoch == cx->epoch && m->element == element &&
+		m->length == element_length(arg.u.fhir) &&
 		m->type == arg.u.fhir->type && m->ext == arg.u.fhir->ext;
 	return m;
 }
@@ -296,6 +305,7 @@ memo_keep(EvalCtx *cx, FunctionMemo *m, CqlValue arg, CqlValue result)
 {
 	m->epoch = cx->epoch;
 	m->element = element_address(arg.u.fhir);
+	m->length = element_length(arg.u.fhir);
 	m->type = arg.u.fhir->type;
 	m->ext = arg.u.fhir->ext;
 	m->result = result;
