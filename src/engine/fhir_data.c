@@ -1217,12 +1217,6 @@ count_relcache_invalidation(Datum arg, Oid relid)
 	relcache_generation++;
 }
 
-uint64
-fhir_relcache_generation(void)
-{
-	return relcache_generation;
-}
-
 /* bring r up to date for this transaction; true if it was looked up again */
 static bool
 store_relation(StoreRelation *r, const char *table, const char *index)
@@ -1264,8 +1258,12 @@ resource_relations(void)
 
 	if (store_relation(&rels.rel, "resource", "resource_patient_idx"))
 	{
+		/* not to be used until its index is checked: an error leaves it to be looked up again */
+		rels.rel.lxid = InvalidLocalTransactionId;
 		rels.att_id = get_attnum(rels.rel.heap, "fhir_id");
 		rels.att_resource = get_attnum(rels.rel.heap, "resource");
+		fhir_check_patient_index(rels.rel.heap, rels.rel.index);
+		rels.rel.lxid = MyProc->lxid;
 	}
 	return &rels;
 }
@@ -1615,7 +1613,7 @@ fhir_patient_load(int64 patient_key, const char **wanted, int nwanted)
 	pd->snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 	open_store(pd, rels);
 	reader_take(pd);
-	pd->pre_n = fhir_patient_entries(pd->heap, pd->index, pd->snapshot, patient_key,
+	pd->pre_n = fhir_patient_entries(pd->index, pd->snapshot, patient_key,
 									 patients_open == 0, &pd->pre_rows);
 	{
 		static const char *patient_type = NULL;	/* interned once: the model's name */

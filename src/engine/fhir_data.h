@@ -71,11 +71,11 @@ extern bool fhir_type_in_patient_compartment(const char *type);
 
 /* hedis.resource and its patient index */
 extern void fhir_resource_relation_ids(Oid *heap, Oid *index);
-/* relcache invalidations seen by this backend: what is kept about a relation is valid while it stays */
-extern uint64 fhir_relcache_generation(void);
+/* the patient index is the one read_leaf_entries can read, or an error (fhir_prefetch.c) */
+extern void fhir_check_patient_index(Oid heap, Oid index);
 
 /* the index entries of one patient: prefetched, read ahead or read now */
-extern int	fhir_patient_entries(Relation heap, Relation index, Snapshot snapshot,
+extern int	fhir_patient_entries(Relation index, Snapshot snapshot,
 								 int64 patient_key, bool may_read_ahead,
 								 const PrefetchedRow **rows);
 

@@ -178,37 +178,37 @@ entry_add(EntryBuf *buf, int64 key, const char *type, ItemPointer tid)
  * ascending, complete (valid, not partial), whose leaf pages
  * read_leaf_entries reads?  The extension creates it so; a DBA may have
  * recreated it otherwise (a hash index has no tuples to read; a descending
- * or partial one would give a patient wrong entries).  A good verdict is
- * kept for the index's OID until the next relcache invalidation (dropping
- * an index is one).
+ * or partial one would give a patient wrong entries).  Checked where the
+ * index is looked up (fhir_data.c): once per transaction, and again after
+ * a relcache invalidation (dropping an index is one).
  */
-static bool
-leaf_readable(Relation heap, Relation index)
+void
+fhir_check_patient_index(Oid heap, Oid index_oid)
 {
-	static Oid	checked = InvalidOid;
-	static uint64 checked_generation = 0;
+	Relation	index = index_open(index_oid, AccessShareLock);
 	Form_pg_index ix = index->rd_index;
 	TupleDesc	desc = RelationGetDescr(index);
 	bool		ok;
 
-	if (RelationGetRelid(index) == checked && checked_generation == fhir_relcache_generation())
-		return true;
 	ok = index->rd_rel->relam == BTREE_AM_OID &&
-		ix->indrelid == RelationGetRelid(heap) &&
+		ix->indrelid == heap &&
 		ix->indisvalid &&
 		heap_attisnull(index->rd_indextuple, Anum_pg_index_indpred, NULL) &&
 		IndexRelationGetNumberOfKeyAttributes(index) >= 2 &&
-		ix->indkey.values[0] == get_attnum(RelationGetRelid(heap), "patient_key") &&
-		ix->indkey.values[1] == get_attnum(RelationGetRelid(heap), "resource_type") &&
+		ix->indkey.values[0] == get_attnum(heap, "patient_key") &&
+		ix->indkey.values[1] == get_attnum(heap, "resource_type") &&
 		TupleDescAttr(desc, 0)->atttypid == INT8OID &&
 		TupleDescAttr(desc, 1)->atttypid == TEXTOID &&
 		index->rd_indoption[0] == 0 && index->rd_indoption[1] == 0;	/* ascending */
-	if (ok)
-	{
-		checked = RelationGetRelid(index);
-		checked_generation = fhir_relcache_generation();
-	}
-	return ok;
+	index_close(index, NoLock);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("index hedis.resource_patient_idx is not the index pg_hedis created"),
+				 errdetail("The engine reads a patient's resources through a valid, complete btree index "
+						   "on hedis.resource (patient_key, resource_type, fhir_id), ascending."),
+				 errhint("Recreate it: DROP INDEX hedis.resource_patient_idx; "
+						 "CREATE INDEX resource_patient_idx ON hedis.resource (patient_key, resource_type, fhir_id);")));
 }
 
 /*
@@ -221,7 +221,8 @@ leaf_readable(Relation heap, Relation index)
  * every item out and returned them one call at a time: three quarters of
  * what reading an entry cost.  Which entries are visible is decided by
  * the heap fetch, as for any index scan's; items already marked dead are
- * skipped as an index scan skips them.
+ * skipped as an index scan skips them.  The entries are appended to buf
+ * (in CurrentMemoryContext), each entry's type read from its index tuple.
  */
 static void
 read_leaf_entries(Relation index, Snapshot snapshot, int64 lo, int64 hi,
@@ -300,26 +301,6 @@ read_leaf_entries(Relation index, Snapshot snapshot, int64 lo, int64 hi,
 	_bt_relbuf(index, page_buf);
 }
 
-/*
- * Append the index entries of the patients with keys lo..hi to buf (in
- * CurrentMemoryContext), reading each entry's type from the index tuple: no
- * heap access, and only the patient key compared during the descent.
- */
-static void
-scan_entries(Relation heap, Relation index, Snapshot snapshot, int64 lo, int64 hi,
-			 EntryBuf *buf)
-{
-	if (!leaf_readable(heap, index))
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("index hedis.resource_patient_idx is not the index pg_hedis created"),
-				 errdetail("The engine reads a patient's resources through a valid, complete btree index "
-						   "on hedis.resource (patient_key, resource_type, fhir_id), ascending."),
-				 errhint("Recreate it: DROP INDEX hedis.resource_patient_idx; "
-						 "CREATE INDEX resource_patient_idx ON hedis.resource (patient_key, resource_type, fhir_id);")));
-	read_leaf_entries(index, snapshot, lo, hi, buf);
-}
-
 static bool fhir_prefetched_rows(int64 patient_key, Snapshot snapshot,
 								 const PrefetchedRow **rows, int *nrows);
 
@@ -370,7 +351,7 @@ remember_visibility(Snapshot snapshot)
  * READ_AHEAD_KEYS keys instead of one per patient.
  */
 static bool
-read_ahead(Relation heap, Relation index, Snapshot snapshot, int64 key)
+read_ahead(Relation index, Snapshot snapshot, int64 key)
 {
 	MemoryContext old;
 
@@ -380,8 +361,7 @@ read_ahead(Relation heap, Relation index, Snapshot snapshot, int64 key)
 		return false;
 	prefetch_begin(READ_AHEAD_KEYS);
 	old = MemoryContextSwitchTo(prefetch.mcxt);
-	scan_entries(heap, index, snapshot, key, key + READ_AHEAD_KEYS - 1,
-				 &prefetch.entries);
+	read_leaf_entries(index, snapshot, key, key + READ_AHEAD_KEYS - 1, &prefetch.entries);
 	MemoryContextSwitchTo(old);
 	prefetch.lxid = MyProc->lxid;
 	prefetch.read_ahead = true;
@@ -400,7 +380,7 @@ read_ahead(Relation heap, Relation index, Snapshot snapshot, int64 key)
  * (a read-ahead replaces them).
  */
 int
-fhir_patient_entries(Relation heap, Relation index, Snapshot snapshot, int64 patient_key,
+fhir_patient_entries(Relation index, Snapshot snapshot, int64 patient_key,
 					 bool may_read_ahead, const PrefetchedRow **rows)
 {
 	static int64 last_key = -1;
@@ -414,10 +394,10 @@ fhir_patient_entries(Relation heap, Relation index, Snapshot snapshot, int64 pat
 	last_key = patient_key;
 	if (fhir_prefetched_rows(patient_key, snapshot, rows, &n))
 		return n;
-	if (may_read_ahead && run >= READ_AHEAD_RUN && read_ahead(heap, index, snapshot, patient_key) &&
+	if (may_read_ahead && run >= READ_AHEAD_RUN && read_ahead(index, snapshot, patient_key) &&
 		fhir_prefetched_rows(patient_key, snapshot, rows, &n))
 		return n;
-	scan_entries(heap, index, snapshot, patient_key, patient_key, &buf);
+	read_leaf_entries(index, snapshot, patient_key, patient_key, &buf);
 	*rows = buf.rows;
 	return buf.n;
 }
@@ -438,13 +418,12 @@ hedis_engine_prefetch_patients(const int64 *keys, int n)
 	prefetch_begin(n);
 	old = MemoryContextSwitchTo(prefetch.mcxt);
 	fhir_resource_relation_ids(&heap_oid, &index_oid);
-	heap = table_open(heap_oid, AccessShareLock);
+	heap = table_open(heap_oid, AccessShareLock);	/* the heap first, as every reader locks */
 	index = index_open(index_oid, AccessShareLock);
 	for (int i = 0, start = 0; i < n; i++)
 		if (i == n - 1 || keys[i + 1] < keys[i] || keys[i + 1] - keys[i] > PREFETCH_KEY_GAP)
 		{
-			scan_entries(heap, index, snapshot, keys[start], keys[i],
-						 &prefetch.entries);
+			read_leaf_entries(index, snapshot, keys[start], keys[i], &prefetch.entries);
 			start = i + 1;
 		}
 	index_close(index, NoLock);
