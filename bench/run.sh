@@ -288,6 +288,21 @@ SQL
             POP_RATE=$(awk -v n="$POP_N" -v ms="$POP_RUN_MS" 'BEGIN { if (ms > 0) printf "%.0f", n / (ms / 1000) }')
             RUNS_NOTE="run_now: $POP_N generated patients in $(fnum "$POP_RUN_MS" %.0f) ms wall = $POP_RATE patients/s (generation $(fnum "$POP_GEN_MS" %.0f) ms); 1 vs 2 background workers: bench/million/run.sh"
             log "   $RUNS_NOTE"
+            if ! skipped handwritten; then
+                # the hand-written SQL against the engine on a population of
+                # generated patients (the test decks are nearly all edge
+                # cases): identical populations first, then both timed
+                log "   handwritten SQL for CMS125 over the $POP_N generated patients: identical populations? then time both"
+                { cat "$here/sql/setup.sql" "$here/sql/cms125_handwritten.sql"
+                  echo "INSERT INTO bench.patient_set SELECT 'generated', 0, fhir_id, patient_key FROM hedis.patient;"
+                  echo "ANALYZE;"; } | q -d bench_pop 2>&1 | grep -v '^NOTICE' >&2 || true
+                POP_HW_MISMATCH=$(q -d bench_pop -c "SELECT count(*) FROM bench.cms125_mismatches()")
+                POP_IP=$(q -d bench_pop -c "SELECT count(*) FILTER (WHERE initial_population) || ' in the initial population, ' || count(*) FILTER (WHERE denominator_exclusion) || ' excluded, ' || count(*) FILTER (WHERE numerator) || ' in the numerator' FROM handwritten.cms125('2026-01-01', '2026-12-31')")
+                log "   mismatches: $POP_HW_MISMATCH of $POP_N generated patients ($POP_IP)"
+                read -r POP_HW_RATE POP_ENG_RATE < <(PGDATABASE=bench_pop paired "\$\$SELECT count(*) FROM handwritten.cms125('2026-01-01', '2026-12-31')\$\$" \
+                                                          "bench.engine_statement('generated', 0, 0, '$C125')")
+                log "   handwritten: $(fnum "$POP_HW_RATE") patients/CPU-s; engine: $(fnum "$POP_ENG_RATE") (medians, timed alternately)"
+            fi
         else
             log "   population run failed: $(echo "$out" | tail -3)"
             RUNS_NOTE="hedis.run_now failed here: $(echo "$out" | grep ERROR | head -1)"
@@ -358,6 +373,8 @@ fi
     [ -n "${FLOOR_TEXT:-}" ] && echo "| floor: CMS125 patients read/CPU-s (index + resource::text) | $(fnum "$FLOOR_TEXT") | engine CMS125 $(fnum "$ENG_FLOOR") evals/CPU-s | engine costs $(awk -v a="$FLOOR_TEXT" -v b="$ENG_FLOOR" 'BEGIN{printf "%.2f", a/b}')× the floor |"
     [ -n "${HW_RATE:-}" ] && echo "| handwritten SQL CMS125, patients/CPU-s (all $npat patients, one set-based query; medians of $PAIRS alternate runs) | $(fnum "$HW_RATE") | engine CMS125 over the same patients: $(fnum "$ENG_ALL125") | engine $(awk -v a="$ENG_ALL125" -v b="$HW_RATE" 'BEGIN{printf "%.2f", a/b}')× handwritten |"
     [ -n "${HW_MISMATCH:-}" ] && echo "| handwritten vs engine: per-patient population mismatches | $HW_MISMATCH_OFFICIAL of $n_official official CMS125 cases; $HW_MISMATCH of $npat patients | | |"
+    [ -n "${POP_HW_RATE:-}" ] && echo "| handwritten SQL CMS125 over $POP_N generated patients ($POP_IP), patients/CPU-s (medians of $PAIRS alternate runs) | $(fnum "$POP_HW_RATE") | engine CMS125 over the same patients: $(fnum "$POP_ENG_RATE") | engine $(awk -v a="$POP_ENG_RATE" -v b="$POP_HW_RATE" 'BEGIN{printf "%.2f", a/b}')× handwritten |"
+    [ -n "${POP_HW_MISMATCH:-}" ] && echo "| handwritten vs engine over the generated patients: per-patient population mismatches | $POP_HW_MISMATCH of $POP_N patients | | |"
     [ -n "${PGB_P50:-}" ] && echo "| pgbench 16 clients, \`hedis.evaluate\` (MeasureReport + evidence): tps / p50 / p99 ms | $PGB_TPS / $PGB_P50 / $PGB_P99 | first call in a backend p50 $PGB_FIRST ms | |"
     [ -n "${PGR_P50:-}" ] && echo "| pgbench 16 clients, \`hedis.evaluate_patient_result\`: tps / p50 / p99 ms | $PGR_TPS / $PGR_P50 / $PGR_P99 | first call in a backend p50 $PGR_FIRST ms | |"
     echo "| population run, 1 vs 2 workers | ${RUNS_NOTE:-not measured (skipped)} | | |"
