@@ -44,6 +44,60 @@ CREATE OR REPLACE FUNCTION handwritten.d(t timestamptz) RETURNS date
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT (t AT TIME ZONE 'UTC')::date $$;
 
+-- The measure's codes: 'system|code' -> the names of the value sets of the
+-- measure and its libraries it is in (plus the codes the CQL names
+-- directly), kept in a table with its index as a SQL engineer keeps a
+-- lookup table: made when this file is loaded, from the value sets loaded
+-- then (the engine, likewise, keeps the value sets it has read).  Until the
+-- eleventh session the query built this mapping itself, every run.
+DROP TABLE IF EXISTS handwritten.code_names;
+CREATE TABLE handwritten.code_names AS
+SELECT k, array_agg(n ORDER BY n) AS names
+  FROM (
+      SELECT DISTINCT c.system || '|' || c.code AS k, v.n
+      FROM (VALUES
+        ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1001'),  -- Office Visit
+        ('qualifying_encounter',  '2.16.840.1.113883.3.526.3.1240'),            -- Annual Wellness Visit
+        ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1025'),  -- Preventive ... Established
+        ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1023'),  -- Preventive ... Initial
+        ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1016'),  -- Home Healthcare Services
+        ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1089'),  -- Virtual Encounter
+        ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1080'),  -- Telephone Visits
+        ('encounter_inpatient',   '2.16.840.1.113883.3.666.5.307'),
+        ('hospice_ambulatory',    '2.16.840.1.113883.3.526.3.1584'),
+        ('hospice_encounter',     '2.16.840.1.113883.3.464.1003.1003'),
+        ('hospice_diagnosis',     '2.16.840.1.113883.3.464.1003.1165'),
+        ('palliative_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1090'),
+        ('palliative_intervention','2.16.840.1.113883.3.464.1003.198.12.1135'),
+        ('palliative_diagnosis',  '2.16.840.1.113883.3.464.1003.1167'),
+        ('advanced_illness',      '2.16.840.1.113883.3.464.1003.110.12.1082'),
+        ('dementia_medications',  '2.16.840.1.113883.3.464.1003.196.12.1510'),
+        ('frailty_device',        '2.16.840.1.113883.3.464.1003.118.12.1300'),
+        ('frailty_diagnosis',     '2.16.840.1.113883.3.464.1003.113.12.1074'),
+        ('frailty_encounter',     '2.16.840.1.113883.3.464.1003.101.12.1088'),
+        ('frailty_symptom',       '2.16.840.1.113883.3.464.1003.113.12.1075'),
+        ('bilateral_mastectomy',  '2.16.840.1.113883.3.464.1003.198.12.1005'),
+        ('history_bilateral',     '2.16.840.1.113883.3.464.1003.198.12.1068'),
+        ('mammography',           '2.16.840.1.113883.3.464.1003.108.12.1018'),
+        ('status_post_left',      '2.16.840.1.113883.3.464.1003.198.12.1069'),
+        ('status_post_right',     '2.16.840.1.113883.3.464.1003.198.12.1070'),
+        ('unilateral_left',       '2.16.840.1.113883.3.464.1003.198.12.1133'),
+        ('unilateral_right',      '2.16.840.1.113883.3.464.1003.198.12.1134'),
+        ('unilateral_unspecified','2.16.840.1.113883.3.464.1003.198.12.1071')
+      ) AS v(n, oid)
+      JOIN hedis.valueset_code c
+        ON c.valueset_url = 'http://cts.nlm.nih.gov/fhir/ValueSet/' || v.oid
+      UNION
+      SELECT k, n FROM (VALUES
+        ('http://loinc.org|45755-6', 'hospice_assessment'),   -- Hospice care [Minimum Data Set]
+        ('http://loinc.org|71007-9', 'palliative_assessment'),-- FACIT-Pal
+        ('http://loinc.org|71802-3', 'housing_status'),
+        ('http://loinc.org|98181-1', 'medical_equipment')) d(k, n)
+  ) m
+ GROUP BY k;
+ALTER TABLE handwritten.code_names ADD PRIMARY KEY (k);
+ANALYZE handwritten.code_names;
+
 CREATE OR REPLACE FUNCTION handwritten.cms125(ps date, pe date)
 RETURNS TABLE (patient_key bigint, initial_population boolean, denominator boolean,
                denominator_exclusion boolean, numerator boolean)
@@ -56,52 +110,9 @@ mp AS (
            ps::timestamptz AS t0,
            (pe + 1)::timestamptz - interval '1 millisecond' AS t1
 ),
--- value sets of the measure and its libraries: 'system|code' -> value-set
--- name (plus the codes the CQL names directly)
-vs_map AS (
-    SELECT DISTINCT c.system || '|' || c.code AS k, v.n
-    FROM (VALUES
-      ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1001'),  -- Office Visit
-      ('qualifying_encounter',  '2.16.840.1.113883.3.526.3.1240'),            -- Annual Wellness Visit
-      ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1025'),  -- Preventive ... Established
-      ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1023'),  -- Preventive ... Initial
-      ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1016'),  -- Home Healthcare Services
-      ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1089'),  -- Virtual Encounter
-      ('qualifying_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1080'),  -- Telephone Visits
-      ('encounter_inpatient',   '2.16.840.1.113883.3.666.5.307'),
-      ('hospice_ambulatory',    '2.16.840.1.113883.3.526.3.1584'),
-      ('hospice_encounter',     '2.16.840.1.113883.3.464.1003.1003'),
-      ('hospice_diagnosis',     '2.16.840.1.113883.3.464.1003.1165'),
-      ('palliative_encounter',  '2.16.840.1.113883.3.464.1003.101.12.1090'),
-      ('palliative_intervention','2.16.840.1.113883.3.464.1003.198.12.1135'),
-      ('palliative_diagnosis',  '2.16.840.1.113883.3.464.1003.1167'),
-      ('advanced_illness',      '2.16.840.1.113883.3.464.1003.110.12.1082'),
-      ('dementia_medications',  '2.16.840.1.113883.3.464.1003.196.12.1510'),
-      ('frailty_device',        '2.16.840.1.113883.3.464.1003.118.12.1300'),
-      ('frailty_diagnosis',     '2.16.840.1.113883.3.464.1003.113.12.1074'),
-      ('frailty_encounter',     '2.16.840.1.113883.3.464.1003.101.12.1088'),
-      ('frailty_symptom',       '2.16.840.1.113883.3.464.1003.113.12.1075'),
-      ('bilateral_mastectomy',  '2.16.840.1.113883.3.464.1003.198.12.1005'),
-      ('history_bilateral',     '2.16.840.1.113883.3.464.1003.198.12.1068'),
-      ('mammography',           '2.16.840.1.113883.3.464.1003.108.12.1018'),
-      ('status_post_left',      '2.16.840.1.113883.3.464.1003.198.12.1069'),
-      ('status_post_right',     '2.16.840.1.113883.3.464.1003.198.12.1070'),
-      ('unilateral_left',       '2.16.840.1.113883.3.464.1003.198.12.1133'),
-      ('unilateral_right',      '2.16.840.1.113883.3.464.1003.198.12.1134'),
-      ('unilateral_unspecified','2.16.840.1.113883.3.464.1003.198.12.1071')
-    ) AS v(n, oid)
-    JOIN hedis.valueset_code c
-      ON c.valueset_url = 'http://cts.nlm.nih.gov/fhir/ValueSet/' || v.oid
-    UNION
-    SELECT k, n FROM (VALUES
-      ('http://loinc.org|45755-6', 'hospice_assessment'),   -- Hospice care [Minimum Data Set]
-      ('http://loinc.org|71007-9', 'palliative_assessment'),-- FACIT-Pal
-      ('http://loinc.org|71802-3', 'housing_status'),
-      ('http://loinc.org|98181-1', 'medical_equipment')) d(k, n)
-),
 vs AS (
-    SELECT array_agg(k) FILTER (WHERE n = 'frailty_device') AS frailty_device
-      FROM vs_map
+    SELECT array_agg(k) AS frailty_device
+      FROM handwritten.code_names WHERE 'frailty_device' = ANY (names)
 ),
 -- the patients with age and sex, and those the initial population can hold
 -- (women of 42 to 74 at the end of the period): only their resources are
@@ -113,27 +124,16 @@ vs AS (
 pat AS (
     SELECT p.patient_key,
            date_part('year', age(mp.d1, p.birth_date))::int AS age,
-           r.resource @? '$.extension[*] ? (@.url == "http://hl7.org/fhir/us/core/StructureDefinition/us-core-sex" && @.valueCode == "248152002")' AS female
+           -- the age first: the sex extension is looked for only at those ages
+           date_part('year', age(mp.d1, p.birth_date)) BETWEEN 42 AND 74
+             AND r.resource->'extension' @> '[{"url": "http://hl7.org/fhir/us/core/StructureDefinition/us-core-sex", "valueCode": "248152002"}]'
+             AS eligible
       FROM hedis.patient p
       JOIN hedis.resource r ON r.resource_type = 'Patient' AND r.fhir_id = p.fhir_id
      CROSS JOIN mp
 ),
 eligible AS (
-    SELECT patient_key FROM pat WHERE age BETWEEN 42 AND 74 AND female
-),
--- every such patient's resource with a code the measure looks at, and the
--- value sets its codes are in (hash join of its codes with vs_map), by
--- tuple id: res below fetches just those rows (joined on (type, fhir_id)
--- the planner read the whole table to hash-join them; eleventh session)
-named AS (
-    SELECT r.ctid AS tid, array_agg(DISTINCT m.n) AS names
-      FROM hedis.resource r
-      CROSS JOIN LATERAL unnest(r.codes) u(k)
-      JOIN vs_map m ON m.k = u.k
-     WHERE r.patient_key IN (SELECT patient_key FROM eligible)
-       AND r.resource_type IN ('Encounter', 'Condition', 'Procedure', 'Observation',
-                               'ServiceRequest', 'DeviceRequest', 'MedicationRequest')
-     GROUP BY r.ctid
+    SELECT patient_key FROM pat WHERE eligible
 ),
 -- those resources with their profile admission and its timing normalised to [lo, hi]:
 --   lo NULL = unknown start, hi NULL = unknown end, +-infinity = unbounded
@@ -173,8 +173,16 @@ res AS (
                     THEN coalesce(ab.abatement_end, 'infinity')
                     ELSE ab.abatement_end END          -- no abatement: open, unknown end
            END AS hi
-      FROM named nm
-      JOIN hedis.resource r ON r.ctid = nm.tid
+      FROM hedis.resource r
+      -- the value sets its codes are in, looked up on its row by the
+      -- mapping's index (a join of every code with the mapping, grouped back
+      -- per resource and joined to the resources again, changed plans with
+      -- the planner's estimates: a hash join reading the whole table, or
+      -- nested loops; eleventh session)
+      CROSS JOIN LATERAL (SELECT array_agg(DISTINCT n) AS names
+                            FROM unnest(r.codes) u(k)
+                           CROSS JOIN LATERAL unnest((SELECT c.names FROM handwritten.code_names c
+                                                       WHERE c.k = u.k)) n) nm
       CROSS JOIN LATERAL (SELECT r.resource AS j) jj
       CROSS JOIN LATERAL (
           SELECT CASE WHEN r.resource_type <> 'Condition' THEN NULL
@@ -182,6 +190,10 @@ res AS (
                       -- Interval[low, high) of a Period: its end is just before high
                       WHEN j ? 'abatementPeriod' THEN handwritten.ts(j->'abatementPeriod'->>'end') - interval '1 millisecond'
                  END AS abatement_end) ab
+     WHERE r.patient_key IN (SELECT patient_key FROM eligible)
+       AND r.resource_type IN ('Encounter', 'Condition', 'Procedure', 'Observation',
+                               'ServiceRequest', 'DeviceRequest', 'MedicationRequest')
+       AND nm.names IS NOT NULL
 ),
 -- one row per relevant resource: which CQL criterion it satisfies
 hit AS (
@@ -373,7 +385,7 @@ crit AS (
 SELECT pat.patient_key, ip, ip, ip AND coalesce(excl, false), ip AND NOT coalesce(excl, false) AND coalesce(c.mammogram, false)
   FROM pat
   LEFT JOIN crit c ON c.patient_key = pat.patient_key
- CROSS JOIN LATERAL (SELECT coalesce(pat.age BETWEEN 42 AND 74 AND pat.female AND c.qualifying_encounter, false) AS ip) i
+ CROSS JOIN LATERAL (SELECT coalesce(pat.eligible AND c.qualifying_encounter, false) AS ip) i
  CROSS JOIN LATERAL (SELECT
         c.hospice
      OR ((c.right_dx OR c.right_proc) AND (c.left_dx OR c.left_proc))
