@@ -119,8 +119,8 @@ vs AS (
 -- read below, as a SQL engineer applies the cheap demographic criteria
 -- first.  Until the eleventh session every patient's resources were
 -- processed: the query ran 2.4x slower on the benchmark's test patients and
--- 5.7x slower on a generated population (this and the two changes marked
--- below, measured together).
+-- 5x slower on a generated population (this and the other changes marked
+-- "eleventh session", measured together).
 pat AS (
     SELECT p.patient_key,
            date_part('year', age(mp.d1, p.birth_date))::int AS age,
@@ -343,7 +343,7 @@ crit AS (
     CROSS JOIN mp
     -- CumulativeMedicationDuration.medicationRequestPeriod() of a MedicationRequest,
     -- computed on its row (a join on fhir_id became a nested loop over the
-    -- resources when the planner expected few of them)
+    -- resources when the planner expected few of them; eleventh session)
     LEFT JOIN LATERAL (
         SELECT fhir_id, start_d AS lo_d,
                CASE WHEN start_d IS NOT NULL AND total_days IS NOT NULL
