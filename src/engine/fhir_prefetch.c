@@ -156,17 +156,22 @@ entry_type(const char *text, int len)
 	return entry_type_slow(t, text, len, slot);
 }
 
-static void
+static pg_noinline void
+entry_buf_grow(EntryBuf *buf)
+{
+	buf->cap = Max(buf->cap * 2, 16);
+	buf->keys = buf->keys ? repalloc(buf->keys, sizeof(int64) * buf->cap)
+		: palloc(sizeof(int64) * buf->cap);
+	buf->rows = buf->rows ? repalloc(buf->rows, sizeof(PrefetchedRow) * buf->cap)
+		: palloc(sizeof(PrefetchedRow) * buf->cap);
+}
+
+/* inline: called for every index entry read, and its growth seldom happens */
+static inline void
 entry_add(EntryBuf *buf, int64 key, const char *type, ItemPointer tid)
 {
-	if (buf->n == buf->cap)
-	{
-		buf->cap = Max(buf->cap * 2, 16);
-		buf->keys = buf->keys ? repalloc(buf->keys, sizeof(int64) * buf->cap)
-			: palloc(sizeof(int64) * buf->cap);
-		buf->rows = buf->rows ? repalloc(buf->rows, sizeof(PrefetchedRow) * buf->cap)
-			: palloc(sizeof(PrefetchedRow) * buf->cap);
-	}
+	if (unlikely(buf->n == buf->cap))
+		entry_buf_grow(buf);
 	buf->keys[buf->n] = key;
 	buf->rows[buf->n].type = type;
 	buf->rows[buf->n].tid = *tid;
