@@ -37,7 +37,13 @@ SELECT elmt.load($$[
  {"resourceType": "Observation", "id": "eng-term-o1", "status": "final", "subject": {"reference": "Patient/eng-term-p"},
   "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}},
  {"resourceType": "Observation", "id": "eng-term-o2", "status": "final", "subject": {"reference": "Patient/eng-term-p"},
-  "code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}}
+  "code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}},
+ {"resourceType": "Observation", "id": "eng-term-o3", "status": "final", "subject": {"reference": "Patient/eng-term-p"},
+  "code": {"coding": [{"system": "http://example.org/a|b", "code": "c"}]}},
+ {"resourceType": "Observation", "id": "eng-term-o4", "status": "final", "subject": {"reference": "Patient/eng-term-p"},
+  "code": {"coding": [{"system": "http://example.org/local", "code": "X1"}, {"system": "http://example.org/a", "code": "b|c"}]}},
+ {"resourceType": "Observation", "id": "eng-term-o5", "status": "final", "subject": {"reference": "Patient/eng-term-p"},
+  "code": {"coding": [{"code": "8480-6"}, {"system": "http://loinc.org", "code": "8480-6 "}]}}
 ]$$);
 
 CREATE FUNCTION elmt.code(code text, cs text, display text DEFAULT NULL) RETURNS jsonb LANGUAGE sql IMMUTABLE AS
@@ -129,10 +135,32 @@ INSERT INTO elmt.chk (cql, expr, expected) VALUES
    ids_of(vsretrieve('Procedure', 'Diabetes')), '["eng-term-p1", "eng-term-p4"]'),
 ('[Condition: Diabetes] union [Observation: SBP] ids (two types: taken one by one)',
    ids_of(op('Union', vsretrieve('Condition', 'Diabetes'), ref('SBP Observations'))),
-   '["eng-term-c1", "eng-term-c2", "eng-term-o1"]');
+   '["eng-term-c1", "eng-term-c2", "eng-term-o1"]'),
+-- a retrieve filtered by codes compares each coding's system and code with
+-- the codes' (fhir_data.c filter_codes): a system ending where a code's
+-- "system|code" key would split is not the code's system; a coding without
+-- system, or with the code and a space, is not the code
+('[Observation: Code ''b|c'' from "A"] ids (a | in the code, one in the system)',
+   ids_of(jsonb_build_object('type', 'Retrieve', 'dataType', '{http://hl7.org/fhir}Observation',
+     'codeProperty', 'code', 'codeComparator', '~', 'codes', op1('ToList', jsonb_build_object('type', 'CodeRef', 'name', 'BC')))),
+   '["eng-term-o4"]'),
+('[Observation: {SBP, DBP}] ids (a list of codes)',
+   ids_of(jsonb_build_object('type', 'Retrieve', 'dataType', '{http://hl7.org/fhir}Observation',
+     'codeProperty', 'code', 'codeComparator', '~', 'codes', jsonb_build_object('type', 'List', 'element',
+        jsonb_build_array(jsonb_build_object('type', 'CodeRef', 'name', 'SBP'), jsonb_build_object('type', 'CodeRef', 'name', 'DBP'))))),
+   '["eng-term-o1", "eng-term-o2"]'),
+('[Observation: "BP"] ids (a concept)',
+   ids_of(jsonb_build_object('type', 'Retrieve', 'dataType', '{http://hl7.org/fhir}Observation',
+     'codeProperty', 'code', 'codeComparator', '~', 'codes', jsonb_build_object('type', 'ConceptRef', 'name', 'BP'))),
+   '["eng-term-o1", "eng-term-o2"]'),
+('[Procedure: Code ''44054006'' from SNOMED] ids (codings in an array, in words only, without a system, not in an array)',
+   ids_of(jsonb_build_object('type', 'Retrieve', 'dataType', '{http://hl7.org/fhir}Procedure',
+     'codeProperty', 'code', 'codeComparator', '~', 'codes', op1('ToList', code('44054006', 'SNOMED')))),
+   '["eng-term-p1"]');
 
 SELECT elmt.load_library('EngTerminology', $$ {
  "codeSystems": {"def": [{"name": "LOINC", "id": "http://loinc.org", "accessLevel": "Public"},
+                         {"name": "A", "id": "http://example.org/a", "accessLevel": "Public"},
                          {"name": "SNOMED", "id": "http://snomed.info/sct", "accessLevel": "Public"},
                          {"name": "ICD10CM", "id": "http://hl7.org/fhir/sid/icd-10-cm", "accessLevel": "Public"}]},
  "valueSets": {"def": [{"name": "Diabetes", "id": "http://example.org/ValueSet/eng-term-diabetes", "accessLevel": "Public"},
@@ -140,7 +168,8 @@ SELECT elmt.load_library('EngTerminology', $$ {
  "codes": {"def": [{"name": "SBP", "id": "8480-6", "display": "Systolic blood pressure", "accessLevel": "Public",
                     "codeSystem": {"name": "LOINC"}},
                    {"name": "DBP", "id": "8462-4", "display": "Diastolic blood pressure", "accessLevel": "Public",
-                    "codeSystem": {"name": "LOINC"}}]},
+                    "codeSystem": {"name": "LOINC"}},
+                   {"name": "BC", "id": "b|c", "accessLevel": "Public", "codeSystem": {"name": "A"}}]},
  "concepts": {"def": [{"name": "BP", "display": "Blood pressure", "accessLevel": "Public",
                        "code": [{"name": "SBP"}, {"name": "DBP"}]}]}} $$);
 SELECT * FROM elmt.run('EngTerminology', 'eng-term-p');

@@ -790,6 +790,7 @@ add_coding_key(JsonbContainer *coding, ResourceCodes *rc, int *cap)
 		*cap = *cap ? *cap * 2 : 4;
 		rc->keys = cql_grow(rc->keys, rc->n, *cap, sizeof(char *));
 		rc->lens = cql_grow(rc->lens, rc->n, *cap, sizeof(int));
+		rc->system_lens = cql_grow(rc->system_lens, rc->n, *cap, sizeof(int));
 		rc->hashes = cql_grow(rc->hashes, rc->n, *cap, sizeof(uint32));
 	}
 	len = sys.val.string.len + 1 + code.val.string.len;
@@ -799,6 +800,7 @@ add_coding_key(JsonbContainer *coding, ResourceCodes *rc, int *cap)
 	memcpy(rc->keys[rc->n] + sys.val.string.len + 1, code.val.string.val, code.val.string.len);
 	rc->keys[rc->n][len] = '\0';
 	rc->lens[rc->n] = len;
+	rc->system_lens[rc->n] = sys.val.string.len;
 	rc->hashes[rc->n] = hash_bytes((const unsigned char *) rc->keys[rc->n], len);
 	rc->n++;
 }
@@ -916,6 +918,99 @@ codes_in_valueset(const ResourceCodes *rc, ElmValueSet *vs)
 	for (int i = 0; i < rc->n; i++)
 		if (valueset_has_hashed_key(vs, rc->keys[i], rc->lens[i], rc->hashes[i]))
 			return true;
+	return false;
+}
+
+/*
+ * A retrieve's code filter given as codes rather than a value set (a Code,
+ * a Concept, or a list of them: the translator's [Observation: "Hospice
+ * care [Minimum Data Set]"]), as (system, code) pairs matched against the
+ * codes group_codes extracted, as value sets are: a resource's coding
+ * matches a code when both its system and its code are equal to the
+ * code's, which is Code equivalence (cql_equivalent; codes_match ignores
+ * the comparator too).  Before, every resource's code element was
+ * converted to a Concept for every such retrieve.
+ */
+typedef struct FilterCode
+{
+	const char *system;
+	int			system_len;
+	const char *code;
+	int			code_len;
+} FilterCode;
+
+static bool
+filter_code_add(const CqlCode *c, FilterCode *fc, int *n, int cap)
+{
+	if (c->system == NULL || c->code == NULL || *n == cap)
+		return false;			/* a code without system matches codings without one */
+	fc[*n].system = c->system;
+	fc[*n].system_len = strlen(c->system);
+	fc[*n].code = c->code;
+	fc[*n].code_len = strlen(c->code);
+	(*n)++;
+	return true;
+}
+
+static bool
+filter_value_codes(CqlValue v, FilterCode *fc, int *n, int cap)
+{
+	if (v.kind == CK_CODE)
+		return filter_code_add(v.u.code, fc, n, cap);
+	if (v.kind == CK_CONCEPT)
+	{
+		for (int i = 0; i < v.u.concept->ncodes; i++)
+			if (!filter_code_add(&v.u.concept->codes[i], fc, n, cap))
+				return false;
+		return true;
+	}
+	return false;
+}
+
+/* the filter's codes (*fc palloc'd), or false for codes_match to decide */
+static bool
+filter_codes(CqlValue filter, FilterCode **fc, int *n)
+{
+	int			cap = 0;
+
+	if (filter.kind == CK_LIST)
+		for (int i = 0; i < filter.u.list->n; i++)
+		{
+			CqlValue	item = filter.u.list->items[i];
+
+			if (item.kind == CK_CODE)
+				cap++;
+			else if (item.kind == CK_CONCEPT)
+				cap += item.u.concept->ncodes;
+			else
+				return false;
+		}
+	else if (filter.kind == CK_CODE)
+		cap = 1;
+	else if (filter.kind == CK_CONCEPT)
+		cap = filter.u.concept->ncodes;
+	else
+		return false;
+	*fc = palloc(sizeof(FilterCode) * Max(cap, 1));
+	*n = 0;
+	if (filter.kind != CK_LIST)
+		return filter_value_codes(filter, *fc, n, cap);
+	for (int i = 0; i < filter.u.list->n; i++)
+		if (!filter_value_codes(filter.u.list->items[i], *fc, n, cap))
+			return false;
+	return true;
+}
+
+static bool
+codes_have_filter_code(const ResourceCodes *rc, const FilterCode *fc, int nfc)
+{
+	for (int i = 0; i < rc->n; i++)
+		for (int j = 0; j < nfc; j++)
+			if (rc->system_lens[i] == fc[j].system_len &&
+				rc->lens[i] == fc[j].system_len + 1 + fc[j].code_len &&
+				memcmp(rc->keys[i], fc[j].system, fc[j].system_len) == 0 &&
+				memcmp(rc->keys[i] + fc[j].system_len + 1, fc[j].code, fc[j].code_len) == 0)
+				return true;
 	return false;
 }
 
@@ -2008,6 +2103,9 @@ fhir_retrieve_filtered(EvalCtx *cx, ElmRetrieve *r, PatientData *pd)
 	CqlValue	out;
 	CqlValue	filter = CQL_NULL_VALUE;
 	CqlValue	range = CQL_NULL_VALUE;
+	bool		by_code = false;
+	FilterCode *fcodes = NULL;
+	int			nfcodes = 0;
 
 	if (r->compartment == 0)
 		r->compartment = fhir_type_in_patient_compartment(r->data_type) ? 1 : -1;
@@ -2033,13 +2131,17 @@ fhir_retrieve_filtered(EvalCtx *cx, ElmRetrieve *r, PatientData *pd)
 	}
 	if (r->date_range)
 		range = elm_eval(cx, r->date_range);
-	/* value-set filters use the codes extracted once per patient and type */
-	codes = (r->codes && filter.kind == CK_VALUESET) ? group_codes(pd, grp, r) : NULL;
+	/* value-set and code filters use the codes extracted once per patient and type */
+	if (r->codes && filter.kind != CK_VALUESET)
+		by_code = filter_codes(filter, &fcodes, &nfcodes);
+	codes = (r->codes && (filter.kind == CK_VALUESET || by_code)) ? group_codes(pd, grp, r) : NULL;
 	for (int i = 0; i < grp->n; i++)
 	{
 		CqlValue	res = grp->resources[i];
 
-		if (codes && !codes[i].other && !codes_in_valueset(&codes[i], filter.u.vs))
+		if (codes && !codes[i].other &&
+			!(by_code ? codes_have_filter_code(&codes[i], fcodes, nfcodes)
+			  : codes_in_valueset(&codes[i], filter.u.vs)))
 			continue;
 		if (r->codes && (codes == NULL || codes[i].other) &&
 			!codes_match(fhir_property_memo(res, r->code_property,

@@ -19,8 +19,9 @@ typedef struct ResourceCodes
 {
 	bool		other;			/* the property holds something else than codings */
 	int			n;
-	char	  **keys;
+	char	  **keys;			/* "system|code" */
 	int		   *lens;
+	int		   *system_lens;	/* where the system ends in the key */
 	uint32	   *hashes;
 } ResourceCodes;
 
