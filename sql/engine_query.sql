@@ -401,3 +401,25 @@ SELECT elmt.load_library('EngWide');
 SELECT n, elmt.eval('EngWide', 'BirthDate', 'eng-wide-' || n) = to_jsonb(to_char(date '1980-01-01' + n, 'YYYY-MM-DD')) AS birth_date,
        elmt.eval('EngWide', 'Gender', 'eng-wide-' || n) AS gender
   FROM unnest(ARRAY[1, 12, 13, 14, 15, 16, 28, 29, 30, 31, 32, 33, 61, 62, 100]) n;
+
+-- ---- index entries read from the leaf pages (fhir_prefetch.c): in place
+-- when the entry has no nulls, through index_getattr otherwise.  A
+-- resource whose patient is not loaded yet has a NULL patient key: its
+-- entries sort after every patient's, on the leaf page of the last patient
+SELECT elmt.load($$[
+ {"resourceType": "Patient", "id": "eng-last-p", "birthDate": "1970-01-01"},
+ {"resourceType": "Condition", "id": "eng-last-c1", "subject": {"reference": "Patient/eng-last-p"},
+  "code": {"text": "one"}},
+ {"resourceType": "Condition", "id": "eng-last-c2", "subject": {"reference": "Patient/eng-last-nobody"},
+  "code": {"text": "another patient's, not loaded"}}
+]$$);
+SELECT count(*) FILTER (WHERE patient_key IS NULL) AS waiting,
+       bool_and(patient_key IS NULL OR patient_key = (SELECT max(patient_key) FROM hedis.patient))
+         FILTER (WHERE fhir_id LIKE 'eng-last-%') AS after_the_last_patient
+  FROM hedis.resource WHERE fhir_id LIKE 'eng-last-%';
+TRUNCATE elmt.chk, elmt.def;
+SELECT elmt.define('Conditions', jsonb_build_object('type', 'Query',
+  'source', jsonb_build_array(jsonb_build_object('alias', 'C', 'expression', retrieve('Condition'))),
+  'return', jsonb_build_object('expression', prop('id.value', alias('C')))));
+SELECT elmt.load_library('EngLast');
+SELECT elmt.eval('EngLast', 'Conditions', 'eng-last-p') AS conditions;

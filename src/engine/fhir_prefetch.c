@@ -272,16 +272,38 @@ read_leaf_entries(Relation index, Snapshot snapshot, int64 lo, int64 hi,
 				if (ItemIdIsDead(iid) && !snapshot->takenDuringRecovery)
 					continue;
 				itup = (IndexTuple) PageGetItem(page, iid);
-				k = DatumGetInt64(index_getattr(itup, 1, desc, &isnull));
-				if (isnull || k > hi)
+				if (likely(!IndexTupleHasNulls(itup)))
 				{
-					done = true;	/* past the range (nulls sort last) */
+					/*
+					 * The key, int8, starts the data and the type, text,
+					 * follows it at offset 8, already aligned (the shape
+					 * fhir_check_patient_index checked): read in place,
+					 * without index_getattr's look-ups in the descriptor
+					 * for every entry.
+					 */
+					const char *data = (const char *) itup + IndexInfoFindDataOffset(itup->t_info);
+
+					k = *(const int64 *) data;
+					type = (text *) (data + sizeof(int64));
+				}
+				else
+				{
+					k = DatumGetInt64(index_getattr(itup, 1, desc, &isnull));
+					if (isnull)
+					{
+						done = true;	/* past the range (nulls sort last) */
+						break;
+					}
+					type = (text *) DatumGetPointer(index_getattr(itup, 2, desc, &isnull));
+					if (isnull)
+						continue;
+				}
+				if (k > hi)
+				{
+					done = true;	/* past the range */
 					break;
 				}
 				if (k < lo)
-					continue;
-				type = (text *) DatumGetPointer(index_getattr(itup, 2, desc, &isnull));
-				if (isnull)
 					continue;
 				itype = entry_type(VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type));
 				if (BTreeTupleIsPosting(itup))
