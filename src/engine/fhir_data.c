@@ -943,7 +943,7 @@ static bool
 filter_code_add(const CqlCode *c, FilterCode *fc, int *n, int cap)
 {
 	if (c->system == NULL || c->code == NULL || *n == cap)
-		return false;			/* a code without system matches codings without one */
+		return false;			/* without system or code: codes_match compares it */
 	fc[*n].system = c->system;
 	fc[*n].system_len = strlen(c->system);
 	fc[*n].code = c->code;
