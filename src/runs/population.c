@@ -8,7 +8,11 @@
  * Owner: runs.  Codes come from the loaded value sets (hedis.valueset_code),
  * attributed to resource types by the loaded Libraries' dataRequirement
  * (type + codeFilter.valueSet), else by code system; a small built-in pool
- * is used when nothing is loaded.  Every patient draws from its own PRNG
+ * is used when nothing is loaded.  How often a value set's codes are drawn
+ * follows its role in the loaded measures (gen_slot_probability): the
+ * population criteria's ELM is followed, through the included libraries,
+ * to the value sets each reaches, so that exclusions stay rare and
+ * numerator events common, as in a health plan's members.  Every patient draws from its own PRNG
  * stream (splitmix64 of seed and patient number), so patient n is the same
  * whatever the batch size or the number of patients asked for.
  */
@@ -114,10 +118,24 @@ gen_observation_category(const GenCode *code)
 	return "laboratory";
 }
 
+/*
+ * A value set's role in the loaded measures: what the population criteria
+ * that reach it count.  A value set several measures use takes the first
+ * of numerator, population, exclusion that any gives it.
+ */
+typedef enum GenRole
+{
+	GR_NONE,					/* no population criterion reaches it (supplemental data...) */
+	GR_POPULATION,				/* initial population, denominator, measure population */
+	GR_NUMERATOR,
+	GR_EXCLUSION				/* exclusions and exceptions only */
+} GenRole;
+
 /* a value set attributed to a resource type */
 typedef struct GenSlot
 {
 	GenType		type;
+	GenRole		role;
 	int			first;			/* into codes[] */
 	int			count;
 } GenSlot;
@@ -129,10 +147,51 @@ typedef struct GenPool
 	GenSlot    *slots;
 	int			nslots;
 	int			slots_of_type[GT_NTYPES];
+	double		encounter_weight;	/* sum of gen_encounter_weight over Encounter slots */
 } GenPool;
 
+/*
+ * Drawing by role.  A patient's visits take an exclusion's encounter
+ * (hospice, palliative care, frailty, end-stage renal disease) a fiftieth
+ * as often as another; a resource of a value set only exclusions reach is
+ * a tenth as likely as its type's share, one the numerator reaches is
+ * drawn for about a third of the patients, one the population criteria
+ * reach (diabetes, hypertension) for at least one in seven.  Drawn
+ * uniformly, the 30 exclusion value sets of the five CMS measures against
+ * 10 numerator ones excluded half of CMS125's initial population and put
+ * 4 % of it in the numerator.
+ */
+#define GEN_EXCLUSION_ENCOUNTER_WEIGHT 0.02
+#define GEN_EXCLUSION_FACTOR 0.1
+#define GEN_NUMERATOR_P 0.35
+#define GEN_POPULATION_P 0.15
+
+static double
+gen_encounter_weight(const GenSlot *slot)
+{
+	return slot->role == GR_EXCLUSION ? GEN_EXCLUSION_ENCOUNTER_WEIGHT : 1.0;
+}
+
+/* the chance a patient has a resource of the slot (base: the type's share per slot) */
+static double
+gen_slot_probability(const GenSlot *slot, double base)
+{
+	switch (slot->role)
+	{
+		case GR_NUMERATOR:
+			return GEN_NUMERATOR_P;
+		case GR_POPULATION:
+			return Max(base, GEN_POPULATION_P);
+		case GR_EXCLUSION:
+			return base * GEN_EXCLUSION_FACTOR;
+		case GR_NONE:
+			break;
+	}
+	return base;
+}
+
 static const char *const gen_pool_sql =
-"WITH req AS ("
+"WITH RECURSIVE req AS ("
 "  SELECT DISTINCT dr ->> 'type' AS resource_type, split_part(cf ->> 'valueSet', '|', 1) AS valueset"
 "    FROM hedis.library l"
 "   CROSS JOIN LATERAL jsonb_array_elements(coalesce(l.resource -> 'dataRequirement', '[]')) dr"
@@ -154,9 +213,49 @@ static const char *const gen_pool_sql =
 "), slots AS ("
 "  SELECT resource_type, valueset FROM req"
 "  UNION SELECT resource_type, valueset FROM heur WHERE resource_type IS NOT NULL"
+/* the value sets each population criterion reaches, through the ELM of the libraries */
+"), lib AS ("
+"  SELECT l.name, l.elm -> 'library' AS elm FROM hedis.library l WHERE l.elm IS NOT NULL"
+"), inc AS ("
+"  SELECT lib.name AS lib, i ->> 'localIdentifier' AS alias,"
+"         regexp_replace(i ->> 'path', '^.*/', '') AS target"
+"    FROM lib CROSS JOIN LATERAL jsonb_array_elements(coalesce(lib.elm -> 'includes' -> 'def', '[]')) i"
+"), edge AS ("
+"  SELECT lib.name AS lib, d ->> 'name' AS def, n ->> 'type' AS kind,"
+"         coalesce(inc.target, lib.name) AS to_lib, n ->> 'name' AS to_name"
+"    FROM lib CROSS JOIN LATERAL jsonb_array_elements(coalesce(lib.elm -> 'statements' -> 'def', '[]')) d"
+"   CROSS JOIN LATERAL jsonb_path_query(d, 'strict $.** ? (@.type == \"ExpressionRef\" ||"
+"                                        @.type == \"FunctionRef\" || @.type == \"ValueSetRef\")') n"
+"    LEFT JOIN inc ON inc.lib = lib.name AND inc.alias = n ->> 'libraryName'"
+"), pop AS ("
+"  SELECT p -> 'code' -> 'coding' -> 0 ->> 'code' AS role, p -> 'criteria' ->> 'expression' AS def,"
+"         (SELECT l.name FROM hedis.library l"
+"           WHERE l.url = split_part(m.resource -> 'library' ->> 0, '|', 1) LIMIT 1) AS lib"
+"    FROM hedis.measure m"
+"   CROSS JOIN LATERAL jsonb_array_elements(coalesce(m.resource -> 'group', '[]')) g"
+"   CROSS JOIN LATERAL jsonb_array_elements(coalesce(g -> 'population', '[]')) p"
+"), reach (role, lib, def) AS ("
+"  SELECT role, lib, def FROM pop WHERE lib IS NOT NULL AND def IS NOT NULL"
+"  UNION"
+"  SELECT reach.role, e.to_lib, e.to_name"
+"    FROM reach JOIN edge e ON e.lib = reach.lib AND e.def = reach.def"
+"   WHERE e.kind <> 'ValueSetRef'"
+"), roles AS ("
+"  SELECT v ->> 'id' AS valueset,"
+"         CASE WHEN bool_or(reach.role = 'numerator') THEN 'numerator'"
+"              WHEN bool_or(reach.role NOT IN ('denominator-exclusion', 'denominator-exception',"
+"                                              'numerator-exclusion', 'measure-population-exclusion'))"
+"              THEN 'population' ELSE 'exclusion' END AS role"
+"    FROM reach"
+"    JOIN edge e ON e.lib = reach.lib AND e.def = reach.def AND e.kind = 'ValueSetRef'"
+"    JOIN lib ON lib.name = e.to_lib"
+"   CROSS JOIN LATERAL jsonb_array_elements(coalesce(lib.elm -> 'valueSets' -> 'def', '[]')) v"
+"   WHERE v ->> 'name' = e.to_name"
+"   GROUP BY v ->> 'id'"
 ")"
-"SELECT s.resource_type, s.valueset, c.system, c.code, c.display"
+"SELECT s.resource_type, s.valueset, c.system, c.code, c.display, r.role"
 "  FROM slots s"
+"  LEFT JOIN roles r ON r.valueset = s.valueset"
 "  JOIN LATERAL (SELECT DISTINCT vc.system, vc.code, vc.display FROM hedis.valueset_code vc"
 "                 WHERE vc.valueset_url = s.valueset) c ON true"
 " WHERE s.resource_type = ANY ($1)"
@@ -192,8 +291,8 @@ gen_type_of(const char *name)
 
 static void
 gen_pool_add(GenPool *pool, int *cap_codes, int *cap_slots, const char **prev_slot,
-			 GenType type, const char *slot_key, const char *system, const char *code,
-			 const char *display)
+			 GenType type, GenRole role, const char *slot_key, const char *system,
+			 const char *code, const char *display)
 {
 	if (*prev_slot == NULL || strcmp(*prev_slot, slot_key) != 0 ||
 		pool->slots[pool->nslots - 1].type != type)
@@ -204,10 +303,13 @@ gen_pool_add(GenPool *pool, int *cap_codes, int *cap_slots, const char **prev_sl
 			pool->slots = repalloc(pool->slots, sizeof(GenSlot) * *cap_slots);
 		}
 		pool->slots[pool->nslots].type = type;
+		pool->slots[pool->nslots].role = role;
 		pool->slots[pool->nslots].first = pool->ncodes;
 		pool->slots[pool->nslots].count = 0;
 		pool->nslots++;
 		pool->slots_of_type[type]++;
+		if (type == GT_ENCOUNTER)
+			pool->encounter_weight += gen_encounter_weight(&pool->slots[pool->nslots - 1]);
 		*prev_slot = pstrdup(slot_key);
 	}
 	if (pool->ncodes == *cap_codes)
@@ -258,12 +360,17 @@ gen_pool_load(GenPool *pool)
 		char	   *system = SPI_getvalue(tup, desc, 3);
 		char	   *code = SPI_getvalue(tup, desc, 4);
 		char	   *display = SPI_getvalue(tup, desc, 5);
+		char	   *role_name = SPI_getvalue(tup, desc, 6);
 		int			t = gen_type_of(tname);
+		GenRole		role = GR_NONE;
 
 		if (t < 0)
 			continue;
+		if (role_name != NULL)
+			role = strcmp(role_name, "numerator") == 0 ? GR_NUMERATOR
+				: strcmp(role_name, "exclusion") == 0 ? GR_EXCLUSION : GR_POPULATION;
 		oldcxt = MemoryContextSwitchTo(cxt);
-		gen_pool_add(pool, &cap_codes, &cap_slots, &prev, (GenType) t, slot, system, code, display);
+		gen_pool_add(pool, &cap_codes, &cap_slots, &prev, (GenType) t, role, slot, system, code, display);
 		MemoryContextSwitchTo(oldcxt);
 	}
 	SPI_freetuptable(SPI_tuptable);
@@ -272,7 +379,7 @@ gen_pool_load(GenPool *pool)
 	{
 		for (i = 0; i < lengthof(gen_builtin_pool); i++)
 			gen_pool_add(pool, &cap_codes, &cap_slots, &prev,
-						 (GenType) gen_type_of(gen_builtin_pool[i][0]), gen_builtin_pool[i][1],
+						 (GenType) gen_type_of(gen_builtin_pool[i][0]), GR_NONE, gen_builtin_pool[i][1],
 						 gen_builtin_pool[i][2], gen_builtin_pool[i][3], gen_builtin_pool[i][4]);
 	}
 	if (pool->slots_of_type[GT_ENCOUNTER] == 0)
@@ -280,7 +387,7 @@ gen_pool_load(GenPool *pool)
 		/* every patient has visits, whatever the measures ask for */
 		for (i = 0; i < 3; i++)
 			gen_pool_add(pool, &cap_codes, &cap_slots, &prev,
-						 GT_ENCOUNTER, gen_builtin_pool[i][1],
+						 GT_ENCOUNTER, GR_NONE, gen_builtin_pool[i][1],
 						 gen_builtin_pool[i][2], gen_builtin_pool[i][3], gen_builtin_pool[i][4]);
 	}
 }
@@ -460,17 +567,20 @@ gen_patient(StoreWriter *w, const GenPool *pool, int32 seed, int64 n, DateADT as
 	n_enc = 1 + gen_below(&rng, 4) + gen_below(&rng, 5);
 	for (i = 0; i < n_enc; i++)
 	{
-		int			s = gen_below(&rng, pool->slots_of_type[GT_ENCOUNTER]);
+		double		pick = gen_unit(&rng) * pool->encounter_weight;
 		const GenSlot *slot = NULL;
 		const GenCode *code;
 		int			k;
 		int			minute = 8 * 60 + gen_below(&rng, 9 * 60);
 
+		/* an encounter value set, by weight (the last one if rounding runs past) */
 		for (k = 0; k < pool->nslots; k++)
-			if (pool->slots[k].type == GT_ENCOUNTER && s-- == 0)
+			if (pool->slots[k].type == GT_ENCOUNTER)
 			{
 				slot = &pool->slots[k];
-				break;
+				pick -= gen_encounter_weight(slot);
+				if (pick < 0)
+					break;
 			}
 		Assert(slot != NULL);
 		code = &pool->codes[slot->first + gen_below(&rng, slot->count)];
@@ -518,7 +628,7 @@ gen_patient(StoreWriter *w, const GenPool *pool, int32 seed, int64 n, DateADT as
 		}
 	}
 
-	/* one resource per value-set slot, with a probability giving the type's rate */
+	/* one resource per value-set slot, with a probability from the type's rate and the slot's role */
 	for (t = GT_CONDITION; t < GT_NTYPES; t++)
 	{
 		double		p;
@@ -535,7 +645,7 @@ gen_patient(StoreWriter *w, const GenPool *pool, int32 seed, int64 n, DateADT as
 			const char *tname = gen_type_names[t];
 			int			minute;
 
-			if (slot->type != t || gen_unit(&rng) >= p)
+			if (slot->type != t || gen_unit(&rng) >= gen_slot_probability(slot, p))
 				continue;
 			code = &pool->codes[slot->first + gen_below(&rng, slot->count)];
 			/* conditions may have started before the window */

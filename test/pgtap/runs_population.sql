@@ -4,7 +4,7 @@
 \set QUIET 1
 SET client_min_messages = warning;
 BEGIN;
-SELECT plan(29);
+SELECT plan(33);
 
 -- a checksum of everything stored for the patients whose id starts with a prefix
 CREATE FUNCTION pg_temp.store_checksum(prefix text) RETURNS text LANGUAGE sql AS $$
@@ -121,6 +121,76 @@ SELECT is((SELECT count(*) FROM hedis.resource r
               AND r.codes = '{http://loinc.org|4548-4}'
               AND NOT (r.resource->'valueQuantity'->>'value')::numeric BETWEEN 4.5 AND 13.5), 0::bigint,
           'HbA1c values are plausible percentages');
+
+-- ---------------------------------------------------------------- codes drawn by their role in a measure
+-- A measure whose population criteria reach value sets through its ELM:
+-- the numerator's drawn for about a third of the patients, the exclusions'
+-- rarely (population.c gen_slot_probability).  Drawn as any other value
+-- set, the numerator's would be in 19 % of the patients (1.5 Observations
+-- over 8 value sets), the exclusion's Condition in 30 % (as dx above) and
+-- the exclusion's encounter type in a third of the visits.
+INSERT INTO hedis.valueset (url, version, name, resource)
+SELECT 'http://example.org/vs/' || n, '', n, '{"resourceType":"ValueSet"}'
+  FROM unnest(ARRAY['ipvisit', 'exclvisit', 'excldx', 'num', 'o1', 'o2', 'o3', 'o4', 'o5', 'o6']) n;
+INSERT INTO hedis.valueset_code (valueset_url, valueset_version, system, code, display)
+VALUES ('http://example.org/vs/ipvisit', '', 'http://www.ama-assn.org/go/cpt', '99213', 'Office visit'),
+       ('http://example.org/vs/exclvisit', '', 'http://snomed.info/sct', '183919006', 'Hospice care'),
+       ('http://example.org/vs/excldx', '', 'http://hl7.org/fhir/sid/icd-10-cm', 'Z51.5', 'Palliative care'),
+       ('http://example.org/vs/num', '', 'http://loinc.org', '24606-6', 'MG Breast Screening');
+INSERT INTO hedis.valueset_code (valueset_url, valueset_version, system, code, display)
+SELECT 'http://example.org/vs/o' || k, '', 'http://loinc.org', '9999-' || k, NULL FROM generate_series(1, 6) k;
+CREATE FUNCTION pg_temp.exists_retrieve(type text, vs text) RETURNS jsonb LANGUAGE sql AS $$
+    SELECT jsonb_build_object('type', 'Exists', 'operand', jsonb_build_object('type', 'Retrieve',
+             'dataType', '{http://hl7.org/fhir}' || type, 'codeProperty', 'code',
+             'codes', jsonb_build_object('type', 'ValueSetRef', 'name', vs)))
+$$;
+INSERT INTO hedis.library (url, version, name, resource, elm)
+SELECT 'http://example.org/Library/RoleMeasure', '1', 'RoleMeasure',
+       jsonb_build_object('resourceType', 'Library', 'dataRequirement', jsonb_build_array(
+         jsonb_build_object('type', 'Encounter', 'codeFilter', '[{"path":"type","valueSet":"http://example.org/vs/ipvisit"}]'::jsonb),
+         jsonb_build_object('type', 'Encounter', 'codeFilter', '[{"path":"type","valueSet":"http://example.org/vs/exclvisit"}]'::jsonb),
+         jsonb_build_object('type', 'Condition', 'codeFilter', '[{"path":"code","valueSet":"http://example.org/vs/excldx"}]'::jsonb),
+         jsonb_build_object('type', 'Observation', 'codeFilter', '[{"path":"code","valueSet":"http://example.org/vs/num"}]'::jsonb))),
+       jsonb_build_object('library', jsonb_build_object(
+         'identifier', '{"id": "RoleMeasure", "version": "1"}'::jsonb,
+         'valueSets', jsonb_build_object('def', (SELECT jsonb_agg(jsonb_build_object('name', n, 'id', 'http://example.org/vs/' || n))
+                                                  FROM unnest(ARRAY['ipvisit', 'exclvisit', 'excldx', 'num']) n)),
+         'statements', jsonb_build_object('def', jsonb_build_array(
+           jsonb_build_object('name', 'Initial Population', 'expression', pg_temp.exists_retrieve('Encounter', 'ipvisit')),
+           jsonb_build_object('name', 'Excluded', 'expression', jsonb_build_object('type', 'Or', 'operand', jsonb_build_array(
+             pg_temp.exists_retrieve('Encounter', 'exclvisit'), pg_temp.exists_retrieve('Condition', 'excldx')))),
+           jsonb_build_object('name', 'Denominator Exclusions', 'expression',
+             jsonb_build_object('type', 'ExpressionRef', 'name', 'Excluded')),
+           jsonb_build_object('name', 'Numerator', 'expression', pg_temp.exists_retrieve('Observation', 'num'))))));
+INSERT INTO hedis.library (url, version, name, resource)
+SELECT 'http://example.org/Library/Other' || k, '1', 'Other' || k,
+       jsonb_build_object('resourceType', 'Library', 'dataRequirement', jsonb_build_array(
+         jsonb_build_object('type', 'Observation', 'codeFilter',
+           jsonb_build_array(jsonb_build_object('path', 'code', 'valueSet', 'http://example.org/vs/o' || k)))))
+  FROM generate_series(1, 6) k;
+INSERT INTO hedis.measure (url, version, name, resource)
+VALUES ('http://example.org/Measure/RoleMeasure', '1', 'RoleMeasure',
+        '{"resourceType": "Measure", "library": ["http://example.org/Library/RoleMeasure|1"],
+          "group": [{"population": [
+            {"code": {"coding": [{"code": "initial-population"}]}, "criteria": {"expression": "Initial Population"}},
+            {"code": {"coding": [{"code": "denominator"}]}, "criteria": {"expression": "Initial Population"}},
+            {"code": {"coding": [{"code": "denominator-exclusion"}]}, "criteria": {"expression": "Denominator Exclusions"}},
+            {"code": {"coding": [{"code": "numerator"}]}, "criteria": {"expression": "Numerator"}}]}]}');
+SELECT lives_ok($$SELECT hedis.generate_population(400, 31)$$, 'generate with a measure loaded');
+CREATE TEMP TABLE role_share AS
+SELECT avg((EXISTS (SELECT 1 FROM hedis.resource r WHERE r.patient_key = p.patient_key
+                     AND r.codes = '{http://loinc.org|24606-6}'))::int) AS numerator,
+       avg((EXISTS (SELECT 1 FROM hedis.resource r WHERE r.patient_key = p.patient_key
+                     AND r.codes = '{http://hl7.org/fhir/sid/icd-10-cm|Z51.5}'))::int) AS exclusion_dx,
+       (SELECT avg((r.codes = '{http://snomed.info/sct|183919006}')::int) FROM hedis.resource r
+         WHERE starts_with(r.patient_ref, 'gen-31-') AND r.resource_type = 'Encounter') AS exclusion_visits
+  FROM hedis.patient p WHERE starts_with(p.fhir_id, 'gen-31-');
+SELECT ok((SELECT numerator BETWEEN 0.27 AND 0.43 FROM role_share),
+          'a value set the numerator reaches is drawn for about a third of the patients');
+SELECT ok((SELECT exclusion_dx < 0.08 FROM role_share),
+          'a Condition value set only an exclusion reaches is drawn a tenth as often');
+SELECT ok((SELECT exclusion_visits < 0.05 FROM role_share),
+          'an exclusion''s encounter type is rare among the visits');
 
 -- ---------------------------------------------------------------- replicate_patients
 SELECT hedis.replicate_patients(ARRAY['gen-8-1', 'gen-8-2'], 3) AS replicated \gset
