@@ -12,9 +12,10 @@
  * follows its role in the loaded measures (gen_slot_probability): the
  * population criteria's ELM is followed, through the included libraries,
  * to the value sets each reaches, so that exclusions stay rare and
- * numerator events common, as in a health plan's members.  Every patient draws from its own PRNG
- * stream (splitmix64 of seed and patient number), so patient n is the same
- * whatever the batch size or the number of patients asked for.
+ * numerator events common, as in a health plan's members.  Every patient
+ * draws from its own PRNG stream (splitmix64 of seed and patient number),
+ * so patient n is the same whatever the batch size or the number of
+ * patients asked for.
  */
 #include "postgres.h"
 
