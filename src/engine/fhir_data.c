@@ -939,11 +939,19 @@ typedef struct FilterCode
 	int			code_len;
 } FilterCode;
 
-static bool
-filter_code_add(const CqlCode *c, FilterCode *fc, int *n, int cap)
+/* the codes a Code or Concept holds, or -1 for a value of another kind */
+static int
+value_ncodes(CqlValue v)
 {
-	if (c->system == NULL || c->code == NULL || *n == cap)
-		return false;			/* without system or code: codes_match compares it */
+	return v.kind == CK_CODE ? 1 : v.kind == CK_CONCEPT ? v.u.concept->ncodes : -1;
+}
+
+/* false for a code without system or code: codes_match compares it */
+static bool
+filter_code_add(const CqlCode *c, FilterCode *fc, int *n)
+{
+	if (c->system == NULL || c->code == NULL)
+		return false;
 	fc[*n].system = c->system;
 	fc[*n].system_len = strlen(c->system);
 	fc[*n].code = c->code;
@@ -952,52 +960,32 @@ filter_code_add(const CqlCode *c, FilterCode *fc, int *n, int cap)
 	return true;
 }
 
-static bool
-filter_value_codes(CqlValue v, FilterCode *fc, int *n, int cap)
-{
-	if (v.kind == CK_CODE)
-		return filter_code_add(v.u.code, fc, n, cap);
-	if (v.kind == CK_CONCEPT)
-	{
-		for (int i = 0; i < v.u.concept->ncodes; i++)
-			if (!filter_code_add(&v.u.concept->codes[i], fc, n, cap))
-				return false;
-		return true;
-	}
-	return false;
-}
-
 /* the filter's codes (*fc palloc'd), or false for codes_match to decide */
 static bool
 filter_codes(CqlValue filter, FilterCode **fc, int *n)
 {
+	const CqlValue *items = filter.kind == CK_LIST ? filter.u.list->items : &filter;
+	int			nitems = filter.kind == CK_LIST ? filter.u.list->n : 1;
 	int			cap = 0;
 
-	if (filter.kind == CK_LIST)
-		for (int i = 0; i < filter.u.list->n; i++)
-		{
-			CqlValue	item = filter.u.list->items[i];
+	for (int i = 0; i < nitems; i++)
+	{
+		int			k = value_ncodes(items[i]);
 
-			if (item.kind == CK_CODE)
-				cap++;
-			else if (item.kind == CK_CONCEPT)
-				cap += item.u.concept->ncodes;
-			else
-				return false;
-		}
-	else if (filter.kind == CK_CODE)
-		cap = 1;
-	else if (filter.kind == CK_CONCEPT)
-		cap = filter.u.concept->ncodes;
-	else
-		return false;
+		if (k < 0)
+			return false;
+		cap += k;
+	}
 	*fc = palloc(sizeof(FilterCode) * Max(cap, 1));
 	*n = 0;
-	if (filter.kind != CK_LIST)
-		return filter_value_codes(filter, *fc, n, cap);
-	for (int i = 0; i < filter.u.list->n; i++)
-		if (!filter_value_codes(filter.u.list->items[i], *fc, n, cap))
-			return false;
+	for (int i = 0; i < nitems; i++)
+	{
+		const CqlCode *codes = items[i].kind == CK_CODE ? items[i].u.code : items[i].u.concept->codes;
+
+		for (int j = 0; j < value_ncodes(items[i]); j++)
+			if (!filter_code_add(&codes[j], *fc, n))
+				return false;
+	}
 	return true;
 }
 

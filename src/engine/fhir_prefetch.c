@@ -260,7 +260,7 @@ read_leaf_entries(Relation index, Snapshot snapshot, int64 lo, int64 hi,
 			OffsetNumber maxoff = PageGetMaxOffsetNumber(page);
 
 			PredicateLockPage(index, BufferGetBlockNumber(page_buf), snapshot);
-			for (OffsetNumber off = P_FIRSTDATAKEY(opaque); off <= maxoff && !done; off++)
+			for (OffsetNumber off = P_FIRSTDATAKEY(opaque); off <= maxoff; off++)
 			{
 				ItemId		iid = PageGetItemId(page, off);
 				IndexTuple	itup;
