@@ -268,6 +268,7 @@ struct ElmNode
 	ElmFunction *cache_fn;
 	ElmFunction **overloads;	/* FunctionRef candidates */
 	int			noverloads;
+	bool		wrapper;		/* made by elm_wrap_node: args[0] is what it computes with */
 	ElmTypeSpec *ts;			/* As/Is/Instance target type */
 	/* a subtree the same for every patient: its value, kept (elm_invariant.c) */
 	uint64		kept_generation;
@@ -302,6 +303,11 @@ struct EvalCtx
 	bool		collect_evidence;
 	/* the inputs (measurement period) were given to elm_invariant_inputs */
 	bool		inputs_fixed;
+	/*
+	 * The patient is known to be outside every group's initial population
+	 * (measure_prescreen.c): no criterion is evaluated, no data read.
+	 */
+	bool		outside_initial_population;
 };
 
 /* ---- SPI (engine_sql.c) ----------------------------------------------- */
@@ -377,5 +383,7 @@ extern void elm_wrap_node(ElmNode *n, ElmEvalFn eval);
 extern void elm_keep_invariants(ElmLibrary *lib);
 extern void elm_invariant_inputs(uint64 period, int tz_minutes);
 extern void elm_invariant_forget(void);
+/* n (after elm_keep_invariants) is the same for every patient */
+extern bool elm_node_is_invariant(const ElmNode *n);
 
 #endif							/* ELM_H */

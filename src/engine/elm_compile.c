@@ -1305,6 +1305,7 @@ elm_wrap_node(ElmNode *n, ElmEvalFn eval)
 	n->nargs = 1;
 	n->args = node_alloc(sizeof(ElmNode *), sizeof(ElmNode *));
 	n->args[0] = computation;
+	n->wrapper = true;
 }
 
 /* ---- libraries -------------------------------------------------------- */

@@ -294,3 +294,14 @@ elm_keep_invariants(ElmLibrary *lib)
 	for (int i = 0; i < lib->nfuncs; i++)
 		mark_and_keep(lib->funcs[i].body);
 }
+
+bool
+elm_node_is_invariant(const ElmNode *n)
+{
+	if (n == NULL)
+		return false;
+	if (n->eval == eval_invariant || type_in(n->type, fixed_leaves, lengthof(fixed_leaves)))
+		return true;
+	return strcmp(n->type, "ExpressionRef") == 0 && n->ref != NULL &&
+		((const ElmDef *) n->ref)->invariant == 1;
+}

@@ -41,6 +41,12 @@ hedis_engine_init(void)
 							"Timezone offset, in minutes, given to date-times that carry none.",
 							NULL, &cql_default_tz_minutes, 0, -14 * 60, 14 * 60,
 							PGC_USERSET, 0, NULL, NULL, NULL);
+	DefineCustomBoolVariable("hedis.prescreen",
+							 "Population evaluations leave out by birth date the patients "
+							 "outside every initial population's age range.",
+							 "They read hedis.patient.birth_date, which the loaders write from "
+							 "the Patient resource; off evaluates every patient in full.",
+							 &hedis_prescreen, true, PGC_USERSET, 0, NULL, NULL, NULL);
 }
 
 static Jsonb *
@@ -142,48 +148,88 @@ typedef enum EvalOutput
 	EVAL_REPORT					/* the individual MeasureReport with evidence */
 } EvalOutput;
 
+/*
+ * What an evaluation sets up around the engine and takes down, error or
+ * not: its memory context and its SPI connection (pending until needed).
+ */
+typedef struct EvalFrame
+{
+	MemoryContext caller;
+	MemoryContext eval_cxt;
+	bool		spi_pending;
+	bool	   *outer_spi;
+} EvalFrame;
+
+static void
+eval_frame_enter(EvalFrame *f)
+{
+	f->caller = CurrentMemoryContext;
+	f->eval_cxt = evaluation_context_take();
+	f->spi_pending = true;
+	f->outer_spi = spi_pending;
+	spi_pending = &f->spi_pending;
+}
+
+static void
+eval_frame_leave(EvalFrame *f)
+{
+	spi_pending = f->outer_spi;
+	if (!f->spi_pending)
+		SPI_finish();
+	MemoryContextSwitchTo(f->caller);
+	evaluation_context_give_back(f->eval_cxt);
+}
+
+/*
+ * One patient's evaluation.  outside: the patient is known to be outside
+ * every initial population (hedis_measure_screen): no data is read, and
+ * patient_id names it in a result.
+ */
 static Jsonb *
 evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient_id,
-				 DateADT start, DateADT end, EvalOutput output)
+				 DateADT start, DateADT end, EvalOutput output, bool outside)
 {
-	MemoryContext caller = CurrentMemoryContext;
-	MemoryContext eval_cxt;
+	EvalFrame	frame;
 	Jsonb	   *volatile result = NULL;
 	PatientData *volatile opened = NULL;
-	bool		pending = true;
-	bool	   *outer_spi = spi_pending;
 
-	eval_cxt = evaluation_context_take();
-	spi_pending = &pending;
+	eval_frame_enter(&frame);
 	PG_TRY();
 	{
 		MeasureDef *m = measure_get(measure_ref);
-		MemoryContext old = MemoryContextSwitchTo(eval_cxt);
-		PatientData *pd;
+		MemoryContext old = MemoryContextSwitchTo(frame.eval_cxt);
+		PatientData *pd = NULL;
+		const char *id = patient_id;
 		EvalCtx		cx;
 		GroupResult *results;
 		Jsonb	   *jb;
-		int64		key = patient_key >= 0 ? patient_key : fhir_patient_key(patient_id, false);
 
-		pd = fhir_patient_load(key, m->retrieved, m->nretrieved);
-		opened = pd;
-		if (pd->patient.kind == CK_NULL)
-			ereport(ERROR,
-					(errcode(ERRCODE_NO_DATA_FOUND),
-					 errmsg("patient with key " INT64_FORMAT " has no Patient resource", key)));
-		measure_ctx_begin(&cx, eval_cxt, pd, start, end);
+		if (!outside)
+		{
+			int64		key = patient_key >= 0 ? patient_key : fhir_patient_key(patient_id, false);
+
+			pd = fhir_patient_load(key, m->retrieved, m->nretrieved);
+			opened = pd;
+			if (pd->patient.kind == CK_NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_NO_DATA_FOUND),
+						 errmsg("patient with key " INT64_FORMAT " has no Patient resource", key)));
+			id = pd->fhir_id;
+		}
+		measure_ctx_begin(&cx, frame.eval_cxt, pd, start, end);
 		cx.collect_evidence = output == EVAL_REPORT;
-		keep_invariants(&cx, start, end, eval_cxt == evaluation_context);
+		cx.outside_initial_population = outside;
+		keep_invariants(&cx, start, end, frame.eval_cxt == evaluation_context);
 		results = palloc0(sizeof(GroupResult) * m->ngroups);
 		for (int g = 0; g < m->ngroups; g++)
 			measure_eval_group(&cx, &m->groups[g], &results[g]);
 		if (output == EVAL_REPORT)
-			jb = measure_report_jsonb(&cx, m, pd->fhir_id, start, end, results);
+			jb = measure_report_jsonb(&cx, m, id, start, end, results);
 		else if (output == EVAL_OUTCOME)
 			jb = measure_outcome_jsonb(m, results);
 		else
-			jb = measure_result_jsonb(m, pd->fhir_id, results);
-		MemoryContextSwitchTo(caller);
+			jb = measure_result_jsonb(m, id, results);
+		MemoryContextSwitchTo(frame.caller);
 		result = palloc(VARSIZE(jb));
 		memcpy(result, jb, VARSIZE(jb));
 		MemoryContextSwitchTo(old);
@@ -191,11 +237,7 @@ evaluate_measure(const char *measure_ref, int64 patient_key, const char *patient
 	PG_FINALLY();
 	{
 		fhir_patient_release(opened);
-		spi_pending = outer_spi;
-		if (!pending)
-			SPI_finish();
-		MemoryContextSwitchTo(caller);
-		evaluation_context_give_back(eval_cxt);
+		eval_frame_leave(&frame);
 	}
 	PG_END_TRY();
 	return result;
@@ -206,7 +248,7 @@ hedis_measure_evaluate_patient(const char *measure_ref, int64 patient_key,
 							   DateADT period_start, DateADT period_end)
 {
 	return evaluate_measure(measure_ref, patient_key, NULL, period_start, period_end,
-							EVAL_RESULT);
+							EVAL_RESULT, false);
 }
 
 Jsonb *
@@ -214,7 +256,55 @@ hedis_measure_evaluate_outcome(const char *measure_ref, int64 patient_key,
 							   DateADT period_start, DateADT period_end)
 {
 	return evaluate_measure(measure_ref, patient_key, NULL, period_start, period_end,
-							EVAL_OUTCOME);
+							EVAL_OUTCOME, false);
+}
+
+Jsonb *
+hedis_measure_outside_outcome(const char *measure_ref, DateADT period_start, DateADT period_end)
+{
+	return evaluate_measure(measure_ref, -1, NULL, period_start, period_end,
+							EVAL_OUTCOME, true);
+}
+
+int
+hedis_measure_screen(const char *measure_ref, DateADT period_start, DateADT period_end,
+					 const DateADT *birth_dates, const bool *nulls, int n, bool *outside)
+{
+	EvalFrame	frame;
+	volatile int noutside = 0;
+
+	memset(outside, 0, sizeof(bool) * n);
+	if (!hedis_prescreen)
+		return 0;
+	eval_frame_enter(&frame);
+	PG_TRY();
+	{
+		MeasureDef *m = measure_get(measure_ref);
+
+		if (m->prescreen)
+		{
+			EvalCtx		cx;
+			MeasureAgeRange *ranges;
+
+			MemoryContextSwitchTo(frame.eval_cxt);
+			measure_ctx_begin(&cx, frame.eval_cxt, NULL, period_start, period_end);
+			keep_invariants(&cx, period_start, period_end, frame.eval_cxt == evaluation_context);
+			ranges = palloc(sizeof(MeasureAgeRange) * m->ngroups);
+			if (measure_prescreen_prepare(&cx, m, ranges))
+				for (int i = 0; i < n; i++)
+					if (!nulls[i] && measure_prescreen_outside(m, ranges, birth_dates[i]))
+					{
+						outside[i] = true;
+						noutside++;
+					}
+		}
+	}
+	PG_FINALLY();
+	{
+		eval_frame_leave(&frame);
+	}
+	PG_END_TRY();
+	return noutside;
 }
 
 void
@@ -231,7 +321,8 @@ hedis_evaluate(PG_FUNCTION_ARGS)
 	char	   *patient = text_to_cstring(PG_GETARG_TEXT_PP(1));
 
 	PG_RETURN_JSONB_P(evaluate_measure(measure, -1, patient,
-									   PG_GETARG_DATEADT(2), PG_GETARG_DATEADT(3), EVAL_REPORT));
+									   PG_GETARG_DATEADT(2), PG_GETARG_DATEADT(3), EVAL_REPORT,
+									   false));
 }
 
 PG_FUNCTION_INFO_V1(hedis_evaluate_patient_result);

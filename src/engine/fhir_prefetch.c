@@ -228,11 +228,17 @@ fhir_check_patient_index(Oid heap, Oid index_oid)
  * the heap fetch, as for any index scan's; items already marked dead are
  * skipped as an index scan skips them.  The entries are appended to buf
  * (in CurrentMemoryContext), each entry's type read from its index tuple.
+ * wanted (ascending, from lo to hi), if given, are the only keys whose
+ * entries are kept: a population evaluation's batch leaves out the
+ * patients it screened out by birth date (measure_prescreen.c), whose
+ * entries lie between the others'.
  */
 static void
 read_leaf_entries(Relation index, Snapshot snapshot, int64 lo, int64 hi,
-				  EntryBuf *buf)
+				  const int64 *wanted, int nwanted, EntryBuf *buf)
 {
+	int			w = 0;
+
 	TupleDesc	desc = RelationGetDescr(index);
 	BTScanInsert key = _bt_mkscankey(index, NULL);
 	BTStack		stack;
@@ -305,6 +311,13 @@ read_leaf_entries(Relation index, Snapshot snapshot, int64 lo, int64 hi,
 				}
 				if (k < lo)
 					continue;
+				if (wanted != NULL)
+				{
+					while (w < nwanted && wanted[w] < k)
+						w++;
+					if (w == nwanted || wanted[w] != k)
+						continue;
+				}
 				itype = entry_type(VARDATA_ANY(type), VARSIZE_ANY_EXHDR(type));
 				if (BTreeTupleIsPosting(itup))
 				{
@@ -388,7 +401,8 @@ read_ahead(Relation index, Snapshot snapshot, int64 key)
 		return false;
 	prefetch_begin(READ_AHEAD_KEYS);
 	old = MemoryContextSwitchTo(prefetch.mcxt);
-	read_leaf_entries(index, snapshot, key, key + READ_AHEAD_KEYS - 1, &prefetch.entries);
+	read_leaf_entries(index, snapshot, key, key + READ_AHEAD_KEYS - 1, NULL, 0,
+					  &prefetch.entries);
 	MemoryContextSwitchTo(old);
 	prefetch.lxid = MyProc->lxid;
 	prefetch.read_ahead = true;
@@ -424,7 +438,7 @@ fhir_patient_entries(Relation index, Snapshot snapshot, int64 patient_key,
 	if (may_read_ahead && run >= READ_AHEAD_RUN && read_ahead(index, snapshot, patient_key) &&
 		fhir_prefetched_rows(patient_key, snapshot, rows, &n))
 		return n;
-	read_leaf_entries(index, snapshot, patient_key, patient_key, &buf);
+	read_leaf_entries(index, snapshot, patient_key, patient_key, NULL, 0, &buf);
 	*rows = buf.rows;
 	return buf.n;
 }
@@ -450,7 +464,8 @@ hedis_engine_prefetch_patients(const int64 *keys, int n)
 	for (int i = 0, start = 0; i < n; i++)
 		if (i == n - 1 || keys[i + 1] < keys[i] || keys[i + 1] - keys[i] > PREFETCH_KEY_GAP)
 		{
-			read_leaf_entries(index, snapshot, keys[start], keys[i], &prefetch.entries);
+			read_leaf_entries(index, snapshot, keys[start], keys[i], keys + start, i - start + 1,
+							  &prefetch.entries);
 			start = i + 1;
 		}
 	index_close(index, NoLock);

@@ -57,6 +57,24 @@ extern Jsonb *hedis_measure_evaluate_outcome(const char *measure_ref,
 											 DateADT period_end);
 
 /*
+ * Population evaluations (hedis.evaluate_population, population runs) screen
+ * their patients by birth date first (measure_prescreen.c): of n patients,
+ * given their hedis.patient.birth_date (nulls[i]: none), outside[i] is set
+ * for those outside every initial population of the measure whatever their
+ * other data; returns how many.  None when the measure's initial
+ * populations do not all open with an age range, or hedis.prescreen is off.
+ * Their outcome is hedis_measure_outside_outcome's, the one the full
+ * evaluation gives such a patient.
+ */
+extern int	hedis_measure_screen(const char *measure_ref,
+								 DateADT period_start, DateADT period_end,
+								 const DateADT *birth_dates, const bool *nulls, int n,
+								 bool *outside);
+extern Jsonb *hedis_measure_outside_outcome(const char *measure_ref,
+											DateADT period_start,
+											DateADT period_end);
+
+/*
  * Before evaluating a batch of patients (keys ascending), read their index
  * entries in one pass; their evaluations in this transaction then fetch
  * resources by TID instead of searching the index per patient.  Forget them

@@ -349,6 +349,7 @@ measure_compile(const char *ref, Jsonb *resource)
 		}
 	}
 	m->nretrieved = elm_library_retrieved_types(m->lib, &m->retrieved);
+	measure_prescreen_compile(m);
 	m->sde = palloc0(sizeof(MeasureStratifier) * Max(jb_array_length(sdes), 1));
 	for (int s = 0; s < jb_array_length(sdes); s++)
 	{
@@ -693,7 +694,7 @@ measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r)
 	memset(r, 0, sizeof(GroupResult));
 	if (g->patient_based)
 	{
-		bool		ip = truthy_def(cx, g->pop[HEDIS_POP_IP]);
+		bool		ip = !cx->outside_initial_population && truthy_def(cx, g->pop[HEDIS_POP_IP]);
 		bool		den = ip && (g->pop[HEDIS_POP_DEN] == NULL || truthy_def(cx, g->pop[HEDIS_POP_DEN]));
 		bool		denex = den && truthy_def(cx, g->pop[HEDIS_POP_DENEX]);
 		bool		numer = (g->ratio ? ip : den && !denex) && truthy_def(cx, g->pop[HEDIS_POP_NUMER]);

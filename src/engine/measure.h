@@ -72,6 +72,8 @@ typedef struct MeasureGroup
 	MeasureStratifier *strat;
 	int			nobs;			/* measure observations (pop[HEDIS_POP_MOBS] stays NULL) */
 	MeasureObservation obs[HEDIS_MAX_OBSERVATIONS];
+	/* its initial population's age range, an In node (measure_prescreen.c); NULL: none */
+	const ElmNode *age_range;
 } MeasureGroup;
 
 typedef struct MeasureDef
@@ -86,6 +88,8 @@ typedef struct MeasureDef
 	MeasureStratifier *sde;
 	const char **retrieved;		/* the resource types the logic reads */
 	int			nretrieved;
+	/* every group has an age range: patients can be screened by birth date */
+	bool		prescreen;
 	/* compact results by combination of counts (measure_report.c) */
 	struct ResultTemplate *templates;
 	int			ntemplates;
@@ -131,6 +135,23 @@ extern const char *measure_population_code(int i);
 extern void measure_ctx_begin(EvalCtx *cx, MemoryContext mcxt, PatientData *pd,
 							  DateADT period_start, DateADT period_end);
 extern void measure_eval_group(EvalCtx *cx, MeasureGroup *g, GroupResult *r);
+
+/* patients outside every initial population by their birth date (measure_prescreen.c) */
+extern bool hedis_prescreen;
+typedef struct MeasureAgeRange
+{
+	CqlDateTime as_of;			/* the age is taken at */
+	int			precision;		/* CqlPrecision of the age: years, months... */
+	int64		low;
+	int64		high;
+	bool		low_closed;
+	bool		high_closed;
+} MeasureAgeRange;
+extern void measure_prescreen_compile(MeasureDef *m);
+/* ranges: one per group */
+extern bool measure_prescreen_prepare(EvalCtx *cx, MeasureDef *m, MeasureAgeRange *ranges);
+extern bool measure_prescreen_outside(const MeasureDef *m, const MeasureAgeRange *ranges,
+									  DateADT birth_date);
 extern bool measure_observation_number(CqlValue v, double *out);
 extern bool measure_score(MeasureGroup *g, GroupResult *r, double *score);
 extern GroupResult measure_stratum_result(GroupResult *r, int s);

@@ -33,7 +33,7 @@
  * at the start, even when the statistics of run_patient are stale.
  */
 static const char *const batch_keys_sql =
-"SELECT p.patient_key, p.fhir_id"
+"SELECT p.patient_key, p.fhir_id, p.birth_date"
 "  FROM hedis.patient p"
 " WHERE p.patient_key > $1 AND p.patient_key <= $2"
 "   AND NOT EXISTS (SELECT 1 FROM hedis.run_patient r"
@@ -46,7 +46,7 @@ static const char *const batch_keys_sql =
  * per-patient probe of run_patient is left out.
  */
 static const char *const fresh_batch_keys_sql =
-"SELECT p.patient_key, p.fhir_id"
+"SELECT p.patient_key, p.fhir_id, p.birth_date"
 "  FROM hedis.patient p"
 " WHERE p.patient_key > $1 AND p.patient_key <= $2"
 " ORDER BY p.patient_key";
@@ -98,6 +98,9 @@ typedef struct BatchRows
 	int64	   *keys;
 	Datum	   *key_datums;
 	Datum	   *id_datums;
+	/* outside every initial population by birth date (hedis_measure_screen) */
+	bool	   *outside;
+	Jsonb	   *outside_outcome;	/* their outcome, if any is */
 	Jsonb	  **outcomes;		/* each patient's outcome; NULL: error */
 	Datum	   *name_datums;	/* run_patient.outcome */
 	bool	   *name_nulls;
@@ -229,8 +232,9 @@ evaluate_until_error(const RunSpec *spec, BatchRows *rows, int *next,
 
 			CHECK_FOR_INTERRUPTS();
 			MemoryContextSwitchTo(patient_cxt);
-			res = hedis_measure_evaluate_outcome(spec->measure_ref, rows->keys[i],
-												 spec->period_start, spec->period_end);
+			res = rows->outside[i] ? rows->outside_outcome :
+				hedis_measure_evaluate_outcome(spec->measure_ref, rows->keys[i],
+											   spec->period_start, spec->period_end);
 			if (res == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INTERNAL_ERROR),
@@ -292,6 +296,52 @@ evaluate_until_error(const RunSpec *spec, BatchRows *rows, int *next,
 	}
 	PG_END_TRY();
 	*next = i;
+}
+
+/*
+ * Which of the batch's patients are outside every initial population by
+ * birth date, and their outcome.  In a subtransaction of its own: an error
+ * (a measure that does not compile) screens none out, and each patient's
+ * evaluation then meets it and records it, as without screening.
+ */
+static void
+screen_batch(const RunSpec *spec, BatchRows *rows, const DateADT *birth_dates,
+			 const bool *birth_nulls)
+{
+	MemoryContext oldcxt = CurrentMemoryContext;
+	ResourceOwner oldowner = CurrentResourceOwner;
+
+	rows->outside_outcome = NULL;
+	BeginInternalSubTransaction(NULL);
+	PG_TRY();
+	{
+		MemoryContextSwitchTo(oldcxt);
+		if (hedis_measure_screen(spec->measure_ref, spec->period_start, spec->period_end,
+								 birth_dates, birth_nulls, rows->n, rows->outside) > 0)
+			rows->outside_outcome = hedis_measure_outside_outcome(spec->measure_ref,
+																  spec->period_start,
+																  spec->period_end);
+		ReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcxt);
+		edata = CopyErrorData();
+		FlushErrorState();
+		RollbackAndReleaseCurrentSubTransaction();
+		MemoryContextSwitchTo(oldcxt);
+		CurrentResourceOwner = oldowner;
+		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+			ReThrowError(edata);
+		memset(rows->outside, 0, sizeof(bool) * rows->n);
+		rows->outside_outcome = NULL;
+	}
+	PG_END_TRY();
 }
 
 bool
@@ -364,6 +414,10 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 	int			n;
 	int			i;
 	int			rc;
+	DateADT    *birth_dates;
+	bool	   *birth_nulls;
+	int64	   *read_keys;
+	int			nread = 0;
 
 	runs_ensure_contexts();
 	MemoryContextReset(batch_cxt);
@@ -426,6 +480,9 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 	rows.inline_nulls = palloc(sizeof(bool) * n);
 	rows.error_datums = palloc0(sizeof(Datum) * n);
 	rows.error_nulls = palloc(sizeof(bool) * n);
+	rows.outside = palloc(sizeof(bool) * n);
+	birth_dates = palloc(sizeof(DateADT) * n);
+	birth_nulls = palloc(sizeof(bool) * n);
 	for (i = 0; i < n; i++)
 	{
 		bool		isnull;
@@ -434,15 +491,24 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 		rows.keys[i] = DatumGetInt64(SPI_getbinval(tup, SPI_tuptable->tupdesc, 1, &isnull));
 		rows.key_datums[i] = Int64GetDatum(rows.keys[i]);
 		rows.id_datums[i] = PointerGetDatum(cstring_to_text(SPI_getvalue(tup, SPI_tuptable->tupdesc, 2)));
+		birth_dates[i] = DatumGetDateADT(SPI_getbinval(tup, SPI_tuptable->tupdesc, 3,
+													   &birth_nulls[i]));
 	}
-	MemoryContextSwitchTo(oldcxt);
 	SPI_freetuptable(SPI_tuptable);
 
 	/*
-	 * The batch's index entries are read in one pass (keys ascending), not
-	 * searched patient by patient; forgotten before the batch writes.
+	 * Patients outside every initial population by their birth date get
+	 * the outcome of such a patient without being read; the others' index
+	 * entries are read in one pass (keys ascending), not searched patient
+	 * by patient, and forgotten before the batch writes.
 	 */
-	hedis_engine_prefetch_patients(rows.keys, n);
+	screen_batch(spec, &rows, birth_dates, birth_nulls);
+	read_keys = palloc(sizeof(int64) * n);
+	for (i = 0; i < n; i++)
+		if (!rows.outside[i])
+			read_keys[nread++] = rows.keys[i];
+	MemoryContextSwitchTo(oldcxt);
+	hedis_engine_prefetch_patients(read_keys, nread);
 	PG_TRY();
 	{
 		int			next = 0;

@@ -252,6 +252,15 @@ LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'hedis_run_now';
 COMMENT ON FUNCTION hedis.run_now(text, date, date) IS
     'evaluate a population run in this backend (small populations); returns its id';
 
+-- Every patient's result as rows, nothing stored (C: src/runs/evaluate_population.c).
+CREATE FUNCTION hedis.evaluate_population(measure text, period_start date, period_end date)
+RETURNS TABLE (patient_key bigint, patient_id text, result jsonb)
+LANGUAGE c VOLATILE PARALLEL RESTRICTED
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'hedis_evaluate_population';
+COMMENT ON FUNCTION hedis.evaluate_population(text, date, date) IS
+    'every patient''s outcome for a measure (what hedis.run_result shows), in one statement, nothing stored';
+
 CREATE FUNCTION hedis.cancel_run(run bigint) RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
@@ -707,6 +716,7 @@ END
 $$;
 
 GRANT EXECUTE ON FUNCTION hedis.run(text, date, date, int), hedis.run_now(text, date, date),
+    hedis.evaluate_population(text, date, date),
     hedis.cancel_run(bigint), hedis.resume_run(bigint, boolean),
     hedis.measure_report(bigint, text), hedis.proportion_rate(numeric, numeric, numeric, numeric, numeric),
     hedis.run_observation_score(bigint, int, text, text), hedis.run_observation_scores(bigint),

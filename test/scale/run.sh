@@ -33,6 +33,12 @@
 #   deck             each original patient's run result has the populations
 #                    of its expected MeasureReport
 #   replicas         each copy's result equals its original's (but for the id)
+#   evaluate_population  every patient's row of hedis.evaluate_population
+#                    equals its full evaluation (hedis.evaluate_patient_result)
+#   prescreen        the birth-date screen is at work for the measure: with
+#                    every birth date out of range (rolled back) no patient is
+#                    left in an initial population, while the full evaluation
+#                    finds some
 #   background       the background run's results and summary equal run_now's
 # Output: one line per mismatch, then "N passed, N failed" (checks); exit 1
 # when any check failed.  Skips ("0 passed, 0 failed", exit 0) when
@@ -224,6 +230,32 @@ SELECT 'replicas', 'FAIL', copy || ': ' || detail FROM diff WHERE detail IS NOT 
 UNION ALL
 SELECT 'replicas', 'PASS', '' WHERE NOT EXISTS (SELECT 1 FROM diff WHERE detail IS NOT NULL)
 ORDER BY 3;
+-- evaluate_population: every patient's row equals its full evaluation
+-- (hedis.evaluate_patient_result reads every patient; population
+-- evaluations screen by birth date first)
+SELECT 'evaluate_population', CASE WHEN n = 0 THEN 'PASS' ELSE 'FAIL' END,
+       CASE WHEN n = 0 THEN '' ELSE format('%s patients differ, e.g. %s', n, ex) END
+  FROM (SELECT count(*) AS n, min(e.patient_id) AS ex
+          FROM hedis.run r, hedis.evaluate_population(r.measure_ref, r.period_start, r.period_end) e
+         WHERE r.run_id = :r_now
+           AND e.result IS DISTINCT FROM hedis.evaluate_patient_result(r.measure_ref, e.patient_key,
+                                             r.period_start, r.period_end) - 'patient') x;
+-- prescreen: the screen is at work for this measure: with every birth date
+-- of hedis.patient moved out of any age range (rolled back), no patient is
+-- left in an initial population by evaluate_population, while the full
+-- evaluation (which reads the Patient resources) still finds the deck's
+BEGIN;
+UPDATE hedis.patient SET birth_date = '1800-01-01';
+SELECT 'prescreen', CASE WHEN screened = 0 AND full_ip > 0 THEN 'PASS' ELSE 'FAIL' END,
+       CASE WHEN screened = 0 AND full_ip > 0 THEN ''
+            ELSE format('%s patients in an initial population after screening, %s by the full evaluation',
+                        screened, full_ip) END
+  FROM (SELECT count(*) FILTER (WHERE e.result::text ~ '"initial-population": [1-9]') AS screened,
+               count(*) FILTER (WHERE hedis.evaluate_patient_result(r.measure_ref, e.patient_key,
+                                   r.period_start, r.period_end)::text ~ '"initial-population": [1-9]') AS full_ip
+          FROM hedis.run r, hedis.evaluate_population(r.measure_ref, r.period_start, r.period_end) e
+         WHERE r.run_id = :r_now) x;
+ROLLBACK;
 -- background: the queued run gives exactly run_now's results and summary
 \if :has_bg
 SELECT 'background', CASE WHEN d IS NULL THEN 'PASS' ELSE 'FAIL' END, coalesce(d, '')
