@@ -103,6 +103,18 @@ RETURNS text LANGUAGE sql IMMUTABLE AS $$
                   evaluated_measure, measure_like, c0, c1)
 $$;
 
+-- The engine's set-based form, hedis.evaluate_population, over every patient
+-- of the database, {REPS} times: the period's start depends on the
+-- repetition, so that the function is called again each time rather than
+-- its rows read again from the function scan's store.
+CREATE FUNCTION bench.population_statement(measure text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT format($q$SELECT count(e.result)
+                   FROM generate_series(1, {REPS}) g,
+                        LATERAL hedis.evaluate_population(%L, '2026-01-01'::date + 0 * g,
+                                                          '2026-12-31'::date) e$q$, measure)
+$$;
+
 -- The floor: read the same patients' resources, patient by patient, through
 -- the (patient_key, resource_type, fhir_id) index as the engine does, with
 -- one jsonb key access per resource (detoasts it).  Counts patients.
