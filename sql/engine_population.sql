@@ -107,3 +107,20 @@ SELECT count(*) AS run_rows_differing
 SELECT count(*) FROM hedis.evaluate_population(NULL, '2024-01-01', '2024-12-31');
 SELECT count(*) FROM hedis.evaluate_population('EngPopAge', '2024-12-31', '2024-01-01');
 SELECT count(*) FROM hedis.evaluate_population('NoSuchMeasure', '2024-01-01', '2024-12-31');
+
+-- the caller's right to read hedis.patient is checked, as a query's would
+-- be; row security, which the function does not apply, is refused
+CREATE ROLE regress_pop_reader;
+GRANT USAGE ON SCHEMA hedis TO regress_pop_reader;
+SET ROLE regress_pop_reader;
+SELECT count(*) FROM hedis.evaluate_population('EngPopAge', '2024-01-01', '2024-12-31');
+RESET ROLE;
+GRANT SELECT ON hedis.patient TO regress_pop_reader;
+ALTER TABLE hedis.patient ENABLE ROW LEVEL SECURITY;
+SET ROLE regress_pop_reader;
+SELECT count(*) FROM hedis.evaluate_population('EngPopAge', '2024-01-01', '2024-12-31');
+RESET ROLE;
+ALTER TABLE hedis.patient DISABLE ROW LEVEL SECURITY;
+REVOKE ALL ON hedis.patient FROM regress_pop_reader;
+REVOKE ALL ON SCHEMA hedis FROM regress_pop_reader;
+DROP ROLE regress_pop_reader;
