@@ -124,3 +124,22 @@ ALTER TABLE hedis.patient DISABLE ROW LEVEL SECURITY;
 REVOKE ALL ON hedis.patient FROM regress_pop_reader;
 REVOKE ALL ON SCHEMA hedis FROM regress_pop_reader;
 DROP ROLE regress_pop_reader;
+
+-- a measure whose library is missing: the run's screening meets the error
+-- in its own subtransaction and screens none out; each patient's
+-- evaluation then records it, and the run goes on
+SELECT elmt.load(jsonb_build_array(jsonb_build_object(
+  'resourceType', 'Measure', 'id', 'eng-pop-broken', 'url', 'http://example.org/Measure/EngPopBroken',
+  'version', '1.0.0', 'name', 'EngPopBroken', 'status', 'active',
+  'library', jsonb_build_array('http://example.org/Library/EngPopMissing'),
+  'group', jsonb_build_array(jsonb_build_object('id', 'g1', 'population', jsonb_build_array(
+     jsonb_build_object('code', jsonb_build_object('coding', jsonb_build_array(jsonb_build_object(
+         'system', 'http://terminology.hl7.org/CodeSystem/measure-population', 'code', 'initial-population'))),
+       'criteria', jsonb_build_object('language', 'text/cql-identifier', 'expression', 'ip'))))))));
+SET client_min_messages = warning;
+SELECT hedis.run_now('EngPopBroken', '2024-01-01', '2024-12-31') AS run \gset
+RESET client_min_messages;
+SELECT patients_failed = patients_total AS every_patient_failed, status
+  FROM hedis.runs WHERE run_id = :run;
+SELECT DISTINCT error FROM hedis.run_result WHERE run_id = :run;
+SELECT count(*) FROM hedis.evaluate_population('EngPopBroken', '2024-01-01', '2024-12-31');

@@ -205,6 +205,29 @@ runs_ensure_contexts(void)
 }
 
 /*
+ * In a PG_CATCH block of an internal subtransaction begun in oldcxt under
+ * oldowner: the error (copied into errcxt), the subtransaction rolled back,
+ * and oldcxt and oldowner current again.  A query cancel or a termination
+ * is thrown on: it must stop the run, not only what the subtransaction did.
+ */
+static ErrorData *
+subtransaction_failed(MemoryContext errcxt, MemoryContext oldcxt, ResourceOwner oldowner)
+{
+	ErrorData  *edata;
+
+	MemoryContextSwitchTo(errcxt);
+	edata = CopyErrorData();
+	FlushErrorState();
+	RollbackAndReleaseCurrentSubTransaction();
+	MemoryContextSwitchTo(oldcxt);
+	CurrentResourceOwner = oldowner;
+	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
+		edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
+		ReThrowError(edata);
+	return edata;
+}
+
+/*
  * Evaluate the batch's patients from *next on inside one internal
  * subtransaction, up to the end of the batch or a patient's error.  An error
  * raised by the engine becomes that patient's error: the subtransaction is
@@ -266,22 +289,9 @@ evaluate_until_error(const RunSpec *spec, BatchRows *rows, int *next,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
+		ErrorData  *edata = subtransaction_failed(batch_cxt, oldcxt, oldowner);
 
-		MemoryContextSwitchTo(batch_cxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
 		MemoryContextReset(patient_cxt);
-
-		/* query cancel and termination must stop the run, not a patient */
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
-
 		rows->outcomes[i] = NULL;
 		rows->name_nulls[i] = true;
 		rows->inline_nulls[i] = true;
@@ -327,17 +337,7 @@ screen_batch(const RunSpec *spec, BatchRows *rows, const DateADT *birth_dates,
 	}
 	PG_CATCH();
 	{
-		ErrorData  *edata;
-
-		MemoryContextSwitchTo(oldcxt);
-		edata = CopyErrorData();
-		FlushErrorState();
-		RollbackAndReleaseCurrentSubTransaction();
-		MemoryContextSwitchTo(oldcxt);
-		CurrentResourceOwner = oldowner;
-		if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED ||
-			edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN)
-			ReThrowError(edata);
+		(void) subtransaction_failed(oldcxt, oldcxt, oldowner);
 		memset(rows->outside, 0, sizeof(bool) * rows->n);
 		rows->outside_outcome = NULL;
 	}
