@@ -11,10 +11,9 @@
  *       and Patient.sex = '248152002' and exists "Qualifying Encounters"
  *
  * Many members fail such a range (two thirds of a generated population
- * for CMS125's 42 to 74), and evaluating
- * them costs a call, their index entries, their Patient row and the age
- * criterion: a population query written by hand reads a birth-date column
- * and drops them at once.  When every group of a measure is patient-based
+ * for CMS125's 42 to 74), and evaluating them costs a call, their index
+ * entries, their Patient row and the age criterion: a population query
+ * written by hand reads a birth-date column and drops them at once.  When every group of a measure is patient-based
  * and its initial population is an And (through definitions) with such a
  * conjunct, a population evaluation (hedis.evaluate_population, population
  * runs) first tests the range on hedis.patient.birth_date, which the
