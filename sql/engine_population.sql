@@ -143,3 +143,23 @@ SELECT patients_failed = patients_total AS every_patient_failed, status
   FROM hedis.runs WHERE run_id = :run;
 SELECT DISTINCT error FROM hedis.run_result WHERE run_id = :run;
 SELECT count(*) FROM hedis.evaluate_population('EngPopBroken', '2024-01-01', '2024-12-31');
+
+-- every measure of the store (with the test files before this one: ratio,
+-- continuous-variable and episode-based groups, observations, strata,
+-- which are not screened): evaluate_population's rows are the full
+-- evaluation's (a measure that does not compile must fail both ways)
+CREATE FUNCTION pg_temp.rows_differing(m text) RETURNS bigint LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN (SELECT count(*) FROM hedis.evaluate_population(m, '2024-01-01', '2024-12-31') e
+           WHERE e.result IS DISTINCT FROM
+                 hedis.evaluate_patient_result(m, e.patient_key, '2024-01-01', '2024-12-31') - 'patient');
+EXCEPTION WHEN OTHERS THEN
+  BEGIN
+    PERFORM hedis.evaluate_patient_result(m, patient_key, '2024-01-01', '2024-12-31') FROM hedis.patient;
+    RETURN 1;                   -- the full evaluation does not fail
+  EXCEPTION WHEN OTHERS THEN
+    RETURN 0;
+  END;
+END $$;
+SELECT count(*) FILTER (WHERE pg_temp.rows_differing(url || '|' || version) > 0) AS measures_differing
+  FROM hedis.measure;
