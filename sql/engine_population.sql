@@ -40,6 +40,9 @@ SELECT elmt.define('Flag', op1('Exists', jsonb_build_object('type', 'Retrieve', 
           'codes', op1('ToList', jsonb_build_object('type', 'Code', 'code', 'ip',
                      'system', jsonb_build_object('type', 'CodeSystemRef', 'name', 'Flags'))))));
 SELECT elmt.define('ip', op('And', op('In', ref('Age'), ivl(i(42), i(74))), ref('Flag')));
+-- the same bounds written as comparisons, the age on either side
+SELECT elmt.define('ip_min', op('And', op('GreaterOrEqual', ref('Age'), i(42)), ref('Flag')));
+SELECT elmt.define('ip_max', op('And', ref('Flag'), op('Greater', i(75), ref('Age'))));
 SELECT elmt.load_library('EngPopLib',
   '{"codeSystems": {"def": [{"name": "Flags", "id": "urn:example:eng-pop-flag", "accessLevel": "Public"}]}}');
 
@@ -55,7 +58,8 @@ $$ SELECT jsonb_build_array(jsonb_build_object(
                    'criteria', jsonb_build_object('language', 'text/cql-identifier', 'expression', ips[k])))) ORDER BY k)
                  FROM generate_subscripts(ips, 1) k))) $$;
 SELECT elmt.load(measure('EngPopAge', '{ip}') || measure('EngPopFlag', '{Flag}')
-              || measure('EngPopTwo', '{ip,Flag}'));
+              || measure('EngPopTwo', '{ip,Flag}') || measure('EngPopMin', '{ip_min}')
+              || measure('EngPopMax', '{ip_max}'));
 
 -- every patient of the store: its row equals the full evaluation (both
 -- periods), read in batches of 3 patients (the last one short)
@@ -66,6 +70,9 @@ $$ SELECT count(*) FROM hedis.evaluate_population(measure, ps, pe) e
        OR e.patient_id IS DISTINCT FROM hedis.evaluate_patient_result(measure, e.patient_key, ps, pe)->>'patient' $$;
 SELECT differing('EngPopAge', '2024-01-01', '2024-12-31') AS differing_year,
        differing('EngPopAge', '2024-01-01', '2024-06-30') AS differing_june,
+       differing('EngPopMin', '2024-01-01', '2024-12-31') + differing('EngPopMin', '2024-01-01', '2024-06-30')
+         + differing('EngPopMax', '2024-01-01', '2024-12-31') + differing('EngPopMax', '2024-01-01', '2024-06-30')
+         AS differing_comparisons,
        (SELECT count(*) FROM hedis.patient) = (SELECT count(*) FROM hedis.evaluate_population('EngPopAge', '2024-01-01', '2024-12-31'))
          AS one_row_per_patient;
 
@@ -83,6 +90,13 @@ SELECT (SELECT ip FROM ip_of('EngPopAge', '2024-01-01', '2024-12-31') WHERE pati
        hedis.evaluate_patient_result('EngPopAge', p.patient_key, '2024-01-01', '2024-12-31')
            ->'groups'->0->'populations'->>'initial-population' AS full_evaluation
   FROM hedis.patient p WHERE p.fhir_id = 'eng-pop-42';
+-- the comparisons screen too: 75 > 124 (the column's age) is false; born
+-- in 2000 (by the column), 24 >= 42 is false while 75 > 24 holds
+SELECT (SELECT ip FROM ip_of('EngPopMax', '2024-01-01', '2024-12-31') WHERE patient = 'eng-pop-42') AS screened_by_max;
+UPDATE hedis.patient SET birth_date = '2000-01-01' WHERE fhir_id = 'eng-pop-42';
+SELECT (SELECT ip FROM ip_of('EngPopMin', '2024-01-01', '2024-12-31') WHERE patient = 'eng-pop-42') AS screened_by_min,
+       (SELECT ip FROM ip_of('EngPopMax', '2024-01-01', '2024-12-31') WHERE patient = 'eng-pop-42') AS not_by_max;
+UPDATE hedis.patient SET birth_date = '1900-01-01' WHERE fhir_id = 'eng-pop-42';
 -- hedis.prescreen = off evaluates every patient in full
 SET hedis.prescreen = off;
 SELECT ip AS not_screened FROM ip_of('EngPopAge', '2024-01-01', '2024-12-31') WHERE patient = 'eng-pop-42';

@@ -72,7 +72,7 @@ typedef struct MeasureGroup
 	MeasureStratifier *strat;
 	int			nobs;			/* measure observations (pop[HEDIS_POP_MOBS] stays NULL) */
 	MeasureObservation obs[HEDIS_MAX_OBSERVATIONS];
-	/* its initial population's age range, an In node (measure_prescreen.c); NULL: none */
+	/* its initial population's age range: an In or comparison node (measure_prescreen.c); NULL: none */
 	const ElmNode *age_range;
 } MeasureGroup;
 
@@ -142,6 +142,8 @@ typedef struct MeasureAgeRange
 {
 	CqlDateTime as_of;			/* the age is taken at */
 	int			precision;		/* CqlPrecision of the age: years, months... */
+	bool		has_low;		/* In has both bounds; age >= 18 only a low one */
+	bool		has_high;
 	int64		low;
 	int64		high;
 	bool		low_closed;

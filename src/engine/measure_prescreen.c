@@ -10,6 +10,7 @@
  *     AgeInYearsAt(date from end of "Measurement Period") in Interval[42, 74]
  *       and Patient.sex = '248152002' and exists "Qualifying Encounters"
  *
+ * (or "AgeInYearsAt(date from start of "Measurement Period") >= 18").
  * Many members fail such a range (two thirds of a generated population
  * for CMS125's 42 to 74), and evaluating them costs a call, their index
  * entries, their Patient row and the age criterion: a population query
@@ -25,7 +26,7 @@
  * The test is the ELM's own, on the same values: the age is cql_dt_age_at
  * of the birth date at the as-of date the conjunct computes (a subtree the
  * same for every patient, elm_invariant.c), compared with the interval it
- * evaluates.  A partial birthDate ("1970", "1970-05") is stored as its
+ * evaluates (or the bound it compares the age with).  A partial birthDate ("1970", "1970-05") is stored as its
  * first day, one of the days it stands for: when that day's age is outside
  * the range, the range does not hold the patient's age for certain, and
  * "in" is not true (false, or null for CQL's uncertain age), nor is the
@@ -131,13 +132,35 @@ age_at(const ElmNode *n)
 	return NULL;
 }
 
-/* In(an age at, <the same for every patient>) */
+/* the comparisons of an age with a bound: age >= 18, 65 > age... */
+static const char *const age_comparisons[] = {"GreaterOrEqual", "Greater", "LessOrEqual", "Less"};
+
+static int
+comparison_index(const ElmNode *n)
+{
+	for (int i = 0; i < lengthof(age_comparisons); i++)
+		if (is_type(n, age_comparisons[i]))
+			return i;
+	return -1;
+}
+
+/*
+ * In(an age at, <the same for every patient>), or a comparison of an age
+ * at with <the same for every patient>, on either side
+ */
 static bool
 is_age_range(const ElmNode *n)
 {
 	n = unwrapped(n);
-	return is_type(n, "In") && n->nargs == 2 && !n->flag &&	/* flag: the list overload */
-		age_at(n->args[0]) != NULL && elm_node_is_invariant(n->args[1]);
+	if (n == NULL || n->nargs != 2)
+		return false;
+	if (is_type(n, "In"))
+		return !n->flag &&		/* flag: the list overload */
+			age_at(n->args[0]) != NULL && elm_node_is_invariant(n->args[1]);
+	if (comparison_index(n) < 0)
+		return false;
+	return (age_at(n->args[0]) != NULL && elm_node_is_invariant(n->args[1])) ||
+		(age_at(n->args[1]) != NULL && elm_node_is_invariant(n->args[0]));
 }
 
 /* the first age-range conjunct of an And tree, through definitions */
@@ -193,26 +216,45 @@ measure_prescreen_prepare(EvalCtx *cx, MeasureDef *m, MeasureAgeRange *ranges)
 		return false;
 	for (int g = 0; g < m->ngroups; g++)
 	{
-		const ElmNode *in = m->groups[g].age_range;
-		const ElmNode *calc = age_at(in->args[0]);
+		const ElmNode *test = unwrapped(m->groups[g].age_range);
+		bool		age_left = age_at(test->args[0]) != NULL;
+		const ElmNode *calc = age_at(test->args[age_left ? 0 : 1]);
 		CqlValue	as_of = elm_system_value(elm_eval(cx, calc->args[1]));
-		CqlValue	range = elm_eval(cx, in->args[1]);
+		CqlValue	bound = elm_system_value(elm_eval(cx, test->args[age_left ? 1 : 0]));
 		MeasureAgeRange *r = &ranges[g];
+		int			cmp = comparison_index(test);
 
-		if ((as_of.kind != CK_DATE && as_of.kind != CK_DATETIME) || range.kind != CK_INTERVAL ||
-			range.u.iv->low.kind != CK_INT || range.u.iv->high.kind != CK_INT)
+		if (as_of.kind != CK_DATE && as_of.kind != CK_DATETIME)
 			return false;
 		r->as_of = as_of.u.dt;
 		r->precision = calc->prec == CQL_PREC_ALL ? CQL_PREC_YEAR : calc->prec;
-		r->low = range.u.iv->low.u.i;
-		r->high = range.u.iv->high.u.i;
-		r->low_closed = range.u.iv->low_closed;
-		r->high_closed = range.u.iv->high_closed;
+		if (cmp < 0)
+		{
+			/* In: both bounds */
+			if (bound.kind != CK_INTERVAL || bound.u.iv->low.kind != CK_INT ||
+				bound.u.iv->high.kind != CK_INT)
+				return false;
+			r->has_low = r->has_high = true;
+			r->low = bound.u.iv->low.u.i;
+			r->high = bound.u.iv->high.u.i;
+			r->low_closed = bound.u.iv->low_closed;
+			r->high_closed = bound.u.iv->high_closed;
+			continue;
+		}
+		if (bound.kind != CK_INT)
+			return false;
+		/* the comparison as "age >= k", "age > k", "age <= k" or "age < k" */
+		if (!age_left)
+			cmp ^= 2;			/* k >= age is age <= k, k > age is age < k... */
+		r->has_low = cmp < 2;
+		r->has_high = !r->has_low;
+		r->low = r->high = bound.u.i;
+		r->low_closed = r->high_closed = cmp % 2 == 0;
 	}
 	return true;
 }
 
-/* is the age at the birth date outside the range? */
+/* is the age at the birth date outside the range (or on the wrong side of the bound)? */
 static bool
 range_excludes(const MeasureAgeRange *r, const CqlDateTime *birth)
 {
@@ -221,8 +263,8 @@ range_excludes(const MeasureAgeRange *r, const CqlDateTime *birth)
 
 	if (!cql_dt_age_at(birth, &r->as_of, (CqlPrecision) r->precision, &lo, &hi))
 		return false;
-	return hi < r->low || (hi == r->low && !r->low_closed) ||
-		lo > r->high || (lo == r->high && !r->high_closed);
+	return (r->has_low && (hi < r->low || (hi == r->low && !r->low_closed))) ||
+		(r->has_high && (lo > r->high || (lo == r->high && !r->high_closed)));
 }
 
 bool
