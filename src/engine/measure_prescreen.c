@@ -3,34 +3,36 @@
  *		Patients a measure's initial population cannot hold, told from their
  *		birth date alone.
  *
- * Owner: the measure engine.  Nearly every quality measure opens its
- * initial population with an age range:
+ * Owner: the measure engine.  Most quality measures open their initial
+ * population with an age range:
  *
  *   define "Initial Population":
  *     AgeInYearsAt(date from end of "Measurement Period") in Interval[42, 74]
  *       and Patient.sex = '248152002' and exists "Qualifying Encounters"
  *
- * (or "AgeInYearsAt(date from start of "Measurement Period") >= 18").
- * Many members fail such a range (two thirds of a generated population
- * for CMS125's 42 to 74), and evaluating them costs a call, their index
- * entries, their Patient row and the age criterion: a population query
- * written by hand reads a birth-date column and drops them at once.  When every group of a measure is patient-based
- * and its initial population is an And (through definitions) with such a
- * conjunct, a population evaluation (hedis.evaluate_population, population
- * runs) first tests the range on hedis.patient.birth_date, which the
- * loaders write from the same Patient resource's birthDate: a patient the
- * range excludes in every group is outside every initial population, and
- * its result is the one the full evaluation gives such a patient (all
- * populations 0, no stratum), made by the same code (measure_eval_group).
+ * (or a bound: AgeInYearsAt(date from start of "Measurement Period") >= 18).
+ * Many members fail it (two thirds of a generated population for CMS125's
+ * 42 to 74), and evaluating them costs a call, their index entries, their
+ * Patient row and the age criterion: a population query written by hand
+ * reads a birth-date column and drops them at once.  When every group of a
+ * measure is patient-based and its initial population is an And (through
+ * definitions) with such a conjunct, a population evaluation
+ * (hedis.evaluate_population, population runs) first tests the range on
+ * hedis.patient.birth_date, which the loaders write from the same Patient
+ * resource's birthDate: a patient the range excludes in every group is
+ * outside every initial population, and its result is the one the full
+ * evaluation gives such a patient (all populations 0, no stratum), made by
+ * the same code (measure_eval_group).
  *
  * The test is the ELM's own, on the same values: the age is cql_dt_age_at
  * of the birth date at the as-of date the conjunct computes (a subtree the
  * same for every patient, elm_invariant.c), compared with the interval it
- * evaluates (or the bound it compares the age with).  A partial birthDate ("1970", "1970-05") is stored as its
- * first day, one of the days it stands for: when that day's age is outside
- * the range, the range does not hold the patient's age for certain, and
- * "in" is not true (false, or null for CQL's uncertain age), nor is the
- * initial population.  A NULL birth date is not screened.
+ * evaluates or the bound it compares the age with.  A partial birthDate
+ * ("1970", "1970-05") is stored as its first day, one of the days it
+ * stands for: when that day's age is outside the range, the range does not
+ * hold the patient's age for certain, and the conjunct is not true (false,
+ * or null for CQL's uncertain age), nor is the initial population.  A NULL
+ * birth date is not screened.
  *
  * hedis.prescreen = off evaluates every patient in full (to compare; or
  * when Patient resources are changed without the loaders, which would leave
