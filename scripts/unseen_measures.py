@@ -4,7 +4,7 @@ scripts/unseen_measures.py: pg_hedis on an eCQM content package it was not
 built against (docs/unseen-measures.md).
 
     pg_virtualenv -o shared_preload_libraries=pg_hedis \\
-        python3 scripts/unseen_measures.py PKGDIR [--out DIR] [--jobs N] [--only TEXT]
+        python3 scripts/unseen_measures.py PKGDIR [--out DIR] [--jobs N] [--only TEXT] [--population]
 
 PKGDIR is an extracted cqframework ecqm-content-qicore-YYYY repository: its
 input/resources/{library,measure}/*.json, input/vocabulary/valueset/**.json
@@ -139,7 +139,50 @@ def test_cases(pkg):
         yield name, url, tests
 
 
-def run_measure(template, name, url, tests, outdir):
+# --population: hedis.evaluate_population's rows against the full evaluation
+# of every patient (hedis.evaluate_patient_result), and whether the
+# birth-date screen is in use for the measure (every birth date moved out of
+# any age range, rolled back: no patient left in an initial population by
+# evaluate_population while the full evaluation finds some)
+POPULATION_CHECK = r"""
+SET statement_timeout = '300s';
+CREATE FUNCTION pg_temp.differing(m text, s date, e date) RETURNS text LANGUAGE plpgsql AS $fn$
+BEGIN
+  RETURN (SELECT count(*) FROM hedis.evaluate_population(m, s, e) p
+           WHERE p.result IS DISTINCT FROM hedis.evaluate_patient_result(m, p.patient_key, s, e) - 'patient');
+EXCEPTION WHEN OTHERS THEN
+  BEGIN
+    PERFORM hedis.evaluate_patient_result(m, patient_key, s, e) FROM hedis.patient;
+    RETURN 'evaluate_population fails where the full evaluation does not: ' || SQLERRM;
+  EXCEPTION WHEN OTHERS THEN
+    RETURN 'both fail';
+  END;
+END $fn$;
+CREATE FUNCTION pg_temp.screened_with(m text, s date, e date, born date) RETURNS text
+LANGUAGE plpgsql AS $fn$
+DECLARE screened_ip bigint; full_ip bigint;
+BEGIN
+  UPDATE hedis.patient SET birth_date = born;
+  SELECT count(*) FILTER (WHERE p.result::text ~ '"initial-population": [1-9]'),
+         count(*) FILTER (WHERE hedis.evaluate_patient_result(m, p.patient_key, s, e)::text ~ '"initial-population": [1-9]')
+    INTO screened_ip, full_ip FROM hedis.evaluate_population(m, s, e) p;
+  RAISE EXCEPTION USING MESSAGE = CASE WHEN full_ip = 0 THEN 'no patient in an initial population'
+                                       WHEN screened_ip = 0 THEN 'screened' ELSE 'not screened' END;
+EXCEPTION WHEN OTHERS THEN
+  RETURN SQLERRM;
+END $fn$;
+-- every birth date 200 years before the period, then at its start: an age
+-- range or an upper bound leaves out the first, a lower bound the second
+CREATE FUNCTION pg_temp.screened(m text, s date, e date) RETURNS text LANGUAGE sql AS $fn$
+  SELECT CASE WHEN 'screened' IN (a, b) THEN 'screened' ELSE a END
+    FROM pg_temp.screened_with(m, s, e, (s - interval '200 years')::date) a,
+         pg_temp.screened_with(m, s, e, s) b
+$fn$;
+SELECT 'rows differing: ' || pg_temp.differing(:'m', :'s', :'e') || '; ' || pg_temp.screened(:'m', :'s', :'e');
+"""
+
+
+def run_measure(template, name, url, tests, outdir, check_population=False):
     db = ('unseen_' + re.sub('[^a-z0-9]', '', name.lower()))[:60]
     subprocess.run(['dropdb', '--if-exists', db], check=True, stderr=subprocess.DEVNULL)
     subprocess.run(['createdb', '-T', template, db], check=True)
@@ -165,6 +208,13 @@ def run_measure(template, name, url, tests, outdir):
                      % (quote(f), quote(pid), quote(json.dumps(mr)), quote(url or name), quote(pid),
                         quote(mr['period']['start'][:10]), quote(mr['period']['end'][:10])))
     psql(db, "\n".join(lines), name + ' evaluation')
+    population = None
+    if check_population and cases:
+        mr = cases[0][2]
+        r = psql(db, "\\set m %s\n\\set s %s\n\\set e %s\n" % (url or name, mr['period']['start'][:10],
+                                                             mr['period']['end'][:10])
+                 + POPULATION_CHECK, name + ' population')
+        population = r.stdout.strip().strip('\x1e').strip()
     r = psql(db, "SELECT file, patient, expected::text, coalesce(report::text, 'null'), coalesce(error, '') "
                  "FROM unseen_result ORDER BY file;", name)
     results = []
@@ -175,7 +225,7 @@ def run_measure(template, name, url, tests, outdir):
             results.append(verdict)
             out.write('\t'.join([verdict['status'], os.path.basename(f), pid, verdict['detail']]) + '\n')
     subprocess.run(['dropdb', '--if-exists', db])
-    return name, results
+    return name, results, population
 
 
 def counts(report):
@@ -226,15 +276,20 @@ def main():
     ap.add_argument('--jobs', type=int, default=2)
     ap.add_argument('--only', default='', help='measures whose folder name contains this')
     ap.add_argument('--template', default='unseen_template')
+    ap.add_argument('--population', action='store_true',
+                    help="also compare hedis.evaluate_population's rows with the full evaluation, "
+                         "and tell whether the birth-date screen is in use")
     a = ap.parse_args()
     pkg = os.path.abspath(a.pkgdir)
     os.makedirs(a.out, exist_ok=True)
     build_template(a.template, pkg)
     jobs = [(n, u, t) for n, u, t in test_cases(pkg) if a.only in n]
     total = collections.Counter()
+    populations = collections.Counter()
     per_measure = []
     with ThreadPoolExecutor(a.jobs) as ex:
-        for name, results in ex.map(lambda j: run_measure(a.template, *j, a.out), jobs):
+        for name, results, population in ex.map(lambda j: run_measure(a.template, *j, a.out, a.population),
+                                                jobs):
             c = collections.Counter(r['status'] for r in results)
             c['noobs_pass'] = sum(1 for r in results if r['status'] == 'PASS' or (r['status'] == 'FAIL' and r['obs_only']))
             c['obs_same'] = sum(1 for r in results if r['obs'] is True)
@@ -242,7 +297,10 @@ def main():
             total += c
             per_measure.append((name, c))
             print(f"{name:66s} strict {c['PASS']}/{c['FAIL']}/{c['ERROR']}  without observation rows "
-                  f"{c['noobs_pass']}/{c['FAIL'] + c['PASS'] - c['noobs_pass']}/{c['ERROR']}", flush=True)
+                  f"{c['noobs_pass']}/{c['FAIL'] + c['PASS'] - c['noobs_pass']}/{c['ERROR']}"
+                  + (f"  population: {population}" if population else ''), flush=True)
+            if population:
+                populations[population.split(';')[0] == 'rows differing: 0', population.split('; ')[-1]] += 1
     cases = total['PASS'] + total['FAIL'] + total['ERROR']
     print(f"TOTAL {cases} cases of {len(per_measure)} measures: strict matched {total['PASS']} "
           f"mismatched {total['FAIL']} error {total['ERROR']}; without observation rows matched "
@@ -250,6 +308,8 @@ def main():
     print(f"measures matching every case: strict {sum(1 for n, c in per_measure if c['FAIL'] == 0 and c['ERROR'] == 0)}, "
           f"without observation rows {sum(1 for n, c in per_measure if c['noobs_pass'] == c['PASS'] + c['FAIL'] and c['ERROR'] == 0)}")
     print(f"observation values: {total['obs_same']} cases agree, {total['obs_differ']} differ")
+    for (same, screen), n in sorted(populations.items()):
+        print(f"population: {n} measures with {'the same rows' if same else 'rows differing or failing'}, {screen}")
     subprocess.run(['dropdb', '--if-exists', a.template])
 
 
