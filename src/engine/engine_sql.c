@@ -280,24 +280,20 @@ hedis_measure_screen(const char *measure_ref, DateADT period_start, DateADT peri
 	PG_TRY();
 	{
 		MeasureDef *m = measure_get(measure_ref);
+		EvalCtx		cx;
+		MeasureAgeRange *ranges;
 
-		if (m->prescreen)
-		{
-			EvalCtx		cx;
-			MeasureAgeRange *ranges;
-
-			MemoryContextSwitchTo(frame.eval_cxt);
-			measure_ctx_begin(&cx, frame.eval_cxt, NULL, period_start, period_end);
-			keep_invariants(&cx, period_start, period_end, frame.eval_cxt == evaluation_context);
-			ranges = palloc(sizeof(MeasureAgeRange) * m->ngroups);
-			if (measure_prescreen_prepare(&cx, m, ranges))
-				for (int i = 0; i < n; i++)
-					if (!nulls[i] && measure_prescreen_outside(m, ranges, birth_dates[i]))
-					{
-						outside[i] = true;
-						noutside++;
-					}
-		}
+		MemoryContextSwitchTo(frame.eval_cxt);
+		measure_ctx_begin(&cx, frame.eval_cxt, NULL, period_start, period_end);
+		keep_invariants(&cx, period_start, period_end, frame.eval_cxt == evaluation_context);
+		ranges = palloc(sizeof(MeasureAgeRange) * m->ngroups);
+		if (measure_prescreen_prepare(&cx, m, ranges))
+			for (int i = 0; i < n; i++)
+				if (!nulls[i] && measure_prescreen_outside(m, ranges, birth_dates[i]))
+				{
+					outside[i] = true;
+					noutside++;
+				}
 	}
 	PG_FINALLY();
 	{

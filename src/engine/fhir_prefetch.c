@@ -237,8 +237,7 @@ static void
 read_leaf_entries(Relation index, Snapshot snapshot, int64 lo, int64 hi,
 				  const int64 *wanted, int nwanted, EntryBuf *buf)
 {
-	int			w = 0;
-
+	int			w = 0;			/* the wanted key the entries have reached */
 	TupleDesc	desc = RelationGetDescr(index);
 	BTScanInsert key = _bt_mkscankey(index, NULL);
 	BTStack		stack;
@@ -444,7 +443,7 @@ fhir_patient_entries(Relation index, Snapshot snapshot, int64 patient_key,
 }
 
 void
-hedis_engine_prefetch_patients(const int64 *keys, int n)
+hedis_engine_prefetch_patients(const int64 *batch_keys, const bool *skip, int nbatch)
 {
 	Oid			heap_oid,
 				index_oid;
@@ -452,10 +451,18 @@ hedis_engine_prefetch_patients(const int64 *keys, int n)
 				index;
 	Snapshot	snapshot = ActiveSnapshotSet() ? GetActiveSnapshot() : GetTransactionSnapshot();
 	MemoryContext old;
+	int64	   *keys = palloc(sizeof(int64) * Max(nbatch, 1));
+	int			n = 0;
 
 	hedis_engine_prefetch_forget();
+	for (int i = 0; i < nbatch; i++)
+		if (skip == NULL || !skip[i])
+			keys[n++] = batch_keys[i];
 	if (n <= 0)
+	{
+		pfree(keys);
 		return;
+	}
 	prefetch_begin(n);
 	old = MemoryContextSwitchTo(prefetch.mcxt);
 	fhir_resource_relation_ids(&heap_oid, &index_oid);
@@ -471,6 +478,7 @@ hedis_engine_prefetch_patients(const int64 *keys, int n)
 	index_close(index, NoLock);
 	table_close(heap, NoLock);
 	MemoryContextSwitchTo(old);
+	pfree(keys);
 	prefetch.lxid = MyProc->lxid;
 }
 

@@ -77,10 +77,12 @@ extern Jsonb *hedis_measure_outside_outcome(const char *measure_ref,
 /*
  * Before evaluating a batch of patients (keys ascending), read their index
  * entries in one pass; their evaluations in this transaction then fetch
- * resources by TID instead of searching the index per patient.  Forget them
- * before anything may change the store, and at the end of the batch.
+ * resources by TID instead of searching the index per patient.  skip (NULL:
+ * none) marks the batch's patients that will not be evaluated (screened out
+ * by hedis_measure_screen): their entries are not kept.  Forget them before
+ * anything may change the store, and at the end of the batch.
  */
-extern void hedis_engine_prefetch_patients(const int64 *keys, int n);
+extern void hedis_engine_prefetch_patients(const int64 *keys, const bool *skip, int n);
 extern void hedis_engine_prefetch_forget(void);
 
 /*

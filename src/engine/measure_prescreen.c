@@ -214,7 +214,7 @@ measure_prescreen_compile(MeasureDef *m)
 bool
 measure_prescreen_prepare(EvalCtx *cx, MeasureDef *m, MeasureAgeRange *ranges)
 {
-	if (!m->prescreen || !hedis_prescreen)
+	if (!m->prescreen)
 		return false;
 	for (int g = 0; g < m->ngroups; g++)
 	{

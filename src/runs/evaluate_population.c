@@ -160,13 +160,8 @@ emit_batch(ReturnSetInfo *rsinfo, const char *measure, DateADT start, DateADT en
 		   const PopulationBatch *b, Jsonb *outside_outcome, MemoryContext patient_cxt)
 {
 	MemoryContext oldcxt = CurrentMemoryContext;
-	int64	   *read_keys = palloc(sizeof(int64) * b->n);
-	int			nread = 0;
 
-	for (int i = 0; i < b->n; i++)
-		if (!b->outside[i])
-			read_keys[nread++] = b->keys[i];
-	hedis_engine_prefetch_patients(read_keys, nread);
+	hedis_engine_prefetch_patients(b->keys, b->outside, b->n);
 	PG_TRY();
 	{
 		for (int i = 0; i < b->n; i++)

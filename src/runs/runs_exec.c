@@ -416,8 +416,6 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 	int			rc;
 	DateADT    *birth_dates;
 	bool	   *birth_nulls;
-	int64	   *read_keys;
-	int			nread = 0;
 
 	runs_ensure_contexts();
 	MemoryContextReset(batch_cxt);
@@ -503,12 +501,8 @@ runs_process_batch(const RunSpec *spec, RunShare *share, RunSummary *sync_summar
 	 * by patient, and forgotten before the batch writes.
 	 */
 	screen_batch(spec, &rows, birth_dates, birth_nulls);
-	read_keys = palloc(sizeof(int64) * n);
-	for (i = 0; i < n; i++)
-		if (!rows.outside[i])
-			read_keys[nread++] = rows.keys[i];
 	MemoryContextSwitchTo(oldcxt);
-	hedis_engine_prefetch_patients(read_keys, nread);
+	hedis_engine_prefetch_patients(rows.keys, rows.outside, n);
 	PG_TRY();
 	{
 		int			next = 0;
